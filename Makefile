@@ -1,0 +1,108 @@
+# forkhazard: `make` builds the shim and the CLI; `make test`, `make run`, `make examples`, `make bench`,
+# `make install PREFIX=...`, `make clean`. `make test` and `make run` install missing Debian packages (as root).
+
+CXX      ?= g++
+CC       ?= gcc
+PREFIX   ?= /usr/local
+BUILD    := build
+WARN     := -Wall -Wextra
+CXXFLAGS_COMMON := -std=c++20 -O2 -g $(WARN) -fPIC -I.
+# The shim lives inside other programs: no exceptions, no RTTI, nothing exported but the wrappers.
+SHIM_CXXFLAGS := $(CXXFLAGS_COMMON) -fno-exceptions -fno-rtti -fvisibility=hidden -fno-omit-frame-pointer \
+                 -ftls-model=initial-exec
+CLI_CXXFLAGS  := $(CXXFLAGS_COMMON)
+# Examples are programs a user could have written: debug info, no inlining, so stacks name their functions.
+EX_CFLAGS     := -O0 -g -fno-omit-frame-pointer -pthread $(WARN)
+
+DEB_PKGS := g++ make libunwind-dev libcriterion-dev libdw-dev pkg-config
+
+# The capture half of symbols/ goes into the shim; the symbolizing half (libdw) only into the CLI.
+SHIM_CORE_SRCS := $(filter-out shim/wrappers.cpp,$(wildcard shim/*.cpp)) symbols/capture.cpp symbols/modules.cpp
+SHIM_SRCS      := $(SHIM_CORE_SRCS) shim/wrappers.cpp
+REPORT_SRCS    := $(filter-out report/main.cpp,$(wildcard report/*.cpp)) symbols/symbolize.cpp
+TEST_SRCS      := $(wildcard tests/*.cpp)
+EXAMPLE_SRCS   := $(wildcard examples/*.c examples/*.cpp)
+EXAMPLES       := $(patsubst examples/%,$(BUILD)/examples/%,$(basename $(EXAMPLE_SRCS)))
+
+SHIM_OBJS      := $(patsubst %.cpp,$(BUILD)/shim-obj/%.o,$(SHIM_SRCS))
+SHIM_CORE_OBJS := $(patsubst %.cpp,$(BUILD)/shim-obj/%.o,$(SHIM_CORE_SRCS))
+REPORT_OBJS    := $(patsubst %.cpp,$(BUILD)/cli-obj/%.o,$(REPORT_SRCS))
+TEST_OBJS      := $(patsubst %.cpp,$(BUILD)/cli-obj/%.o,$(TEST_SRCS))
+
+# libgcc_s must precede libunwind: Debian's libunwind exports _Unwind_* and would otherwise take over the
+# C++ exceptions of the watched program (DESIGN.md section 4).
+SHIM_LIBS := -Wl,--no-as-needed -lgcc_s -lunwind -Wl,--as-needed -ldl -pthread
+CLI_LIBS  := -ldw -lelf -pthread
+
+.PHONY: all test run examples bench install clean deps
+all: $(BUILD)/libforkhazard.so $(BUILD)/forkhazard
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "forkhazard: installing Debian packages:" $$missing; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "forkhazard: missing Debian packages; run: sudo apt-get install" $$missing; exit 1; \
+	  fi; \
+	fi
+
+$(BUILD)/shim-obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(SHIM_CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/cli-obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CLI_CXXFLAGS) -MMD -MP -c $< -o $@
+
+# The export list is produced from the interposition table, so only wrappers leave the library.
+$(BUILD)/exports.map: shim/exports.map.in shim/interpose.def
+	@mkdir -p $(dir $@)
+	$(CXX) -E -P -x c -I. $< -o $@
+
+$(BUILD)/libforkhazard.so: $(SHIM_OBJS) $(BUILD)/exports.map
+	$(CC) -shared -o $@ $(SHIM_OBJS) -Wl,--version-script=$(BUILD)/exports.map -Wl,-z,now -Wl,-z,relro -Wl,--no-undefined \
+	  $(SHIM_LIBS)
+
+$(BUILD)/forkhazard: $(BUILD)/cli-obj/report/main.o $(REPORT_OBJS)
+	$(CXX) -o $@ $^ $(CLI_LIBS)
+
+$(BUILD)/examples/%: examples/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(EX_CFLAGS) -o $@ $< -ldl
+
+$(BUILD)/examples/%: examples/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 $(EX_CFLAGS) -o $@ $<
+
+examples: $(EXAMPLES)
+
+$(BUILD)/run_tests: $(TEST_OBJS) $(REPORT_OBJS) $(SHIM_CORE_OBJS)
+	$(CXX) -o $@ $^ -lcriterion $(CLI_LIBS) $(SHIM_LIBS)
+
+# Tests start build/forkhazard and the examples as children; the shim is never preloaded into the runner.
+test: deps
+	@$(MAKE) --no-print-directory all examples $(BUILD)/run_tests
+	cd $(CURDIR) && $(BUILD)/run_tests --jobs 2 --timeout 120
+
+run: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/examples/mutex_held_by_worker
+	$(BUILD)/forkhazard run -- $(BUILD)/examples/mutex_held_by_worker; \
+	  status=$$?; echo "forkhazard run exited with $$status (66: hazard found)"; [ $$status = 66 ]
+
+bench: all $(BUILD)/bench_locks
+	@$(BUILD)/bench_locks $(CURDIR)/$(BUILD)/libforkhazard.so
+
+$(BUILD)/bench_locks: tests/bench/bench_locks.cpp
+	$(CXX) -std=c++20 -O2 -pthread -o $@ $<
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/forkhazard
+	install -m 755 $(BUILD)/forkhazard $(DESTDIR)$(PREFIX)/bin/forkhazard
+	install -m 644 $(BUILD)/libforkhazard.so $(DESTDIR)$(PREFIX)/lib/forkhazard/libforkhazard.so
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,431 @@
+// Thread registry, held-lock stacks, fork bookkeeping and lock judgement (see core.h).
+#include "shim/core.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "shim/glibc_locks.h"
+#include "shim/safe_io.h"
+#include "symbols/capture.h"
+
+namespace fh {
+
+__thread ThreadState tls __attribute__((tls_model("initial-exec")));
+ProcessState g_process;
+ThreadSlot g_slots[max_threads];
+pthread_key_t g_exit_key;
+
+const char* lock_type_name(LockType type) {
+  switch (type) {
+    case LockType::mutex: return "mutex";
+    case LockType::rwlock_read: return "rwlock-read";
+    case LockType::rwlock_write: return "rwlock-write";
+    case LockType::semaphore: return "semaphore";
+  }
+  return "?";
+}
+
+namespace core {
+
+namespace {
+
+std::atomic<bool> g_core_started{false};
+std::atomic<uint32_t> g_claim_hint{0};
+
+// Open-addressing set of process-private robust mutexes (rare: sized small, full means "treat as shared",
+// which can only hide a report, never invent one).
+constexpr size_t robust_set_size = 1024;
+constexpr uintptr_t robust_tombstone = 1;
+std::atomic<uintptr_t> g_private_robust[robust_set_size];
+
+size_t robust_hash(uintptr_t a) { return (a >> 4) * 0x9E3779B97F4A7C15ull >> 54; }
+
+int raw_gettid() { return static_cast<int>(syscall(SYS_gettid)); }
+
+void exit_key_destructor(void* p) { thread_exiting(static_cast<ThreadSlot*>(p)); }
+
+void read_kernel_name(ThreadSlot* s) {
+  int saved = errno;
+  char name[thread_name_len] = {};
+  if (prctl(PR_GET_NAME, name, 0, 0, 0) == 0) safe_strcpy(s->name, name, sizeof s->name);
+  errno = saved;
+}
+
+void reset_slot(ThreadSlot* s) {
+  s->tid = 0;
+  s->nformer = 0;
+  s->name[0] = '\0';
+  s->start = nullptr;
+  s->arg = nullptr;
+  s->ncreated = 0;
+  s->nfork_pcs = 0;
+  s->fork_pcs_set = false;
+  s->nheld = 0;
+  s->held_dropped = 0;
+}
+
+// A reusable slot is free or exited; CAS makes it ours.
+ThreadSlot* claim_any() {
+  uint32_t start = g_claim_hint.load(std::memory_order_relaxed) % max_threads;
+  for (size_t n = 0; n < max_threads; n++) {
+    uint32_t i = static_cast<uint32_t>((start + n) % max_threads);
+    ThreadSlot* s = &g_slots[i];
+    uint32_t st = s->state.load(std::memory_order_relaxed);
+    if (st != slot_free && st != slot_exited) continue;
+    if (!s->state.compare_exchange_strong(st, slot_claimed, std::memory_order_acquire)) continue;
+    reset_slot(s);
+    uint32_t used = g_process.slots_used.load(std::memory_order_relaxed);
+    while (used < i + 1 && !g_process.slots_used.compare_exchange_weak(used, i + 1)) {
+    }
+    g_claim_hint.store(i + 1, std::memory_order_relaxed);
+    return s;
+  }
+  return nullptr;
+}
+
+void make_live(ThreadSlot* s) {
+  tls.slot = s;
+  s->tid = tls.tid;
+  s->handle = pthread_self();
+  g_process.live_threads.fetch_add(1, std::memory_order_relaxed);
+  s->state.store(slot_live, std::memory_order_release);
+}
+
+// /proc/self/stat field 20 is the kernel's thread count: one read, no directory walk, in the common case.
+int kernel_thread_count() {
+  int fd = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[1024];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+  char* p = buf + n;
+  while (p > buf && *p != ')') p--;
+  int field = 2;
+  for (; *p != '\0'; p++) {
+    if (*p != ' ') continue;
+    field++;
+    if (field == 20) {
+      long v = 0;
+      for (p++; *p >= '0' && *p <= '9'; p++) v = v * 10 + (*p - '0');
+      return static_cast<int>(v);
+    }
+  }
+  return -1;
+}
+
+bool tid_known(int tid) {
+  uint32_t used = g_process.slots_used.load(std::memory_order_acquire);
+  for (uint32_t i = 0; i < used; i++) {
+    uint32_t st = g_slots[i].state.load(std::memory_order_relaxed);
+    if ((st == slot_live || st == slot_exited || st == slot_claimed) && g_slots[i].tid == tid) return true;
+  }
+  return false;
+}
+
+// Threads the kernel lists that we never registered (raw clone(), or made before the shim could see them).
+// Threads that passed our exit hook are still listed for a moment after pthread_join returns: they are known.
+int count_unknown_threads() {
+  if (kernel_thread_count() <= 1) return 0;
+  int fd = ::open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  int unknown = 0;
+  char buf[2048];
+  while (true) {
+    long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+    if (n <= 0) break;
+    for (long off = 0; off < n;) {
+      auto* d = reinterpret_cast<struct dirent64*>(buf + off);
+      off += d->d_reclen;
+      long tid;
+      if (!safe_parse_int(d->d_name, safe_strlen(d->d_name), &tid) || tid == tls.tid) continue;
+      if (!tid_known(static_cast<int>(tid))) unknown++;
+    }
+  }
+  ::close(fd);
+  return unknown;
+}
+
+}  // namespace
+
+void init() {
+  bool expected = false;
+  if (!g_core_started.compare_exchange_strong(expected, true)) return;
+  g_process.pid = static_cast<int>(syscall(SYS_getpid));
+  pthread_key_create(&g_exit_key, exit_key_destructor);
+  current_slot();
+}
+
+ThreadSlot* current_slot() {
+  ThreadState& t = tls;
+  if (__builtin_expect(t.slot != nullptr, 1)) return t.slot;
+  if (t.exited) return nullptr;
+  int saved = errno;
+  if (t.tid == 0) t.tid = raw_gettid();
+  ThreadSlot* s = claim_any();
+  if (s != nullptr) {
+    read_kernel_name(s);
+    make_live(s);
+    // The main thread never runs TSD destructors (it leaves through exit()); other late-registered threads do.
+    if (t.tid != g_process.pid) pthread_setspecific(g_exit_key, s);
+  }
+  errno = saved;
+  return s;
+}
+
+ThreadSlot* claim_slot() { return claim_any(); }
+
+void release_claim(ThreadSlot* s) { s->state.store(slot_free, std::memory_order_release); }
+
+void thread_started(ThreadSlot* s) {
+  int saved = errno;
+  tls.tid = raw_gettid();
+  read_kernel_name(s);
+  make_live(s);
+  pthread_setspecific(g_exit_key, s);
+  errno = saved;
+}
+
+void thread_exiting(ThreadSlot* s) {
+  if (s == nullptr || tls.slot != s) return;
+  tls.slot = nullptr;
+  tls.exited = true;
+  g_process.live_threads.fetch_sub(1, std::memory_order_relaxed);
+  s->state.store(slot_exited, std::memory_order_release);
+}
+
+ThreadSlot* find_slot_by_handle(pthread_t handle) {
+  uint32_t used = g_process.slots_used.load(std::memory_order_acquire);
+  for (uint32_t i = 0; i < used; i++)
+    if (g_slots[i].state.load(std::memory_order_acquire) == slot_live && pthread_equal(g_slots[i].handle, handle))
+      return &g_slots[i];
+  return nullptr;
+}
+
+void set_name(ThreadSlot* s, const char* name) { safe_strcpy(s->name, name, sizeof s->name); }
+
+void lock_acquired(const void* addr, LockType type, const uintptr_t* pcs, size_t npcs) {
+  ThreadSlot* s = current_slot();
+  if (s == nullptr) return;
+  uint32_t n = s->nheld;
+  for (uint32_t i = n; i-- > 0;) {
+    HeldLock& h = s->held[i];
+    if (h.addr == addr && h.type == type) {
+      if (h.depth != UINT16_MAX) h.depth++;
+      return;
+    }
+  }
+  if (n == max_held) {
+    s->held_dropped++;
+    return;
+  }
+  HeldLock& h = s->held[n];
+  h.addr = addr;
+  h.type = type;
+  h.depth = 1;
+  if (npcs > max_acq_pcs) npcs = max_acq_pcs;
+  for (size_t i = 0; i < npcs; i++) h.pcs[i] = pcs[i];
+  h.npcs = static_cast<uint8_t>(npcs);
+  // The entry must be complete before it is counted: a fork may freeze this thread between the two stores.
+  std::atomic_signal_fence(std::memory_order_release);
+  s->nheld = n + 1;
+}
+
+void lock_released(const void* addr, LockFamily family) {
+  ThreadSlot* s = tls.slot;
+  if (s == nullptr) return;
+  uint32_t n = s->nheld;
+  for (uint32_t i = n; i-- > 0;) {
+    HeldLock& h = s->held[i];
+    if (h.addr != addr) continue;
+    bool match = false;
+    switch (family) {
+      case LockFamily::mutex: match = h.type == LockType::mutex; break;
+      case LockFamily::rwlock: match = h.type == LockType::rwlock_read || h.type == LockType::rwlock_write; break;
+      case LockFamily::semaphore: match = h.type == LockType::semaphore; break;
+    }
+    if (!match) continue;
+    if (--h.depth > 0) return;
+    for (uint32_t j = i; j + 1 < n; j++) s->held[j] = s->held[j + 1];
+    std::atomic_signal_fence(std::memory_order_release);
+    s->nheld = n - 1;
+    return;
+  }
+}
+
+void note_mutex_init(const void* m, bool private_robust) {
+  auto a = reinterpret_cast<uintptr_t>(m);
+  size_t h = robust_hash(a);
+  for (size_t n = 0; n < robust_set_size; n++) {
+    std::atomic<uintptr_t>& cell = g_private_robust[(h + n) % robust_set_size];
+    uintptr_t v = cell.load(std::memory_order_relaxed);
+    if (v == a) {
+      if (!private_robust) cell.store(robust_tombstone, std::memory_order_relaxed);
+      return;
+    }
+    if (v == 0) break;
+  }
+  if (!private_robust) return;
+  for (size_t n = 0; n < robust_set_size; n++) {
+    std::atomic<uintptr_t>& cell = g_private_robust[(h + n) % robust_set_size];
+    uintptr_t v = cell.load(std::memory_order_relaxed);
+    if ((v == 0 || v == robust_tombstone) && cell.compare_exchange_strong(v, a)) return;
+  }
+}
+
+bool is_private_robust(const void* m) {
+  auto a = reinterpret_cast<uintptr_t>(m);
+  size_t h = robust_hash(a);
+  for (size_t n = 0; n < robust_set_size; n++) {
+    uintptr_t v = g_private_robust[(h + n) % robust_set_size].load(std::memory_order_relaxed);
+    if (v == a) return true;
+    if (v == 0) return false;
+  }
+  return false;
+}
+
+void fork_prepare() {
+  current_slot();
+  g_process.prepare_unknown_threads = 0;
+  // With another registered thread alive the fork is multithreaded anyway: skip the /proc walk.
+  if (g_process.live_threads.load(std::memory_order_relaxed) <= 1)
+    g_process.prepare_unknown_threads = count_unknown_threads();
+  ThreadSlot* s = tls.slot;
+  if (s != nullptr && !s->fork_pcs_set) {
+    // daemon(), forkpty() and raw atfork users reach fork without our wrapper: capture here instead.
+    s->nfork_pcs = static_cast<uint32_t>(g_process.forked_child ? capture_stack_loader_free(s->fork_pcs, max_site_pcs)
+                                                                : capture_stack(s->fork_pcs, max_site_pcs));
+  }
+}
+
+void fork_child() {
+  ThreadState& t = tls;
+  int parent_tid = t.tid;
+  int parent_pid = g_process.pid;
+  t.tid = raw_gettid();
+  g_process.pid = static_cast<int>(syscall(SYS_getpid));
+  bool multithreaded = g_process.prepare_unknown_threads > 0;
+  uint32_t used = g_process.slots_used.load(std::memory_order_relaxed);
+  for (uint32_t i = 0; i < used; i++) {
+    ThreadSlot* s = &g_slots[i];
+    if (s == t.slot) continue;
+    uint32_t st = s->state.load(std::memory_order_relaxed);
+    if (st == slot_live) {
+      s->state.store(slot_vanished, std::memory_order_relaxed);
+      multithreaded = true;
+    } else if (st == slot_claimed) {
+      s->state.store(slot_free, std::memory_order_relaxed);  // its creator vanished mid-pthread_create
+    }
+  }
+  if (ThreadSlot* s = t.slot) {
+    if (s->nformer == max_former_tids) {
+      for (size_t i = 1; i < max_former_tids; i++) s->former_tids[i - 1] = s->former_tids[i];
+      s->nformer--;
+    }
+    s->former_tids[s->nformer++] = parent_tid;
+    s->tid = t.tid;
+    s->handle = pthread_self();
+    s->fork_pcs_set = false;
+  }
+  g_process.live_threads.store(t.slot != nullptr ? 1 : 0, std::memory_order_relaxed);
+  g_process.forked_child = true;
+  if (multithreaded) {
+    g_process.restricted = true;
+    g_process.fork_parent_pid = parent_pid;
+    g_process.fork_forking_tid = parent_tid;
+  }
+}
+
+bool tid_alive(int tid) {
+  int saved = errno;
+  long r = syscall(SYS_tgkill, g_process.pid, tid, 0);
+  bool alive = r == 0 || errno != ESRCH;
+  errno = saved;
+  return alive;
+}
+
+bool mutex_blocks_forever(const pthread_mutex_t* m, int* owner) {
+  int o = glibc::mutex_owner(m);
+  if (o <= 0 || o == tls.tid || o >= glibc::mutex_owner_notrecoverable) return false;
+  // Process-shared locks may be held by another live process: never judged. Robust ones carry the shared bit
+  // whether or not they are shared, hence the private-robust set.
+  if ((glibc::mutex_kind(m) & glibc::mutex_kind_pshared_bit) != 0 && !is_private_robust(m)) return false;
+  if (tid_alive(o)) return false;
+  *owner = o;
+  return true;
+}
+
+bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, LockType* held_as) {
+  if (glibc::rwlock_shared(rw)) return false;
+  int w = glibc::rwlock_writer(rw);
+  if (w > 0 && w != tls.tid && !tid_alive(w)) {
+    *owner = w;
+    *held_as = LockType::rwlock_write;
+    return true;
+  }
+  // Readers have no identity in the lock word: a writer blocks forever only if readers remain and the
+  // tracking shows one of them vanished at fork.
+  if (!write || glibc::rwlock_readers(rw) == 0) return false;
+  uint32_t used = g_process.slots_used.load(std::memory_order_relaxed);
+  for (uint32_t i = 0; i < used; i++) {
+    const ThreadSlot* s = &g_slots[i];
+    if (s->state.load(std::memory_order_relaxed) != slot_vanished) continue;
+    if (find_held(s, rw, true) != nullptr) {
+      *owner = s->tid;
+      *held_as = LockType::rwlock_read;
+      return true;
+    }
+  }
+  return false;
+}
+
+const char* relation_name(Relation r) {
+  switch (r) {
+    case Relation::vanished: return "vanished";
+    case Relation::forker: return "forker";
+    case Relation::unknown: return "unknown";
+  }
+  return "unknown";
+}
+
+const ThreadSlot* find_thread(int tid, Relation* relation) {
+  if (const ThreadSlot* self = tls.slot) {
+    for (uint32_t i = 0; i < self->nformer; i++) {
+      if (self->former_tids[i] == tid) {
+        *relation = Relation::forker;
+        return self;
+      }
+    }
+  }
+  const ThreadSlot* other = nullptr;
+  uint32_t used = g_process.slots_used.load(std::memory_order_relaxed);
+  for (uint32_t i = 0; i < used; i++) {
+    const ThreadSlot* s = &g_slots[i];
+    if (s->tid != tid) continue;
+    if (s->state.load(std::memory_order_relaxed) == slot_vanished) {
+      *relation = Relation::vanished;
+      return s;
+    }
+    other = s;
+  }
+  *relation = Relation::unknown;
+  return other;
+}
+
+const HeldLock* find_held(const ThreadSlot* s, const void* addr, bool rwlock_read_only) {
+  for (uint32_t i = s->nheld; i-- > 0;) {
+    const HeldLock& h = s->held[i];
+    if (h.addr == addr && (!rwlock_read_only || h.type == LockType::rwlock_read)) return &h;
+  }
+  return nullptr;
+}
+
+}  // namespace core
+}  // namespace fh

@@ -1,0 +1,133 @@
+// The shim's core: thread registry, per-thread held-lock stacks, fork bookkeeping and the judgement of locks in
+// a forked child. It knows nothing of dlsym or interposition (wrappers.cpp tells it what happened), so tests
+// link it directly. Everything here is allocation-free; the fork and child paths are async-signal-safe.
+#pragma once
+
+#include <pthread.h>
+#include <semaphore.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+namespace fh {
+
+enum class LockType : uint8_t { mutex, rwlock_read, rwlock_write, semaphore };
+const char* lock_type_name(LockType type);  // the protocol's names: "mutex", "rwlock-read", ...
+
+// What an unlock releases: a mutex, either hold of an rwlock, or a semaphore.
+enum class LockFamily : uint8_t { mutex, rwlock, semaphore };
+
+inline constexpr size_t max_threads = 8192;
+inline constexpr size_t max_held = 32;
+inline constexpr size_t max_acq_pcs = 8;
+inline constexpr size_t max_site_pcs = 32;
+inline constexpr size_t max_former_tids = 8;
+inline constexpr size_t thread_name_len = 16;
+
+struct HeldLock {
+  const void* addr;
+  LockType type;
+  uint8_t npcs;
+  uint16_t depth;  // recursive mutexes and repeated read holds; saturates
+  uintptr_t pcs[max_acq_pcs];
+};
+
+enum SlotState : uint32_t {
+  slot_free,      // never used
+  slot_claimed,   // reserved by pthread_create, thread not yet running
+  slot_live,      // a running thread
+  slot_exited,    // thread ended; reusable; tid kept to recognise it while the kernel still lists it
+  slot_vanished,  // a thread of an ancestor process that did not survive fork(); never reused here
+};
+
+// One thread. Only the thread itself writes its held-lock stack (no atomics needed on the hot path); a forked
+// child reads the copies of the vanished threads' slots, which fork() froze at one instant.
+struct ThreadSlot {
+  std::atomic<uint32_t> state;
+  int tid;
+  int former_tids[max_former_tids];  // this thread's tids in ancestor processes, oldest first
+  uint32_t nformer;
+  char name[thread_name_len];
+  pthread_t handle;
+  void* (*start)(void*);  // handed from pthread_create to the new thread
+  void* arg;
+  uint32_t ncreated;
+  uintptr_t created[max_site_pcs];  // where pthread_create was called
+  uint32_t nfork_pcs;
+  bool fork_pcs_set;                // the fork wrapper captured fork_pcs already
+  uintptr_t fork_pcs[max_site_pcs]; // where this thread last called fork()
+  uint32_t nheld;
+  uint32_t held_dropped;            // acquisitions not recorded because the stack was full
+  HeldLock held[max_held];
+};
+
+// Per-thread state: initial-exec TLS (no allocation on first touch, DESIGN.md section 4), kept small.
+struct ThreadState {
+  ThreadSlot* slot;
+  int tid;      // cached gettid(); refreshed in a forked child
+  int guard;    // >0 while the shim itself is running: inner calls pass straight through
+  bool exited;  // past our thread-exit hook: track nothing more
+};
+extern __thread ThreadState tls __attribute__((tls_model("initial-exec")));
+
+struct ProcessState {
+  std::atomic<uint32_t> slots_used;  // high-water mark of g_slots
+  std::atomic<int> live_threads;
+  int pid;                           // cached getpid(), refreshed in a forked child
+  bool forked_child;                 // a fork() child (any): locks owned by dead threads are judged
+  bool restricted;                   // child of a multithreaded fork, or its descendant, until exec
+  int fork_parent_pid;               // the multithreaded fork whose threads vanished
+  int fork_forking_tid;              // the forking thread's tid in that parent
+  int prepare_unknown_threads;       // threads the kernel listed but we never saw, at the last fork prepare
+};
+extern ProcessState g_process;
+extern ThreadSlot g_slots[max_threads];
+extern pthread_key_t g_exit_key;
+
+namespace core {
+
+// Starts the core once: main thread registered, exit key created. Idempotent.
+void init();
+
+inline int current_tid() { return tls.tid; }
+// The calling thread's slot, registering it on first use; nullptr if the registry is full or the thread exited.
+ThreadSlot* current_slot();
+
+// Thread lifecycle.
+ThreadSlot* claim_slot();            // in pthread_create, before the thread exists
+void release_claim(ThreadSlot* s);   // pthread_create failed
+void thread_started(ThreadSlot* s);  // first thing on the new thread
+void thread_exiting(ThreadSlot* s);  // thread-specific-data destructor
+ThreadSlot* find_slot_by_handle(pthread_t handle);
+void set_name(ThreadSlot* s, const char* name);
+
+// Held-lock bookkeeping for the calling thread.
+void lock_acquired(const void* addr, LockType type, const uintptr_t* pcs, size_t npcs);
+void lock_released(const void* addr, LockFamily family);
+
+// Process-private robust mutexes: glibc sets the process-shared bit on every robust mutex, so the lock word
+// cannot tell them from process-shared ones; we remember them at init.
+void note_mutex_init(const void* m, bool private_robust);
+bool is_private_robust(const void* m);
+
+// fork(): prepare runs in the parent just before, child first thing in the child (atfork handlers).
+void fork_prepare();
+void fork_child();
+
+// Judgements, valid in a forked child: would this lock call block forever? On true, *owner is the tid that
+// holds it (parent-side) and *held_as how.
+bool mutex_blocks_forever(const pthread_mutex_t* m, int* owner);
+bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, LockType* held_as);
+
+// Explaining: the slot of a (parent-side) tid in this process's memory, and how it relates to the caller.
+enum class Relation : uint8_t { vanished, forker, unknown };
+const char* relation_name(Relation r);
+const ThreadSlot* find_thread(int tid, Relation* relation);
+const HeldLock* find_held(const ThreadSlot* s, const void* addr, bool rwlock_read_only);
+
+// Is a thread with this tid alive in this process? (tgkill with signal 0; errno preserved)
+bool tid_alive(int tid);
+
+}  // namespace core
+}  // namespace fh

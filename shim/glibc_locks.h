@@ -1,0 +1,46 @@
+// Reading glibc's own lock words (glibc 2.36, x86_64 layouts in bits/struct_mutex.h, bits/struct_rwlock.h,
+// nptl/semaphoreP.h): they tell who owns a lock even when the shim never saw it being taken.
+#pragma once
+
+#include <pthread.h>
+#include <semaphore.h>
+
+#include <climits>
+#include <cstdint>
+
+namespace fh::glibc {
+
+// nptl/pthreadP.h: mutex kind bits.
+inline constexpr int mutex_kind_pshared_bit = 128;  // PTHREAD_MUTEX_PSHARED_BIT: also set on *every* robust mutex
+inline constexpr int mutex_kind_robust = 16;        // PTHREAD_MUTEX_ROBUST_NORMAL_NP
+inline constexpr int mutex_kind_pi = 32;            // PTHREAD_MUTEX_PRIO_INHERIT_NP
+// A robust mutex whose owner died and was not made consistent / is unrecoverable (nptl/pthreadP.h).
+inline constexpr int mutex_owner_inconsistent = INT_MAX;
+inline constexpr int mutex_owner_notrecoverable = INT_MAX - 1;
+
+inline int mutex_owner(const pthread_mutex_t* m) { return __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED); }
+inline int mutex_kind(const pthread_mutex_t* m) { return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED); }
+
+// nptl/pthread_rwlock_common.c: __readers holds the reader count above PTHREAD_RWLOCK_READER_SHIFT.
+inline constexpr unsigned rwlock_reader_shift = 3;
+inline int rwlock_writer(const pthread_rwlock_t* rw) {
+  return __atomic_load_n(&rw->__data.__cur_writer, __ATOMIC_RELAXED);
+}
+inline unsigned rwlock_readers(const pthread_rwlock_t* rw) {
+  return __atomic_load_n(&rw->__data.__readers, __ATOMIC_RELAXED) >> rwlock_reader_shift;
+}
+inline bool rwlock_shared(const pthread_rwlock_t* rw) { return rw->__data.__shared != 0; }
+
+// nptl/semaphoreP.h (64-bit atomics): struct new_sem { uint64_t data; int private; int pad; };
+// value in the low 32 bits of data; `private` is FUTEX_PRIVATE_FLAG (128) for process-private semaphores.
+struct new_sem {
+  uint64_t data;
+  int private_flag;
+  int pad;
+};
+inline unsigned sem_value(const sem_t* s) {
+  return static_cast<unsigned>(__atomic_load_n(&reinterpret_cast<const new_sem*>(s)->data, __ATOMIC_RELAXED));
+}
+inline bool sem_private(const sem_t* s) { return reinterpret_cast<const new_sem*>(s)->private_flag == 128; }
+
+}  // namespace fh::glibc

@@ -1,0 +1,35 @@
+// Shim options: one table (options.def), one variable (FORKHAZARD_OPTIONS), parsed without allocating.
+#pragma once
+
+#include <cstddef>
+
+namespace fh {
+
+struct Options {
+#define FH_OPTION_STRING(name, def, desc) char name[256];
+#define FH_OPTION_CHOICE(name, def, choices, desc) int name;  // index into choices
+#define FH_OPTION_INT(name, def, lo, hi, desc) long name;
+#define FH_OPTION_BOOL(name, def, desc) bool name;
+#include "shim/options.def"
+#undef FH_OPTION_STRING
+#undef FH_OPTION_CHOICE
+#undef FH_OPTION_INT
+#undef FH_OPTION_BOOL
+};
+
+// Index values of the choice options, in the order of their choices string.
+enum OnDeadlock { on_deadlock_exit = 0, on_deadlock_abort = 1, on_deadlock_continue = 2 };
+
+void options_set_defaults(Options* o);
+
+// Parses "k=v:k=v" over *o (defaults must be set first). Each problem is written as one line
+// "forkhazard: FORKHAZARD_OPTIONS: ..." to error_fd and the item is skipped; returns the number of problems.
+int options_parse(const char* text, Options* o, int error_fd);
+
+// Writes the option table (name, type, default, description) to fd.
+void options_print_help(int fd);
+
+// The process-wide options, parsed once at shim start-up.
+extern Options g_options;
+
+}  // namespace fh

@@ -1,0 +1,208 @@
+// Raw report writer (see report.h and shim/protocol.h).
+#include "shim/report.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "shim/options.h"
+#include "shim/protocol.h"
+#include "shim/safe_io.h"
+#include "symbols/capture.h"
+#include "symbols/modules.h"
+
+namespace fh {
+
+namespace {
+
+int g_log_fd = -1;
+int g_log_pid = 0;
+
+// Opens <log_path>.<pid> once per process: O_EXCL|O_NOFOLLOW so a planted file or link is never written through.
+int log_fd() {
+  if (g_options.log_path[0] == '\0') return STDERR_FILENO;
+  if (g_log_fd >= 0 && g_log_pid == g_process.pid) return g_log_fd;
+  char path[sizeof g_options.log_path + 40];
+  for (int attempt = 0; attempt < 100; attempt++) {
+    size_t n = 0;
+    for (const char* p = g_options.log_path; *p != '\0' && n + 1 < sizeof path; p++) path[n++] = *p;
+    char digits[24];
+    size_t d = 0;
+    auto append_number = [&](long v) {
+      d = 0;
+      do digits[d++] = static_cast<char>('0' + v % 10), v /= 10;
+      while (v != 0);
+      while (d > 0 && n + 1 < sizeof path) path[n++] = digits[--d];
+    };
+    path[n++] = '.';
+    append_number(g_process.pid);
+    if (attempt > 0) {
+      path[n++] = '.';
+      append_number(attempt);
+    }
+    path[n] = '\0';
+    int fd = ::open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_APPEND, 0600);
+    if (fd >= 0) {
+      g_log_fd = fd;
+      g_log_pid = g_process.pid;
+      SafeWriter(fd).str(protocol::magic_line);
+      return fd;
+    }
+    if (errno != EEXIST) break;
+  }
+  SafeWriter(STDERR_FILENO).str("forkhazard: cannot create report file under log_path=").str(g_options.log_path)
+      .str(" (errno ").dec(errno).str("); reporting on stderr\n");
+  return STDERR_FILENO;
+}
+
+// The modules, kept short for the comment lines people read on stderr.
+struct ModuleBrief {
+  uintptr_t lo, hi, bias;
+  char name[48];
+};
+struct ModuleTable {
+  ModuleBrief entries[64];
+  size_t count;
+};
+
+void collect_module(const ModuleEntry& m, void* ctx) {
+  auto* t = static_cast<ModuleTable*>(ctx);
+  if (t->count == sizeof t->entries / sizeof t->entries[0]) return;
+  ModuleBrief& b = t->entries[t->count++];
+  b.lo = m.lo;
+  b.hi = m.hi;
+  b.bias = m.bias;
+  const char* base = m.path;
+  for (const char* p = m.path; *p != '\0'; p++)
+    if (*p == '/') base = p + 1;
+  safe_strcpy(b.name, base, sizeof b.name);
+}
+
+void write_module(const ModuleEntry& m, void* ctx) {
+  SafeWriter& w = *static_cast<SafeWriter*>(ctx);
+  w.str("module lo=").hex(m.lo).str(" hi=").hex(m.hi).str(" bias=").hex(m.bias).str(" build_id=");
+  if (m.build_id_len == 0) w.chr('-');
+  for (size_t i = 0; i < m.build_id_len; i++) w.chr("0123456789abcdef"[m.build_id[i] >> 4]).chr("0123456789abcdef"[m.build_id[i] & 15]);
+  w.str(" path=").escaped(m.path).chr('\n');
+}
+
+void comment_frames(SafeWriter& w, const char* title, const uintptr_t* pcs, size_t n, const ModuleTable& mods) {
+  w.str("#   ").str(title).chr('\n');
+  for (size_t i = 0; i < n; i++) {
+    w.str("#     #").udec(i).chr(' ').hex(pcs[i]);
+    for (size_t k = 0; k < mods.count; k++) {
+      if (pcs[i] >= mods.entries[k].lo && pcs[i] < mods.entries[k].hi) {
+        w.str(" (").str(mods.entries[k].name).chr('+').hex(pcs[i] - mods.entries[k].bias).chr(')');
+        break;
+      }
+    }
+    w.chr('\n');
+  }
+}
+
+void write_thread(SafeWriter& w, const ThreadSlot& s, int tid, core::Relation relation) {
+  w.str("thread tid=").dec(tid).str(" name=").escaped(s.name, sizeof s.name)
+      .str(" relation=").str(core::relation_name(relation)).str(" created=").pcs(s.created, s.ncreated).chr('\n');
+  for (uint32_t i = 0; i < s.nheld && i < max_held; i++) {
+    const HeldLock& h = s.held[i];
+    w.str("held addr=").hex(reinterpret_cast<uintptr_t>(h.addr)).str(" type=").str(lock_type_name(h.type))
+        .str(" depth=").udec(h.depth).str(" pcs=").pcs(h.pcs, h.npcs).chr('\n');
+  }
+}
+
+void describe_owner(SafeWriter& w, const Hazard& h, const ThreadSlot* owner, core::Relation relation) {
+  w.str("# forkhazard: ").str(h.kind).str(" in process ").dec(g_process.pid).str(": ").str(h.call).chr('(')
+      .hex(reinterpret_cast<uintptr_t>(h.lock)).str(") would block forever: the ").str(lock_type_name(h.held_as))
+      .str(" is held by ");
+  switch (relation) {
+    case core::Relation::vanished:
+      w.str("thread ").dec(h.owner_tid).str(" \"").str(owner->name).str("\", which vanished at fork()");
+      break;
+    case core::Relation::forker:
+      w.str("this thread before fork() (its tid in the parent was ").dec(h.owner_tid).chr(')');
+      break;
+    case core::Relation::unknown:
+      w.str("thread ").dec(h.owner_tid).str(", which does not exist in this process");
+      break;
+  }
+  w.chr('\n');
+}
+
+}  // namespace
+
+void report_hazard(const Hazard& h) {
+  int saved = errno;
+  tls.guard++;
+  uintptr_t stack[max_site_pcs * 2];
+  size_t nstack = capture_stack_loader_free(stack, static_cast<size_t>(g_options.stack_depth));
+  ModuleTable mods;
+  mods.count = 0;
+  for_each_module(collect_module, &mods);
+
+  core::Relation relation = core::Relation::unknown;
+  const ThreadSlot* owner = h.owner_tid != 0 ? core::find_thread(h.owner_tid, &relation) : nullptr;
+  const HeldLock* held =
+      owner != nullptr ? core::find_held(owner, h.lock, h.held_as == LockType::rwlock_read) : nullptr;
+
+  SafeWriter w(log_fd());
+  if (g_options.log_path[0] == '\0') w.str(protocol::magic_line);
+  w.str("report pid=").dec(g_process.pid).str(" ppid=").dec(static_cast<long>(syscall(SYS_getppid))).chr('\n');
+  if (h.owner_tid != 0) describe_owner(w, h, owner, relation);
+  comment_frames(w, "the call:", stack, nstack, mods);
+  if (held != nullptr) comment_frames(w, "where the owner took the lock:", held->pcs, held->npcs, mods);
+  w.str("#   symbolized: forkhazard report <this file>, or run the program under `forkhazard run --`\n");
+
+  w.str("hazard kind=").str(h.kind).str(" call=").str(h.call).chr('\n');
+  if (h.lock != nullptr)
+    w.str("lock addr=").hex(reinterpret_cast<uintptr_t>(h.lock)).str(" type=").str(lock_type_name(h.held_as)).chr('\n');
+  if (h.owner_tid != 0) {
+    w.str("owner tid=").dec(h.owner_tid).str(" name=").escaped(owner != nullptr ? owner->name : "", thread_name_len)
+        .str(" relation=").str(core::relation_name(relation)).chr('\n');
+  }
+  if (held != nullptr) w.str("acquired pcs=").pcs(held->pcs, held->npcs).chr('\n');
+  w.str("stack pcs=").pcs(stack, nstack).chr('\n');
+
+  const ThreadSlot* self = tls.slot;
+  w.str("fork parent_pid=").dec(g_process.fork_parent_pid).str(" forking_tid=").dec(g_process.fork_forking_tid)
+      .str(" pcs=");
+  if (self != nullptr) w.pcs(self->fork_pcs, self->nfork_pcs);
+  else w.chr('-');
+  w.chr('\n');
+  uint32_t used = g_process.slots_used.load(std::memory_order_relaxed);
+  for (uint32_t i = 0; i < used; i++) {
+    const ThreadSlot& s = g_slots[i];
+    if (s.state.load(std::memory_order_relaxed) == slot_vanished) write_thread(w, s, s.tid, core::Relation::vanished);
+  }
+  if (self != nullptr && self->nformer > 0) write_thread(w, *self, self->former_tids[self->nformer - 1], core::Relation::forker);
+  for_each_module(write_module, &w);
+  w.str("end\n");
+  w.flush();
+  tls.guard--;
+  errno = saved;
+}
+
+void act_on_deadlock() {
+  switch (g_options.on_deadlock) {
+    case on_deadlock_exit:
+      _exit(static_cast<int>(g_options.exitcode));
+    case on_deadlock_abort: {
+      // abort() would flush stdio streams a vanished thread may hold: raise SIGABRT with the default action.
+      struct sigaction sa = {};
+      sa.sa_handler = SIG_DFL;
+      sigaction(SIGABRT, &sa, nullptr);
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, SIGABRT);
+      sigprocmask(SIG_UNBLOCK, &set, nullptr);
+      syscall(SYS_tgkill, g_process.pid, tls.tid, SIGABRT);
+      _exit(134);
+    }
+    case on_deadlock_continue:
+      return;
+  }
+}
+
+}  // namespace fh

@@ -1,0 +1,475 @@
+// The interposers: each resolves, guards against re-entry, calls the real function and tells the core what
+// happened. Every wrapper returns exactly what libc returned and leaves errno as libc left it.
+#include <dlfcn.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "shim/core.h"
+#include "shim/options.h"
+#include "shim/protocol.h"
+#include "shim/report.h"
+#include "shim/safe_io.h"
+#include "symbols/capture.h"
+#include "symbols/modules.h"
+
+#define FH_EXPORT extern "C" __attribute__((visibility("default")))
+#define FH_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define FH_CALLER() reinterpret_cast<uintptr_t>(__builtin_return_address(0))
+
+namespace fh {
+namespace real {
+#define FH_INTERPOSE(name, kind, why) decltype(&::name) name;
+#define FH_INTERPOSE_VERSIONED(name, version, kind, why) decltype(&::name) name;
+#include "shim/interpose.def"
+#undef FH_INTERPOSE
+#undef FH_INTERPOSE_VERSIONED
+}  // namespace real
+
+namespace {
+
+// ---- start-up -------------------------------------------------------------------------------------------
+
+std::atomic<int> g_init_state{0};  // 0 not started, 1 running, 2 done
+bool g_ready = false;
+__thread bool tls_in_init __attribute__((tls_model("initial-exec")));
+
+[[noreturn]] void die_unresolved(const char* name) {
+  SafeWriter(STDERR_FILENO).str("forkhazard: cannot find the real ").str(name)
+      .str(" (dlsym RTLD_NEXT failed); the shim cannot run in this process\n");
+  abort();
+}
+
+void resolve_all() {
+#define FH_INTERPOSE(name, kind, why) real::name = reinterpret_cast<decltype(real::name)>(dlsym(RTLD_NEXT, #name));
+#define FH_INTERPOSE_VERSIONED(name, version, kind, why)                                 \
+  real::name = reinterpret_cast<decltype(real::name)>(dlvsym(RTLD_NEXT, #name, version)); \
+  if (real::name == nullptr) real::name = reinterpret_cast<decltype(real::name)>(dlsym(RTLD_NEXT, #name));
+#include "shim/interpose.def"
+#undef FH_INTERPOSE
+#undef FH_INTERPOSE_VERSIONED
+}
+
+void find_own_range(const ModuleEntry& m, void* ctx) {
+  auto self = reinterpret_cast<uintptr_t>(ctx);
+  if (self >= m.lo && self < m.hi) capture_set_own_range(m.lo, m.hi);
+}
+
+void atfork_prepare() {
+  int saved = errno;
+  tls.guard++;
+  core::fork_prepare();
+  tls.guard--;
+  errno = saved;
+}
+
+void atfork_child() {
+  int saved = errno;
+  core::fork_child();
+  errno = saved;
+}
+
+void init_slow() {
+  int expected = 0;
+  if (g_init_state.compare_exchange_strong(expected, 1)) {
+    int saved = errno;
+    tls_in_init = true;
+    tls.guard++;
+    resolve_all();
+    options_set_defaults(&g_options);
+    options_parse(getenv("FORKHAZARD_OPTIONS"), &g_options, STDERR_FILENO);
+    if (g_options.help) options_print_help(STDERR_FILENO);
+    for_each_module(find_own_range, reinterpret_cast<void*>(&init_slow));
+    // Registered before anyone else's handlers where possible: prepare handlers run last-registered-first and
+    // child handlers first-registered-first, so ours runs closest to the fork on both sides.
+    pthread_atfork(atfork_prepare, nullptr, atfork_child);
+    core::init();
+    tls.guard--;
+    tls_in_init = false;
+    g_ready = true;
+    g_init_state.store(2, std::memory_order_release);
+    errno = saved;
+    return;
+  }
+  if (tls_in_init) return;  // a call made by our own start-up (dlsym's calloc): bootstrap paths serve it
+  while (g_init_state.load(std::memory_order_acquire) != 2) sched_yield();
+}
+
+inline void ensure_init() {
+  if (FH_UNLIKELY(!g_ready)) init_slow();
+}
+
+__attribute__((constructor)) void shim_constructor() { ensure_init(); }
+
+#define FH_REAL(name) (FH_UNLIKELY(real::name == nullptr) ? die_unresolved(#name), real::name : real::name)
+
+// ---- bootstrap allocator: serves allocations made before dlsym has found malloc -----------------------
+
+alignas(16) char g_pool[256 * 1024];
+std::atomic<size_t> g_pool_used{0};
+
+bool in_pool(const void* p) {
+  auto a = static_cast<const char*>(p);
+  return a >= g_pool && a < g_pool + sizeof g_pool;
+}
+
+void* pool_alloc(size_t n) {
+  size_t need = (n + 16 + 15) & ~size_t{15};
+  size_t off = g_pool_used.fetch_add(need);
+  if (off + need > sizeof g_pool) return nullptr;
+  char* block = g_pool + off;
+  memcpy(block, &n, sizeof n);
+  return block + 16;
+}
+
+size_t pool_size(const void* p) {
+  size_t n;
+  memcpy(&n, static_cast<const char*>(p) - 16, sizeof n);
+  return n;
+}
+
+// ---- lock bookkeeping ----------------------------------------------------------------------------------
+
+void note_acquired(const void* addr, LockType type, uintptr_t caller) {
+  uintptr_t pcs[max_acq_pcs];
+  size_t n = 1;
+  pcs[0] = caller;
+  if (FH_UNLIKELY(g_options.lock_stack_depth > 1)) {
+    int saved = errno;
+    tls.guard++;
+    n = g_process.forked_child ? capture_stack_loader_free(pcs, static_cast<size_t>(g_options.lock_stack_depth))
+                               : capture_stack(pcs, static_cast<size_t>(g_options.lock_stack_depth));
+    tls.guard--;
+    errno = saved;
+    if (n == 0) {
+      pcs[0] = caller;
+      n = 1;
+    }
+  }
+  core::lock_acquired(addr, type, pcs, n);
+}
+
+void deadlock(const char* call, const void* lock, LockType held_as, int owner) {
+  report_hazard(Hazard{protocol::kind_deadlock, call, lock, held_as, owner});
+  act_on_deadlock();
+}
+
+void check_mutex(const pthread_mutex_t* m, const char* call) {
+  int owner;
+  if (core::mutex_blocks_forever(m, &owner)) deadlock(call, m, LockType::mutex, owner);
+}
+
+void check_rwlock(const pthread_rwlock_t* rw, bool write, const char* call) {
+  int owner;
+  LockType held_as;
+  if (core::rwlock_blocks_forever(rw, write, &owner, &held_as)) deadlock(call, rw, held_as, owner);
+}
+
+bool acquired(int rc) { return rc == 0 || rc == EOWNERDEAD; }
+
+size_t capture_site(uintptr_t* pcs) {
+  int saved = errno;
+  tls.guard++;
+  size_t depth = static_cast<size_t>(g_options.stack_depth) < max_site_pcs ? static_cast<size_t>(g_options.stack_depth)
+                                                                          : max_site_pcs;
+  size_t n = g_process.forked_child ? capture_stack_loader_free(pcs, depth) : capture_stack(pcs, depth);
+  tls.guard--;
+  errno = saved;
+  return n;
+}
+
+void* thread_trampoline(void* p) {
+  auto* s = static_cast<ThreadSlot*>(p);
+  void* (*start)(void*) = s->start;
+  void* arg = s->arg;
+  core::thread_started(s);
+  return start(arg);
+}
+
+void cond_wait_cancelled(void* m) {
+  // Cancellation re-takes the mutex before the cleanup handlers run (nptl/pthread_cond_wait.c).
+  core::lock_acquired(m, LockType::mutex, nullptr, 0);
+}
+
+}  // namespace
+}  // namespace fh
+
+using namespace fh;
+
+// ---- threads --------------------------------------------------------------------------------------------
+
+FH_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*), void* arg) {
+  ensure_init();
+  if (tls.guard > 0) return FH_REAL(pthread_create)(thread, attr, start, arg);
+  core::current_slot();  // the creator counts as a live thread from now on
+  ThreadSlot* s = core::claim_slot();
+  if (s == nullptr) return FH_REAL(pthread_create)(thread, attr, start, arg);
+  s->start = start;
+  s->arg = arg;
+  s->ncreated = static_cast<uint32_t>(capture_site(s->created));
+  int rc = FH_REAL(pthread_create)(thread, attr, thread_trampoline, s);
+  if (rc != 0) core::release_claim(s);
+  return rc;
+}
+
+FH_EXPORT void pthread_exit(void* retval) {
+  ensure_init();
+  FH_REAL(pthread_exit)(retval);
+  __builtin_unreachable();
+}
+
+FH_EXPORT int pthread_setname_np(pthread_t thread, const char* name) {
+  ensure_init();
+  int rc = FH_REAL(pthread_setname_np)(thread, name);
+  if (rc == 0 && tls.guard == 0) {
+    ThreadSlot* s = pthread_equal(thread, pthread_self()) ? core::current_slot() : core::find_slot_by_handle(thread);
+    if (s != nullptr) core::set_name(s, name);
+  }
+  return rc;
+}
+
+// ---- mutexes --------------------------------------------------------------------------------------------
+
+FH_EXPORT int pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t* attr) {
+  ensure_init();
+  int rc = FH_REAL(pthread_mutex_init)(m, attr);
+  if (rc == 0 && tls.guard == 0) {
+    int saved = errno;
+    int robust = PTHREAD_MUTEX_STALLED, pshared = PTHREAD_PROCESS_PRIVATE;
+    if (attr != nullptr) {
+      pthread_mutexattr_getrobust(attr, &robust);
+      pthread_mutexattr_getpshared(attr, &pshared);
+    }
+    core::note_mutex_init(m, robust == PTHREAD_MUTEX_ROBUST && pshared == PTHREAD_PROCESS_PRIVATE);
+    errno = saved;
+  }
+  return rc;
+}
+
+FH_EXPORT int pthread_mutex_destroy(pthread_mutex_t* m) {
+  ensure_init();
+  int rc = FH_REAL(pthread_mutex_destroy)(m);
+  if (rc == 0 && tls.guard == 0) core::note_mutex_init(m, false);
+  return rc;
+}
+
+FH_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
+  ensure_init();
+  if (tls.guard > 0) return FH_REAL(pthread_mutex_lock)(m);
+  if (FH_UNLIKELY(g_process.forked_child)) check_mutex(m, "pthread_mutex_lock");
+  int rc = FH_REAL(pthread_mutex_lock)(m);
+  if (acquired(rc)) note_acquired(m, LockType::mutex, FH_CALLER());
+  return rc;
+}
+
+FH_EXPORT int pthread_mutex_trylock(pthread_mutex_t* m) {
+  ensure_init();
+  int rc = FH_REAL(pthread_mutex_trylock)(m);
+  if (acquired(rc) && tls.guard == 0) note_acquired(m, LockType::mutex, FH_CALLER());
+  return rc;
+}
+
+FH_EXPORT int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec* abstime) {
+  ensure_init();
+  if (tls.guard > 0) return FH_REAL(pthread_mutex_timedlock)(m, abstime);
+  if (FH_UNLIKELY(g_process.forked_child)) check_mutex(m, "pthread_mutex_timedlock");
+  int rc = FH_REAL(pthread_mutex_timedlock)(m, abstime);
+  if (acquired(rc)) note_acquired(m, LockType::mutex, FH_CALLER());
+  return rc;
+}
+
+FH_EXPORT int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t clock, const struct timespec* abstime) {
+  ensure_init();
+  if (tls.guard > 0) return FH_REAL(pthread_mutex_clocklock)(m, clock, abstime);
+  if (FH_UNLIKELY(g_process.forked_child)) check_mutex(m, "pthread_mutex_clocklock");
+  int rc = FH_REAL(pthread_mutex_clocklock)(m, clock, abstime);
+  if (acquired(rc)) note_acquired(m, LockType::mutex, FH_CALLER());
+  return rc;
+}
+
+FH_EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
+  ensure_init();
+  int rc = FH_REAL(pthread_mutex_unlock)(m);
+  if (rc == 0 && tls.guard == 0) core::lock_released(m, LockFamily::mutex);
+  return rc;
+}
+
+// ---- rwlocks --------------------------------------------------------------------------------------------
+
+FH_EXPORT int pthread_rwlock_init(pthread_rwlock_t* rw, const pthread_rwlockattr_t* attr) {
+  ensure_init();
+  return FH_REAL(pthread_rwlock_init)(rw, attr);
+}
+
+#define FH_RWLOCK_BLOCKING(name, write, params, args)                                   \
+  FH_EXPORT int name params {                                                          \
+    ensure_init();                                                                     \
+    if (tls.guard > 0) return FH_REAL(name) args;                                      \
+    if (FH_UNLIKELY(g_process.forked_child)) check_rwlock(rw, write, #name);           \
+    int rc = FH_REAL(name) args;                                                       \
+    if (rc == 0) note_acquired(rw, write ? LockType::rwlock_write : LockType::rwlock_read, FH_CALLER()); \
+    return rc;                                                                         \
+  }
+FH_RWLOCK_BLOCKING(pthread_rwlock_rdlock, false, (pthread_rwlock_t* rw), (rw))
+FH_RWLOCK_BLOCKING(pthread_rwlock_wrlock, true, (pthread_rwlock_t* rw), (rw))
+FH_RWLOCK_BLOCKING(pthread_rwlock_timedrdlock, false, (pthread_rwlock_t* rw, const struct timespec* t), (rw, t))
+FH_RWLOCK_BLOCKING(pthread_rwlock_timedwrlock, true, (pthread_rwlock_t* rw, const struct timespec* t), (rw, t))
+FH_RWLOCK_BLOCKING(pthread_rwlock_clockrdlock, false, (pthread_rwlock_t* rw, clockid_t c, const struct timespec* t),
+                   (rw, c, t))
+FH_RWLOCK_BLOCKING(pthread_rwlock_clockwrlock, true, (pthread_rwlock_t* rw, clockid_t c, const struct timespec* t),
+                   (rw, c, t))
+#undef FH_RWLOCK_BLOCKING
+
+FH_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t* rw) {
+  ensure_init();
+  int rc = FH_REAL(pthread_rwlock_tryrdlock)(rw);
+  if (rc == 0 && tls.guard == 0) note_acquired(rw, LockType::rwlock_read, FH_CALLER());
+  return rc;
+}
+
+FH_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t* rw) {
+  ensure_init();
+  int rc = FH_REAL(pthread_rwlock_trywrlock)(rw);
+  if (rc == 0 && tls.guard == 0) note_acquired(rw, LockType::rwlock_write, FH_CALLER());
+  return rc;
+}
+
+FH_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t* rw) {
+  ensure_init();
+  int rc = FH_REAL(pthread_rwlock_unlock)(rw);
+  if (rc == 0 && tls.guard == 0) core::lock_released(rw, LockFamily::rwlock);
+  return rc;
+}
+
+// ---- semaphores -----------------------------------------------------------------------------------------
+
+FH_EXPORT int sem_init(sem_t* s, int pshared, unsigned value) {
+  ensure_init();
+  return FH_REAL(sem_init)(s, pshared, value);
+}
+
+#define FH_SEM_WAIT(name, params, args)                                           \
+  FH_EXPORT int name params {                                                    \
+    ensure_init();                                                               \
+    int rc = FH_REAL(name) args;                                                 \
+    if (rc == 0 && tls.guard == 0) note_acquired(s, LockType::semaphore, FH_CALLER()); \
+    return rc;                                                                   \
+  }
+FH_SEM_WAIT(sem_wait, (sem_t* s), (s))
+FH_SEM_WAIT(sem_trywait, (sem_t* s), (s))
+FH_SEM_WAIT(sem_timedwait, (sem_t* s, const struct timespec* t), (s, t))
+FH_SEM_WAIT(sem_clockwait, (sem_t* s, clockid_t c, const struct timespec* t), (s, c, t))
+#undef FH_SEM_WAIT
+
+FH_EXPORT int sem_post(sem_t* s) {
+  ensure_init();
+  int rc = FH_REAL(sem_post)(s);
+  if (rc == 0 && tls.guard == 0) core::lock_released(s, LockFamily::semaphore);
+  return rc;
+}
+
+// ---- condition variables --------------------------------------------------------------------------------
+// glibc unlocks the mutex inside the wait and re-locks it on every return (signal, timeout, spurious wakeup,
+// cancellation) without going through our wrappers: mark it released before and held again after.
+
+#define FH_COND_WAIT(name, params, args)                          \
+  FH_EXPORT int name params {                                    \
+    ensure_init();                                               \
+    if (tls.guard > 0) return FH_REAL(name) args;                \
+    core::lock_released(m, LockFamily::mutex);                   \
+    int rc;                                                      \
+    pthread_cleanup_push(cond_wait_cancelled, m);                \
+    rc = FH_REAL(name) args;                                     \
+    pthread_cleanup_pop(0);                                      \
+    int saved = errno;                                           \
+    note_acquired(m, LockType::mutex, FH_CALLER());              \
+    errno = saved;                                               \
+    return rc;                                                   \
+  }
+FH_COND_WAIT(pthread_cond_wait, (pthread_cond_t* c, pthread_mutex_t* m), (c, m))
+FH_COND_WAIT(pthread_cond_timedwait, (pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t), (c, m, t))
+FH_COND_WAIT(pthread_cond_clockwait,
+             (pthread_cond_t* c, pthread_mutex_t* m, clockid_t clock, const struct timespec* t), (c, m, clock, t))
+#undef FH_COND_WAIT
+
+// ---- process creation -----------------------------------------------------------------------------------
+// vfork is deliberately not wrapped: its child borrows our stack frame and memory, so a wrapper returning in
+// the child would wreck the frame the parent resumes on.
+
+FH_EXPORT pid_t fork(void) {
+  ensure_init();
+  ThreadSlot* s = tls.guard == 0 ? core::current_slot() : nullptr;
+  if (s != nullptr) {
+    s->nfork_pcs = static_cast<uint32_t>(capture_site(s->fork_pcs));
+    s->fork_pcs_set = true;
+  }
+  pid_t pid = FH_REAL(fork)();  // runs atfork_prepare and, in the child, atfork_child
+  if (s != nullptr) s->fork_pcs_set = false;
+  return pid;
+}
+
+FH_EXPORT pid_t _Fork(void) {
+  ensure_init();
+  ThreadSlot* s = tls.guard == 0 ? core::current_slot() : nullptr;
+  if (s != nullptr) {
+    s->nfork_pcs = static_cast<uint32_t>(capture_site(s->fork_pcs));
+    s->fork_pcs_set = true;
+  }
+  atfork_prepare();
+  pid_t pid = FH_REAL(_Fork)();
+  if (pid == 0) atfork_child();
+  if (s != nullptr) s->fork_pcs_set = false;
+  return pid;
+}
+
+// ---- allocator ------------------------------------------------------------------------------------------
+
+FH_EXPORT void* malloc(size_t n) {
+  if (FH_UNLIKELY(real::malloc == nullptr)) {
+    ensure_init();
+    if (real::malloc == nullptr) return pool_alloc(n);
+  }
+  return real::malloc(n);
+}
+
+FH_EXPORT void* calloc(size_t count, size_t size) {
+  if (FH_UNLIKELY(real::calloc == nullptr)) {
+    ensure_init();
+    if (real::calloc == nullptr) {
+      if (size != 0 && count > SIZE_MAX / size) return nullptr;
+      return pool_alloc(count * size);  // the pool is zeroed static memory, never reused
+    }
+  }
+  return real::calloc(count, size);
+}
+
+FH_EXPORT void* realloc(void* p, size_t n) {
+  if (FH_UNLIKELY(p != nullptr && in_pool(p))) {
+    void* q = malloc(n);
+    if (q != nullptr) {
+      size_t old = pool_size(p);
+      memcpy(q, p, old < n ? old : n);
+    }
+    return q;
+  }
+  if (FH_UNLIKELY(real::realloc == nullptr)) {
+    ensure_init();
+    if (real::realloc == nullptr) return p == nullptr ? pool_alloc(n) : nullptr;
+  }
+  return real::realloc(p, n);
+}
+
+FH_EXPORT void free(void* p) {
+  if (FH_UNLIKELY(p == nullptr || in_pool(p))) return;
+  if (FH_UNLIKELY(real::free == nullptr)) {
+    ensure_init();
+    if (real::free == nullptr) return;  // cannot happen: nothing real was allocated before free resolved
+  }
+  real::free(p);
+}
