@@ -1,0 +1,240 @@
+// Unit tests of the shim core (held-lock bookkeeping, registry, fork snapshot, lock judgement), linked
+// directly: no LD_PRELOAD, no wrappers. Criterion runs each test in its own process.
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shim/core.h"
+#include "shim/glibc_locks.h"
+
+using namespace fh;
+
+namespace {
+
+const void* addr(int i) { return reinterpret_cast<const void*>(static_cast<uintptr_t>(0x1000 + 16 * i)); }
+
+void acquire(const void* a, LockType t, uintptr_t pc = 0x42) { core::lock_acquired(a, t, &pc, 1); }
+
+ThreadSlot* self() { return core::current_slot(); }
+
+}  // namespace
+
+TestSuite(core, .init = core::init);
+
+Test(core, push_and_pop) {
+  acquire(addr(1), LockType::mutex, 0x1234);
+  acquire(addr(2), LockType::mutex);
+  cr_assert_eq(self()->nheld, 2);
+  cr_assert_eq(self()->held[0].addr, addr(1));
+  cr_assert_eq(self()->held[0].pcs[0], 0x1234u);
+  core::lock_released(addr(1), LockFamily::mutex);
+  cr_assert_eq(self()->nheld, 1);
+  cr_assert_eq(self()->held[0].addr, addr(2), "releasing out of order keeps the other lock");
+  core::lock_released(addr(2), LockFamily::mutex);
+  cr_assert_eq(self()->nheld, 0);
+}
+
+Test(core, recursion_counts_depth) {
+  acquire(addr(1), LockType::mutex);
+  acquire(addr(1), LockType::mutex);
+  acquire(addr(1), LockType::mutex);
+  cr_assert_eq(self()->nheld, 1);
+  cr_assert_eq(self()->held[0].depth, 3);
+  core::lock_released(addr(1), LockFamily::mutex);
+  core::lock_released(addr(1), LockFamily::mutex);
+  cr_assert_eq(self()->nheld, 1);
+  core::lock_released(addr(1), LockFamily::mutex);
+  cr_assert_eq(self()->nheld, 0);
+}
+
+Test(core, release_of_unheld_lock_changes_nothing) {
+  acquire(addr(1), LockType::mutex);
+  core::lock_released(addr(9), LockFamily::mutex);
+  core::lock_released(addr(1), LockFamily::semaphore);  // same address, other family
+  cr_assert_eq(self()->nheld, 1);
+}
+
+Test(core, rwlock_release_matches_read_or_write) {
+  acquire(addr(1), LockType::rwlock_read);
+  acquire(addr(2), LockType::rwlock_write);
+  core::lock_released(addr(2), LockFamily::rwlock);
+  core::lock_released(addr(1), LockFamily::rwlock);
+  cr_assert_eq(self()->nheld, 0);
+  acquire(addr(3), LockType::rwlock_read);
+  core::lock_released(addr(3), LockFamily::mutex);
+  cr_assert_eq(self()->nheld, 1, "a mutex unlock does not release an rwlock hold");
+}
+
+Test(core, cond_wait_releases_and_retakes) {
+  // What the pthread_cond_wait wrapper does around the real call.
+  acquire(addr(1), LockType::mutex);
+  acquire(addr(2), LockType::mutex);
+  core::lock_released(addr(1), LockFamily::mutex);
+  cr_assert_eq(self()->nheld, 1);
+  acquire(addr(1), LockType::mutex, 0x99);
+  cr_assert_eq(self()->nheld, 2);
+  cr_assert_eq(self()->held[1].addr, addr(1));
+  cr_assert_eq(self()->held[1].pcs[0], 0x99u);
+}
+
+Test(core, overflow_is_counted_not_fatal) {
+  for (size_t i = 0; i < max_held + 5; i++) acquire(addr(static_cast<int>(i)), LockType::mutex);
+  cr_assert_eq(self()->nheld, max_held);
+  cr_assert_eq(self()->held_dropped, 5);
+  for (size_t i = 0; i < max_held + 5; i++) core::lock_released(addr(static_cast<int>(i)), LockFamily::mutex);
+  cr_assert_eq(self()->nheld, 0);
+}
+
+Test(core, private_robust_set) {
+  static int a, b;
+  core::note_mutex_init(&a, true);
+  cr_assert(core::is_private_robust(&a));
+  cr_assert_not(core::is_private_robust(&b));
+  core::note_mutex_init(&a, false);  // destroyed or re-initialised as something else
+  cr_assert_not(core::is_private_robust(&a));
+}
+
+Test(core, registry_claims_and_releases) {
+  uint32_t live = static_cast<uint32_t>(g_process.live_threads.load());
+  ThreadSlot* s = core::claim_slot();
+  cr_assert_not_null(s);
+  cr_assert_eq(s->state.load(), slot_claimed);
+  cr_assert_eq(g_process.live_threads.load(), static_cast<int>(live), "a claimed slot is not a live thread");
+  core::release_claim(s);
+  cr_assert_eq(s->state.load(), slot_free);
+}
+
+namespace {
+
+pthread_mutex_t g_worker_mutex = PTHREAD_MUTEX_INITIALIZER;
+pthread_rwlock_t g_worker_rwlock = PTHREAD_RWLOCK_INITIALIZER;
+pthread_rwlock_t g_reader_rwlock = PTHREAD_RWLOCK_INITIALIZER;
+pthread_barrier_t g_barrier;
+int g_worker_tid;
+
+void* worker(void* p) {
+  core::thread_started(static_cast<ThreadSlot*>(p));
+  core::set_name(core::current_slot(), "holder");
+  g_worker_tid = tls.tid;
+  pthread_mutex_lock(&g_worker_mutex);
+  acquire(&g_worker_mutex, LockType::mutex, 0x5151);
+  pthread_rwlock_wrlock(&g_worker_rwlock);
+  acquire(&g_worker_rwlock, LockType::rwlock_write);
+  pthread_rwlock_rdlock(&g_reader_rwlock);
+  acquire(&g_reader_rwlock, LockType::rwlock_read);
+  pthread_barrier_wait(&g_barrier);
+  pause();
+  return nullptr;
+}
+
+// Starts the worker (holding three locks), forks, and runs `check` in the child; the child's exit status
+// is the number of failed checks.
+void fork_with_holder(int (*check)()) {
+  pthread_barrier_init(&g_barrier, nullptr, 2);
+  ThreadSlot* s = core::claim_slot();
+  pthread_t t;
+  pthread_create(&t, nullptr, worker, s);
+  pthread_barrier_wait(&g_barrier);
+  core::fork_prepare();
+  pid_t pid = fork();
+  if (pid == 0) {
+    core::fork_child();
+    _exit(check());
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  cr_assert(WIFEXITED(status));
+  cr_assert_eq(WEXITSTATUS(status), 0, "%d checks failed in the child", WEXITSTATUS(status));
+}
+
+}  // namespace
+
+Test(core, child_judges_locks_of_vanished_thread) {
+  fork_with_holder([]() {
+    int failed = 0;
+    int owner = 0;
+    failed += !g_process.forked_child;
+    failed += !g_process.restricted;
+    failed += !core::mutex_blocks_forever(&g_worker_mutex, &owner);
+    failed += owner != g_worker_tid;
+    LockType how;
+    failed += !core::rwlock_blocks_forever(&g_worker_rwlock, false, &owner, &how);
+    failed += how != LockType::rwlock_write;
+    failed += core::rwlock_blocks_forever(&g_reader_rwlock, false, &owner, &how);  // reading still works
+    failed += !core::rwlock_blocks_forever(&g_reader_rwlock, true, &owner, &how);  // writing never will
+    failed += how != LockType::rwlock_read || owner != g_worker_tid;
+    core::Relation r;
+    const ThreadSlot* s = core::find_thread(g_worker_tid, &r);
+    failed += s == nullptr || r != core::Relation::vanished;
+    if (s != nullptr) {
+      const HeldLock* h = core::find_held(s, &g_worker_mutex, false);
+      failed += h == nullptr || h->pcs[0] != 0x5151;
+      failed += s->name[0] != 'h';
+    }
+    return failed;
+  });
+}
+
+Test(core, child_judges_locks_of_forking_thread) {
+  static pthread_mutex_t recursive;
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(&recursive, &attr);
+  pthread_mutex_lock(&recursive);
+  static int parent_tid;
+  parent_tid = tls.tid;
+  fork_with_holder([]() {
+    int failed = 0, owner = 0;
+    failed += !core::mutex_blocks_forever(&recursive, &owner);
+    failed += owner != parent_tid;
+    core::Relation r;
+    failed += core::find_thread(parent_tid, &r) != tls.slot || r != core::Relation::forker;
+    return failed;
+  });
+}
+
+Test(core, child_does_not_judge_free_or_shared_locks) {
+  static pthread_mutex_t free_mutex = PTHREAD_MUTEX_INITIALIZER;
+  static pthread_mutex_t shared;
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  pthread_mutex_init(&shared, &attr);
+  fork_with_holder([]() {
+    int failed = 0, owner = 0;
+    failed += core::mutex_blocks_forever(&free_mutex, &owner);
+    // Pretend a vanished thread holds the shared one: still never judged.
+    shared.__data.__owner = g_worker_tid;
+    failed += core::mutex_blocks_forever(&shared, &owner);
+    return failed;
+  });
+}
+
+Test(core, private_robust_mutex_is_judged) {
+  static pthread_mutex_t robust;
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  pthread_mutex_init(&robust, &attr);
+  core::note_mutex_init(&robust, true);
+  cr_assert((glibc::mutex_kind(&robust) & glibc::mutex_kind_pshared_bit) != 0, "glibc marks robust mutexes shared");
+  fork_with_holder([]() {
+    int owner = 0;
+    robust.__data.__owner = g_worker_tid;
+    return core::mutex_blocks_forever(&robust, &owner) ? 0 : 1;
+  });
+}
+
+Test(core, single_threaded_fork_is_not_restricted) {
+  core::fork_prepare();
+  pid_t pid = fork();
+  if (pid == 0) {
+    core::fork_child();
+    _exit(g_process.restricted ? 1 : 0);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
