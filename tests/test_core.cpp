@@ -227,7 +227,20 @@ Test(core, private_robust_mutex_is_judged) {
   });
 }
 
-Test(core, single_threaded_fork_is_not_restricted) {
+namespace {
+
+// Runs body() in a fresh child process (single-threaded whatever the test runner has) and asserts it exits 0.
+void in_single_threaded_process(int (*body)()) {
+  pid_t pid = fork();
+  if (pid == 0) _exit(body());
+  int status;
+  waitpid(pid, &status, 0);
+  cr_assert(WIFEXITED(status));
+  cr_assert_eq(WEXITSTATUS(status), 0);
+}
+
+// Forks once more with the core's prepare/child steps; the grandchild exits 1 if restricted, else 0.
+int fork_reports_restricted() {
   core::fork_prepare();
   pid_t pid = fork();
   if (pid == 0) {
@@ -236,5 +249,41 @@ Test(core, single_threaded_fork_is_not_restricted) {
   }
   int status;
   waitpid(pid, &status, 0);
-  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  return WEXITSTATUS(status);
+}
+
+void* park(void*) {
+  pause();
+  return nullptr;
+}
+
+}  // namespace
+
+Test(core, single_threaded_fork_is_not_restricted) {
+  in_single_threaded_process([]() { return fork_reports_restricted(); });
+}
+
+Test(core, unregistered_thread_makes_fork_multithreaded) {
+  // A thread the registry never saw (as if made by raw clone): the /proc/self/task cross-check counts it.
+  in_single_threaded_process([]() {
+    pthread_t t;
+    pthread_create(&t, nullptr, park, nullptr);
+    return fork_reports_restricted() == 1 ? 0 : 1;
+  });
+}
+
+Test(core, joined_threads_do_not_count) {
+  in_single_threaded_process([]() {
+    for (int i = 0; i < 20; i++) {
+      ThreadSlot* s = core::claim_slot();
+      pthread_t t;
+      pthread_create(&t, nullptr, [](void* p) -> void* {
+        core::thread_started(static_cast<ThreadSlot*>(p));
+        return nullptr;
+      }, s);
+      pthread_join(t, nullptr);
+      if (fork_reports_restricted() != 0) return 1;
+    }
+    return 0;
+  });
 }
