@@ -14,7 +14,7 @@ CLI_CXXFLAGS  := $(CXXFLAGS_COMMON)
 # Examples are programs a user could have written: debug info, no inlining, so stacks name their functions.
 EX_CFLAGS     := -O0 -g -fno-omit-frame-pointer -pthread $(WARN)
 
-DEB_PKGS := g++ make libunwind-dev libcriterion-dev libdw-dev pkg-config
+DEB_PKGS := g++ make libcriterion-dev libdw-dev
 
 # The capture half of symbols/ goes into the shim; the symbolizing half (libdw) only into the CLI.
 SHIM_CORE_SRCS := $(filter-out shim/wrappers.cpp,$(wildcard shim/*.cpp)) symbols/capture.cpp symbols/modules.cpp
@@ -29,9 +29,8 @@ SHIM_CORE_OBJS := $(patsubst %.cpp,$(BUILD)/shim-obj/%.o,$(SHIM_CORE_SRCS))
 REPORT_OBJS    := $(patsubst %.cpp,$(BUILD)/cli-obj/%.o,$(REPORT_SRCS))
 TEST_OBJS      := $(patsubst %.cpp,$(BUILD)/cli-obj/%.o,$(TEST_SRCS))
 
-# libgcc_s must precede libunwind: Debian's libunwind exports _Unwind_* and would otherwise take over the
-# C++ exceptions of the watched program (DESIGN.md section 4).
-SHIM_LIBS := -Wl,--no-as-needed -lgcc_s -lunwind -Wl,--as-needed -ldl -pthread
+# The shim unwinds with libgcc_s (symbols/capture.h says why not libunwind); nothing else.
+SHIM_LIBS := -Wl,--no-as-needed -lgcc_s -Wl,--as-needed -ldl -pthread
 CLI_LIBS  := -ldw -lelf -pthread
 
 .PHONY: all test run examples bench install clean deps
@@ -91,7 +90,7 @@ run: deps
 	$(BUILD)/forkhazard run -- $(BUILD)/examples/mutex_held_by_worker; \
 	  status=$$?; echo "forkhazard run exited with $$status (66: hazard found)"; [ $$status = 66 ]
 
-bench: all $(BUILD)/bench_locks
+bench: $(BUILD)/libforkhazard.so $(BUILD)/bench_locks
 	@$(BUILD)/bench_locks $(CURDIR)/$(BUILD)/libforkhazard.so
 
 $(BUILD)/bench_locks: tests/bench/bench_locks.cpp

@@ -34,14 +34,13 @@ namespace core {
 
 namespace {
 
-std::atomic<bool> g_core_started{false};
-std::atomic<uint32_t> g_claim_hint{0};
+bool g_core_started;
 
 // Open-addressing set of process-private robust mutexes (rare: sized small, full means "treat as shared",
 // which can only hide a report, never invent one).
 constexpr size_t robust_set_size = 1024;
 constexpr uintptr_t robust_tombstone = 1;
-std::atomic<uintptr_t> g_private_robust[robust_set_size];
+uintptr_t g_private_robust[robust_set_size];
 
 size_t robust_hash(uintptr_t a) { return (a >> 4) * 0x9E3779B97F4A7C15ull >> 54; }
 
@@ -69,20 +68,20 @@ void reset_slot(ThreadSlot* s) {
   s->held_dropped = 0;
 }
 
-// A reusable slot is free or exited; CAS makes it ours.
+// A reusable slot is free or exited; CAS makes it ours. The lowest one is taken so the registry stays
+// compact: fewer pages touched, fewer for fork() to copy and for the child to scan.
 ThreadSlot* claim_any() {
-  uint32_t start = g_claim_hint.load(std::memory_order_relaxed) % max_threads;
-  for (size_t n = 0; n < max_threads; n++) {
-    uint32_t i = static_cast<uint32_t>((start + n) % max_threads);
+  for (uint32_t i = 0; i < max_threads; i++) {
     ThreadSlot* s = &g_slots[i];
-    uint32_t st = s->state.load(std::memory_order_relaxed);
+    uint32_t st = slot_state(*s);
     if (st != slot_free && st != slot_exited) continue;
-    if (!s->state.compare_exchange_strong(st, slot_claimed, std::memory_order_acquire)) continue;
+    if (!__atomic_compare_exchange_n(&s->state, &st, slot_claimed, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+      continue;
     reset_slot(s);
-    uint32_t used = g_process.slots_used.load(std::memory_order_relaxed);
-    while (used < i + 1 && !g_process.slots_used.compare_exchange_weak(used, i + 1)) {
+    uint32_t used = slots_used();
+    while (used < i + 1 &&
+           !__atomic_compare_exchange_n(&g_process.slots_used, &used, i + 1, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
     }
-    g_claim_hint.store(i + 1, std::memory_order_relaxed);
     return s;
   }
   return nullptr;
@@ -92,8 +91,8 @@ void make_live(ThreadSlot* s) {
   tls.slot = s;
   s->tid = tls.tid;
   s->handle = pthread_self();
-  g_process.live_threads.fetch_add(1, std::memory_order_relaxed);
-  s->state.store(slot_live, std::memory_order_release);
+  __atomic_fetch_add(&g_process.live_threads, 1, __ATOMIC_RELAXED);
+  set_slot_state(*s, slot_live);
 }
 
 // /proc/self/stat field 20 is the kernel's thread count: one read, no directory walk, in the common case.
@@ -122,9 +121,9 @@ int kernel_thread_count() {
 }
 
 bool tid_known(int tid) {
-  uint32_t used = g_process.slots_used.load(std::memory_order_acquire);
+  uint32_t used = slots_used();
   for (uint32_t i = 0; i < used; i++) {
-    uint32_t st = g_slots[i].state.load(std::memory_order_relaxed);
+    uint32_t st = slot_state(g_slots[i]);
     if ((st == slot_live || st == slot_exited || st == slot_claimed) && g_slots[i].tid == tid) return true;
   }
   return false;
@@ -156,8 +155,7 @@ int count_unknown_threads() {
 }  // namespace
 
 void init() {
-  bool expected = false;
-  if (!g_core_started.compare_exchange_strong(expected, true)) return;
+  if (__atomic_exchange_n(&g_core_started, true, __ATOMIC_ACQ_REL)) return;
   g_process.pid = static_cast<int>(syscall(SYS_getpid));
   pthread_key_create(&g_exit_key, exit_key_destructor);
   current_slot();
@@ -182,7 +180,7 @@ ThreadSlot* current_slot() {
 
 ThreadSlot* claim_slot() { return claim_any(); }
 
-void release_claim(ThreadSlot* s) { s->state.store(slot_free, std::memory_order_release); }
+void release_claim(ThreadSlot* s) { set_slot_state(*s, slot_free); }
 
 void thread_started(ThreadSlot* s) {
   int saved = errno;
@@ -197,14 +195,14 @@ void thread_exiting(ThreadSlot* s) {
   if (s == nullptr || tls.slot != s) return;
   tls.slot = nullptr;
   tls.exited = true;
-  g_process.live_threads.fetch_sub(1, std::memory_order_relaxed);
-  s->state.store(slot_exited, std::memory_order_release);
+  __atomic_fetch_sub(&g_process.live_threads, 1, __ATOMIC_RELAXED);
+  set_slot_state(*s, slot_exited);
 }
 
 ThreadSlot* find_slot_by_handle(pthread_t handle) {
-  uint32_t used = g_process.slots_used.load(std::memory_order_acquire);
+  uint32_t used = slots_used();
   for (uint32_t i = 0; i < used; i++)
-    if (g_slots[i].state.load(std::memory_order_acquire) == slot_live && pthread_equal(g_slots[i].handle, handle))
+    if (slot_state(g_slots[i]) == slot_live && pthread_equal(g_slots[i].handle, handle))
       return &g_slots[i];
   return nullptr;
 }
@@ -234,7 +232,7 @@ void lock_acquired(const void* addr, LockType type, const uintptr_t* pcs, size_t
   for (size_t i = 0; i < npcs; i++) h.pcs[i] = pcs[i];
   h.npcs = static_cast<uint8_t>(npcs);
   // The entry must be complete before it is counted: a fork may freeze this thread between the two stores.
-  std::atomic_signal_fence(std::memory_order_release);
+  __atomic_signal_fence(__ATOMIC_RELEASE);
   s->nheld = n + 1;
 }
 
@@ -254,7 +252,7 @@ void lock_released(const void* addr, LockFamily family) {
     if (!match) continue;
     if (--h.depth > 0) return;
     for (uint32_t j = i; j + 1 < n; j++) s->held[j] = s->held[j + 1];
-    std::atomic_signal_fence(std::memory_order_release);
+    __atomic_signal_fence(__ATOMIC_RELEASE);
     s->nheld = n - 1;
     return;
   }
@@ -264,19 +262,21 @@ void note_mutex_init(const void* m, bool private_robust) {
   auto a = reinterpret_cast<uintptr_t>(m);
   size_t h = robust_hash(a);
   for (size_t n = 0; n < robust_set_size; n++) {
-    std::atomic<uintptr_t>& cell = g_private_robust[(h + n) % robust_set_size];
-    uintptr_t v = cell.load(std::memory_order_relaxed);
+    uintptr_t& cell = g_private_robust[(h + n) % robust_set_size];
+    uintptr_t v = __atomic_load_n(&cell, __ATOMIC_RELAXED);
     if (v == a) {
-      if (!private_robust) cell.store(robust_tombstone, std::memory_order_relaxed);
+      if (!private_robust) __atomic_store_n(&cell, robust_tombstone, __ATOMIC_RELAXED);
       return;
     }
     if (v == 0) break;
   }
   if (!private_robust) return;
   for (size_t n = 0; n < robust_set_size; n++) {
-    std::atomic<uintptr_t>& cell = g_private_robust[(h + n) % robust_set_size];
-    uintptr_t v = cell.load(std::memory_order_relaxed);
-    if ((v == 0 || v == robust_tombstone) && cell.compare_exchange_strong(v, a)) return;
+    uintptr_t& cell = g_private_robust[(h + n) % robust_set_size];
+    uintptr_t v = __atomic_load_n(&cell, __ATOMIC_RELAXED);
+    if ((v == 0 || v == robust_tombstone) &&
+        __atomic_compare_exchange_n(&cell, &v, a, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+      return;
   }
 }
 
@@ -284,7 +284,7 @@ bool is_private_robust(const void* m) {
   auto a = reinterpret_cast<uintptr_t>(m);
   size_t h = robust_hash(a);
   for (size_t n = 0; n < robust_set_size; n++) {
-    uintptr_t v = g_private_robust[(h + n) % robust_set_size].load(std::memory_order_relaxed);
+    uintptr_t v = __atomic_load_n(&g_private_robust[(h + n) % robust_set_size], __ATOMIC_RELAXED);
     if (v == a) return true;
     if (v == 0) return false;
   }
@@ -295,13 +295,12 @@ void fork_prepare() {
   current_slot();
   g_process.prepare_unknown_threads = 0;
   // With another registered thread alive the fork is multithreaded anyway: skip the /proc walk.
-  if (g_process.live_threads.load(std::memory_order_relaxed) <= 1)
+  if (live_threads() <= 1)
     g_process.prepare_unknown_threads = count_unknown_threads();
   ThreadSlot* s = tls.slot;
   if (s != nullptr && !s->fork_pcs_set) {
     // daemon(), forkpty() and raw atfork users reach fork without our wrapper: capture here instead.
-    s->nfork_pcs = static_cast<uint32_t>(g_process.forked_child ? capture_stack_loader_free(s->fork_pcs, max_site_pcs)
-                                                                : capture_stack(s->fork_pcs, max_site_pcs));
+    s->nfork_pcs = static_cast<uint32_t>(capture_stack(s->fork_pcs, max_site_pcs));
   }
 }
 
@@ -312,16 +311,16 @@ void fork_child() {
   t.tid = raw_gettid();
   g_process.pid = static_cast<int>(syscall(SYS_getpid));
   bool multithreaded = g_process.prepare_unknown_threads > 0;
-  uint32_t used = g_process.slots_used.load(std::memory_order_relaxed);
+  uint32_t used = slots_used();
   for (uint32_t i = 0; i < used; i++) {
     ThreadSlot* s = &g_slots[i];
     if (s == t.slot) continue;
-    uint32_t st = s->state.load(std::memory_order_relaxed);
+    uint32_t st = slot_state(*s);
     if (st == slot_live) {
-      s->state.store(slot_vanished, std::memory_order_relaxed);
+      set_slot_state(*s, slot_vanished);
       multithreaded = true;
     } else if (st == slot_claimed) {
-      s->state.store(slot_free, std::memory_order_relaxed);  // its creator vanished mid-pthread_create
+      set_slot_state(*s, slot_free);  // its creator vanished mid-pthread_create
     }
   }
   if (ThreadSlot* s = t.slot) {
@@ -334,7 +333,7 @@ void fork_child() {
     s->handle = pthread_self();
     s->fork_pcs_set = false;
   }
-  g_process.live_threads.store(t.slot != nullptr ? 1 : 0, std::memory_order_relaxed);
+  g_process.live_threads = t.slot != nullptr ? 1 : 0;
   g_process.forked_child = true;
   if (multithreaded) {
     g_process.restricted = true;
@@ -373,10 +372,10 @@ bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, L
   // Readers have no identity in the lock word: a writer blocks forever only if readers remain and the
   // tracking shows one of them vanished at fork.
   if (!write || glibc::rwlock_readers(rw) == 0) return false;
-  uint32_t used = g_process.slots_used.load(std::memory_order_relaxed);
+  uint32_t used = slots_used();
   for (uint32_t i = 0; i < used; i++) {
     const ThreadSlot* s = &g_slots[i];
-    if (s->state.load(std::memory_order_relaxed) != slot_vanished) continue;
+    if (slot_state(*s) != slot_vanished) continue;
     if (find_held(s, rw, true) != nullptr) {
       *owner = s->tid;
       *held_as = LockType::rwlock_read;
@@ -405,11 +404,11 @@ const ThreadSlot* find_thread(int tid, Relation* relation) {
     }
   }
   const ThreadSlot* other = nullptr;
-  uint32_t used = g_process.slots_used.load(std::memory_order_relaxed);
+  uint32_t used = slots_used();
   for (uint32_t i = 0; i < used; i++) {
     const ThreadSlot* s = &g_slots[i];
     if (s->tid != tid) continue;
-    if (s->state.load(std::memory_order_relaxed) == slot_vanished) {
+    if (slot_state(*s) == slot_vanished) {
       *relation = Relation::vanished;
       return s;
     }

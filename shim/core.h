@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <semaphore.h>
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -44,7 +43,7 @@ enum SlotState : uint32_t {
 // One thread. Only the thread itself writes its held-lock stack (no atomics needed on the hot path); a forked
 // child reads the copies of the vanished threads' slots, which fork() froze at one instant.
 struct ThreadSlot {
-  std::atomic<uint32_t> state;
+  uint32_t state;  // SlotState; read and written with __atomic builtins (see slot_state)
   int tid;
   int former_tids[max_former_tids];  // this thread's tids in ancestor processes, oldest first
   uint32_t nformer;
@@ -71,9 +70,12 @@ struct ThreadState {
 };
 extern __thread ThreadState tls __attribute__((tls_model("initial-exec")));
 
+// Plain fields, atomics through __atomic builtins: a std::atomic member would give g_slots a dynamic
+// initialiser that touches all of its pages at start-up (26 MB resident, and every fork copies their page
+// tables: fork() cost 5x).
 struct ProcessState {
-  std::atomic<uint32_t> slots_used;  // high-water mark of g_slots
-  std::atomic<int> live_threads;
+  uint32_t slots_used;  // high-water mark of g_slots
+  int live_threads;
   int pid;                           // cached getpid(), refreshed in a forked child
   bool forked_child;                 // a fork() child (any): locks owned by dead threads are judged
   bool restricted;                   // child of a multithreaded fork, or its descendant, until exec
@@ -82,6 +84,11 @@ struct ProcessState {
   int prepare_unknown_threads;       // threads the kernel listed but we never saw, at the last fork prepare
 };
 extern ProcessState g_process;
+
+inline uint32_t slot_state(const ThreadSlot& s) { return __atomic_load_n(&s.state, __ATOMIC_ACQUIRE); }
+inline void set_slot_state(ThreadSlot& s, uint32_t v) { __atomic_store_n(&s.state, v, __ATOMIC_RELEASE); }
+inline uint32_t slots_used() { return __atomic_load_n(&g_process.slots_used, __ATOMIC_ACQUIRE); }
+inline int live_threads() { return __atomic_load_n(&g_process.live_threads, __ATOMIC_RELAXED); }
 extern ThreadSlot g_slots[max_threads];
 extern pthread_key_t g_exit_key;
 

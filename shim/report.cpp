@@ -137,7 +137,7 @@ void report_hazard(const Hazard& h) {
   int saved = errno;
   tls.guard++;
   uintptr_t stack[max_site_pcs * 2];
-  size_t nstack = capture_stack_loader_free(stack, static_cast<size_t>(g_options.stack_depth));
+  size_t nstack = capture_stack(stack, static_cast<size_t>(g_options.stack_depth));
   ModuleTable mods;
   mods.count = 0;
   for_each_module(collect_module, &mods);
@@ -171,10 +171,10 @@ void report_hazard(const Hazard& h) {
   if (self != nullptr) w.pcs(self->fork_pcs, self->nfork_pcs);
   else w.chr('-');
   w.chr('\n');
-  uint32_t used = g_process.slots_used.load(std::memory_order_relaxed);
+  uint32_t used = slots_used();
   for (uint32_t i = 0; i < used; i++) {
     const ThreadSlot& s = g_slots[i];
-    if (s.state.load(std::memory_order_relaxed) == slot_vanished) write_thread(w, s, s.tid, core::Relation::vanished);
+    if (slot_state(s) == slot_vanished) write_thread(w, s, s.tid, core::Relation::vanished);
   }
   if (self != nullptr && self->nformer > 0) write_thread(w, *self, self->former_tids[self->nformer - 1], core::Relation::forker);
   for_each_module(write_module, &w);

@@ -143,8 +143,7 @@ void note_acquired(const void* addr, LockType type, uintptr_t caller) {
   if (FH_UNLIKELY(g_options.lock_stack_depth > 1)) {
     int saved = errno;
     tls.guard++;
-    n = g_process.forked_child ? capture_stack_loader_free(pcs, static_cast<size_t>(g_options.lock_stack_depth))
-                               : capture_stack(pcs, static_cast<size_t>(g_options.lock_stack_depth));
+    n = capture_stack(pcs, static_cast<size_t>(g_options.lock_stack_depth));
     tls.guard--;
     errno = saved;
     if (n == 0) {
@@ -178,7 +177,7 @@ size_t capture_site(uintptr_t* pcs) {
   tls.guard++;
   size_t depth = static_cast<size_t>(g_options.stack_depth) < max_site_pcs ? static_cast<size_t>(g_options.stack_depth)
                                                                           : max_site_pcs;
-  size_t n = g_process.forked_child ? capture_stack_loader_free(pcs, depth) : capture_stack(pcs, depth);
+  size_t n = capture_stack(pcs, depth);
   tls.guard--;
   errno = saved;
   return n;

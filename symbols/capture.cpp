@@ -1,8 +1,6 @@
-// Stack capture: libunwind in live processes, libgcc's loader-free unwinder in forked children.
+// Stack capture through libgcc's loader-free unwinder (see capture.h for why not libunwind).
 #include "symbols/capture.h"
 
-#define UNW_LOCAL_ONLY
-#include <libunwind.h>
 #include <unwind.h>
 
 namespace fh {
@@ -44,14 +42,6 @@ void capture_set_own_range(uintptr_t lo, uintptr_t hi) {
 }
 
 size_t capture_stack(uintptr_t* pcs, size_t max) {
-  void* raw[max_frames];
-  size_t want = max + 16 < max_frames ? max + 16 : max_frames;
-  int n = unw_backtrace(raw, static_cast<int>(want));
-  if (n <= 0) return 0;
-  return drop_own_frames(reinterpret_cast<uintptr_t*>(raw), static_cast<size_t>(n), pcs, max);
-}
-
-size_t capture_stack_loader_free(uintptr_t* pcs, size_t max) {
   uintptr_t raw[max_frames];
   UnwindState st{raw, 0, max + 16 < max_frames ? max + 16 : max_frames};
   _Unwind_Backtrace(collect, &st);
