@@ -1,0 +1,232 @@
+// JSON printer with its own escaping: the contract is small and fixed, a library would add a dependency.
+#include "report/json.h"
+
+#include <cstdio>
+
+namespace fh {
+
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i] (1..4), or 0 when it is not one (RFC 3629: no overlongs,
+// no surrogates, nothing above U+10FFFF).
+size_t utf8_sequence(std::string_view s, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = byte(i);
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
+  if (c < 0x80) return 1;
+  if (c >= 0xc2 && c <= 0xdf) n = 2;
+  else if (c == 0xe0) n = 3, lo = 0xa0;
+  else if (c >= 0xe1 && c <= 0xef) n = 3, hi = c == 0xed ? 0x9f : 0xbf;
+  else if (c == 0xf0) n = 4, lo = 0x90;
+  else if (c >= 0xf1 && c <= 0xf3) n = 4;
+  else if (c == 0xf4) n = 4, hi = 0x8f;
+  else return 0;
+  if (i + n > s.size()) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k)
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return 0;
+  return n;
+}
+
+std::string hex(uint64_t value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
+  return buf;
+}
+
+class Writer {
+ public:
+  std::string out;
+
+  void key(const char* name) {
+    out += '"';
+    out += name;
+    out += "\":";
+  }
+  void str(const char* name, std::string_view value) {
+    key(name);
+    out += json_string(value);
+  }
+  void num(const char* name, int64_t value) {
+    key(name);
+    out += std::to_string(value);
+  }
+
+  void stack(const char* name, const Stack& frames) {
+    key(name);
+    out += '[';
+    for (size_t i = 0; i < frames.size(); ++i) {
+      if (i > 0) out += ',';
+      frame(frames[i]);
+    }
+    out += ']';
+  }
+
+  void frame(const Frame& f) {
+    out += '{';
+    str("pc", hex(f.pc));
+    if (!f.module.empty()) {
+      out += ',';
+      str("module", f.module);
+      out += ',';
+      str("offset", hex(f.offset));
+    }
+    if (!f.function.empty()) {
+      out += ',';
+      str("function", f.function);
+    }
+    if (!f.file.empty()) {
+      out += ',';
+      str("file", f.file);
+    }
+    if (f.line > 0) {
+      out += ',';
+      num("line", f.line);
+    }
+    if (f.inlined) out += ",\"inlined\":true";
+    out += '}';
+  }
+
+  void lock(const LockRef& l) {
+    str("addr", hex(l.addr));
+    out += ',';
+    str("type", spelling(l.type, l.type_spelling));
+  }
+
+  void fork(const ForkContext& f) {
+    key("fork");
+    out += '{';
+    num("parent_pid", f.parent_pid);
+    out += ',';
+    num("forking_tid", f.forking_tid);
+    out += ',';
+    stack("stack", f.stack);
+    out += ',';
+    key("threads");
+    out += '[';
+    for (size_t i = 0; i < f.threads.size(); ++i) {
+      const ForkThread& t = f.threads[i];
+      if (i > 0) out += ',';
+      out += '{';
+      num("tid", t.tid);
+      out += ',';
+      str("name", t.name);
+      out += ',';
+      str("relation", spelling(t.relation, t.relation_spelling));
+      out += ',';
+      stack("created_at", t.created_at);
+      out += ',';
+      key("held");
+      out += '[';
+      for (size_t j = 0; j < t.held.size(); ++j) {
+        if (j > 0) out += ',';
+        out += '{';
+        lock(t.held[j].lock);
+        out += ',';
+        num("depth", t.held[j].depth);
+        out += ',';
+        stack("acquired_at", t.held[j].acquired_at);
+        out += '}';
+      }
+      out += "]}";
+    }
+    out += "]}";
+  }
+
+  void hazard(const Hazard& h) {
+    out += '{';
+    str("kind", spelling(h.kind, h.kind_spelling));
+    out += ',';
+    num("pid", h.pid);
+    out += ',';
+    str("call", h.call);
+    if (h.lock) {
+      out += ',';
+      key("lock");
+      out += '{';
+      lock(*h.lock);
+      out += '}';
+    }
+    if (h.owner) {
+      out += ',';
+      key("owner");
+      out += '{';
+      num("tid", h.owner->tid);
+      out += ',';
+      str("name", h.owner->name);
+      out += ',';
+      str("relation", spelling(h.owner->relation, h.owner->relation_spelling));
+      out += '}';
+    }
+    // Where the owner took the lock: meaningless without an owner, unless the shim still recorded a site.
+    if (h.owner || !h.acquired_at.empty()) {
+      out += ',';
+      stack("acquired_at", h.acquired_at);
+    }
+    out += ',';
+    stack("stack", h.stack);
+    if (h.fork) {
+      out += ',';
+      fork(*h.fork);
+    }
+    out += '}';
+  }
+};
+
+}  // namespace
+
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size();) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t n = utf8_sequence(text, i);
+    if (n == 0) {
+      out += "\\ufffd";
+      ++i;
+      continue;
+    }
+    if (n > 1) {
+      out.append(text.substr(i, n));
+      i += n;
+      continue;
+    }
+    ++i;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+std::string to_json(const std::vector<Report>& reports) {
+  Writer w;
+  w.out = "{\"version\":" + std::to_string(json_version) + ",\"hazards\":[";
+  bool first = true;
+  for (const Report& report : reports) {
+    for (const Hazard& hazard : report.hazards) {
+      if (!first) w.out += ',';
+      first = false;
+      w.hazard(hazard);
+    }
+  }
+  w.out += "]}";
+  return w.out;
+}
+
+}  // namespace fh

@@ -1,0 +1,56 @@
+// Protocol words <-> model enums, spelled once from shim/protocol.h.
+#include "report/model.h"
+
+#include "shim/protocol.h"
+
+namespace fh {
+
+std::string_view spelling(HazardKind kind, const std::string& other) {
+  switch (kind) {
+    case HazardKind::deadlock: return protocol::kind_deadlock;
+    case HazardKind::unsafe_call: return protocol::kind_unsafe_call;
+    case HazardKind::other: return other;
+  }
+  return other;
+}
+
+std::string_view spelling(LockType type, const std::string& other) {
+  switch (type) {
+    case LockType::mutex: return protocol::type_mutex;
+    case LockType::rwlock_read: return protocol::type_rwlock_read;
+    case LockType::rwlock_write: return protocol::type_rwlock_write;
+    case LockType::semaphore: return protocol::type_semaphore;
+    case LockType::other: return other;
+  }
+  return other;
+}
+
+std::string_view spelling(Relation relation, const std::string& other) {
+  switch (relation) {
+    case Relation::vanished: return protocol::relation_vanished;
+    case Relation::forker: return protocol::relation_forker;
+    case Relation::unknown: return protocol::relation_unknown;
+    case Relation::other: return other;
+  }
+  return other;
+}
+
+std::optional<HazardKind> parse_hazard_kind(std::string_view word) {
+  for (HazardKind k : {HazardKind::deadlock, HazardKind::unsafe_call})
+    if (word == spelling(k, {})) return k;
+  return std::nullopt;
+}
+
+std::optional<LockType> parse_lock_type(std::string_view word) {
+  for (LockType t : {LockType::mutex, LockType::rwlock_read, LockType::rwlock_write, LockType::semaphore})
+    if (word == spelling(t, {})) return t;
+  return std::nullopt;
+}
+
+std::optional<Relation> parse_relation(std::string_view word) {
+  for (Relation r : {Relation::vanished, Relation::forker, Relation::unknown})
+    if (word == spelling(r, {})) return r;
+  return std::nullopt;
+}
+
+}  // namespace fh

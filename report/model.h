@@ -1,0 +1,97 @@
+// The report model: what raw reports say, as plain data for the printers (which contain no analysis).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "symbols/symbolize.h"
+
+namespace fh {
+
+// Each protocol word set is an enum the printers switch over without `default:`, so a new value is a compile
+// error in every printer. `other` keeps a word a newer shim wrote that this CLI does not know (forward
+// compatibility, shim/protocol.h): the model then also holds its spelling.
+enum class HazardKind { deadlock, unsafe_call, other };
+enum class LockType { mutex, rwlock_read, rwlock_write, semaphore, other };
+enum class Relation { vanished, forker, unknown, other };
+
+// One source-level frame. A machine frame whose calls were inlined becomes several Frames with the same pc,
+// innermost first, all but the last marked `inlined`. Before symbolization only `pc` is set.
+struct Frame {
+  uint64_t pc = 0;
+  std::string module;    // file of the module holding pc; empty when no recorded module does
+  uint64_t offset = 0;   // pc - bias: the file address inside `module`
+  std::string function;  // empty when unknown
+  std::string file;      // empty when unknown
+  int line = 0;          // 0 when unknown
+  bool inlined = false;
+};
+using Stack = std::vector<Frame>;  // innermost first
+
+struct LockRef {
+  uint64_t addr = 0;  // the address the program passed
+  LockType type = LockType::mutex;
+  std::string type_spelling;  // only for LockType::other
+};
+
+struct Owner {
+  int64_t tid = 0;  // the holder's tid in the parent
+  std::string name;
+  Relation relation = Relation::unknown;
+  std::string relation_spelling;  // only for Relation::other
+};
+
+struct HeldLock {
+  LockRef lock;
+  int64_t depth = 1;  // recursion depth
+  Stack acquired_at;
+};
+
+struct ForkThread {
+  int64_t tid = 0;
+  std::string name;
+  Relation relation = Relation::vanished;
+  std::string relation_spelling;  // only for Relation::other
+  Stack created_at;
+  std::vector<HeldLock> held;
+};
+
+struct ForkContext {
+  int64_t parent_pid = 0;
+  int64_t forking_tid = 0;
+  Stack stack;  // where fork() was called
+  std::vector<ForkThread> threads;
+};
+
+struct Hazard {
+  HazardKind kind = HazardKind::deadlock;
+  std::string kind_spelling;  // only for HazardKind::other
+  int64_t pid = 0, ppid = 0;
+  std::string call;  // the function the process called, e.g. pthread_mutex_lock
+  std::optional<LockRef> lock;
+  std::optional<Owner> owner;
+  Stack acquired_at;  // where the owner took the lock
+  Stack stack;        // the reporting process's stack at the call
+  std::optional<ForkContext> fork;
+};
+
+// One `report ... end` block: one process's report, with the module map its PCs refer to.
+struct Report {
+  std::string source;  // file it was read from
+  int64_t pid = 0, ppid = 0;
+  std::vector<ModuleInfo> modules;
+  std::vector<Hazard> hazards;
+};
+
+// Protocol spellings (shim/protocol.h), for both the reader and the printers.
+std::string_view spelling(HazardKind kind, const std::string& other);
+std::string_view spelling(LockType type, const std::string& other);
+std::string_view spelling(Relation relation, const std::string& other);
+std::optional<HazardKind> parse_hazard_kind(std::string_view word);
+std::optional<LockType> parse_lock_type(std::string_view word);
+std::optional<Relation> parse_relation(std::string_view word);
+
+}  // namespace fh

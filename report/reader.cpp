@@ -1,0 +1,344 @@
+// Reader of raw report files: line records -> report model, collecting errors instead of stopping at them.
+#include "report/reader.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <utility>
+
+#include "shim/protocol.h"
+
+namespace fh {
+
+bool percent_decode(std::string_view value, std::string* decoded) {
+  auto hex_digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  decoded->clear();
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] != '%') {
+      decoded->push_back(value[i]);
+      continue;
+    }
+    if (i + 2 >= value.size()) return false;
+    int hi = hex_digit(value[i + 1]), lo = hex_digit(value[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    decoded->push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
+}
+
+namespace {
+
+// One line split into its record name and KEY=VALUE fields (values still escaped).
+struct Line {
+  std::string_view record;
+  std::vector<std::pair<std::string_view, std::string_view>> fields;
+
+  // The raw value of `key`; the last one wins when a key repeats.
+  std::optional<std::string_view> raw(std::string_view key) const {
+    for (auto it = fields.rbegin(); it != fields.rend(); ++it)
+      if (it->first == key) return it->second;
+    return std::nullopt;
+  }
+};
+
+class Parser {
+ public:
+  Parser(const std::string& name, ReadResult& out) : name_(name), out_(out) {}
+
+  void parse(std::string_view text) {
+    if (text.empty()) {
+      out_.errors.push_back("forkhazard: " + name_ + ": empty file, not a forkhazard raw report");
+      return;
+    }
+    size_t pos = 0;
+    while (pos < text.size()) {
+      size_t eol = text.find('\n', pos);
+      if (eol == std::string_view::npos) eol = text.size();
+      std::string_view content = text.substr(pos, eol - pos);
+      pos = eol + 1;
+      ++line_no_;
+      if (!content.empty() && content.back() == '\r') content.remove_suffix(1);
+      if (line_no_ == 1) {
+        if (!check_magic(content)) return;
+        continue;
+      }
+      if (content.empty() || content.front() == '#') continue;
+      Line line;
+      if (!split(content, &line)) continue;
+      handle(line);
+    }
+    if (block_) out_.errors.push_back("forkhazard: " + name_ + ": truncated report (no 'end' line)");
+  }
+
+ private:
+  void error(const std::string& message) {
+    out_.errors.push_back("forkhazard: " + name_ + ":" + std::to_string(line_no_) + ": " + message);
+  }
+
+  bool check_magic(std::string_view content) {
+    Line line;
+    bool ok = content.find('\0') == std::string_view::npos && split(content, &line, false) &&
+              line.record == "forkhazard-raw";
+    std::optional<std::string_view> v = ok ? line.raw("v") : std::nullopt;
+    if (!v) {
+      out_.errors.push_back("forkhazard: " + name_ + ": not a forkhazard raw report (bad first line)");
+      return false;
+    }
+    if (*v != std::to_string(protocol::version)) {
+      out_.errors.push_back("forkhazard: " + name_ + ": raw report version '" + std::string(*v) +
+                            "' is not supported (this forkhazard reads version " +
+                            std::to_string(protocol::version) + ")");
+      return false;
+    }
+    return true;
+  }
+
+  bool split(std::string_view content, Line* line, bool report_errors = true) {
+    size_t pos = 0;
+    bool first = true;
+    while (pos <= content.size()) {
+      size_t end = content.find(' ', pos);
+      if (end == std::string_view::npos) end = content.size();
+      std::string_view token = content.substr(pos, end - pos);
+      pos = end + 1;
+      if (token.empty()) continue;
+      if (first) {
+        line->record = token;
+        first = false;
+        continue;
+      }
+      size_t eq = token.find('=');
+      if (eq == std::string_view::npos || eq == 0) {
+        if (report_errors) error("malformed field '" + std::string(token) + "' (expected KEY=VALUE)");
+        return false;
+      }
+      line->fields.emplace_back(token.substr(0, eq), token.substr(eq + 1));
+    }
+    return !first;
+  }
+
+  // Typed field getters: absent keys leave *dst unchanged; malformed values are reported and leave it too.
+  void get(const Line& line, std::string_view key, std::string* dst) {
+    auto raw = line.raw(key);
+    if (!raw) return;
+    std::string decoded;
+    if (*raw == "-") {  // the explicit empty value (a real leading '-' is written %2D)
+      dst->clear();
+      return;
+    }
+    if (!percent_decode(*raw, &decoded)) {
+      bad_value(line, key, *raw, "malformed %-escape");
+      return;
+    }
+    *dst = std::move(decoded);
+  }
+
+  void get_dec(const Line& line, std::string_view key, int64_t* dst) {
+    auto raw = line.raw(key);
+    if (!raw) return;
+    int64_t value = 0;
+    auto [end, ec] = std::from_chars(raw->data(), raw->data() + raw->size(), value, 10);
+    if (raw->empty() || ec != std::errc() || end != raw->data() + raw->size()) {
+      bad_value(line, key, *raw, "malformed decimal number");
+      return;
+    }
+    *dst = value;
+  }
+
+  static bool parse_hex(std::string_view text, uint64_t* value) {
+    if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) text.remove_prefix(2);
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), *value, 16);
+    return !text.empty() && ec == std::errc() && end == text.data() + text.size();
+  }
+
+  void get_hex(const Line& line, std::string_view key, uint64_t* dst) {
+    auto raw = line.raw(key);
+    if (!raw) return;
+    uint64_t value = 0;
+    if (!parse_hex(*raw, &value)) {
+      bad_value(line, key, *raw, "malformed hex number");
+      return;
+    }
+    *dst = value;
+  }
+
+  // A PC list is split on raw commas: the grammar escapes ',' inside values, so a bare one is a separator.
+  // "-" (or nothing) is the empty list.
+  void get_pcs(const Line& line, std::string_view key, Stack* dst) {
+    auto raw = line.raw(key);
+    if (!raw) return;
+    if (*raw == "-") raw->remove_prefix(1);
+    Stack stack;
+    size_t pos = 0;
+    while (!raw->empty() && pos <= raw->size()) {
+      size_t comma = std::min(raw->find(',', pos), raw->size());
+      uint64_t pc = 0;
+      if (!parse_hex(raw->substr(pos, comma - pos), &pc)) {
+        bad_value(line, key, *raw, "malformed hex number in PC list");
+        return;
+      }
+      stack.emplace_back().pc = pc;
+      pos = comma + 1;
+    }
+    *dst = std::move(stack);
+  }
+
+  void get_type(const Line& line, LockRef* lock) {
+    std::string word;
+    if (!line.raw("type")) return;
+    get(line, "type", &word);
+    if (auto type = parse_lock_type(word)) {
+      lock->type = *type;
+    } else {
+      lock->type = LockType::other;
+      lock->type_spelling = word;
+    }
+  }
+
+  void get_relation(const Line& line, Relation* relation, std::string* other) {
+    std::string word;
+    if (!line.raw("relation")) return;
+    get(line, "relation", &word);
+    if (auto r = parse_relation(word)) {
+      *relation = *r;
+    } else {
+      *relation = Relation::other;
+      *other = word;
+    }
+  }
+
+  void bad_value(const Line& line, std::string_view key, std::string_view raw, const char* what) {
+    error(std::string(what) + " '" + std::string(raw) + "' in '" + std::string(line.record) + " " +
+          std::string(key) + "='");
+  }
+
+  void handle(const Line& line) {
+    const std::string_view r = line.record;
+    if (r == "report") {
+      if (block_) error("truncated report (no 'end' line before the next 'report')");
+      block_.emplace();
+      fork_.reset();
+      block_->source = name_;
+      get_dec(line, "pid", &block_->pid);
+      get_dec(line, "ppid", &block_->ppid);
+      return;
+    }
+    if (!block_) return;  // outside a block only 'report' means something
+    Hazard* hazard = block_->hazards.empty() ? nullptr : &block_->hazards.back();
+    if (r == "end") {
+      for (Hazard& h : block_->hazards) h.fork = fork_;
+      out_.reports.push_back(std::move(*block_));
+      block_.reset();
+    } else if (r == "hazard") {
+      Hazard& h = block_->hazards.emplace_back();
+      h.pid = block_->pid;
+      h.ppid = block_->ppid;
+      std::string kind;
+      get(line, "kind", &kind);
+      if (auto k = parse_hazard_kind(kind)) {
+        h.kind = *k;
+      } else {
+        h.kind = HazardKind::other;
+        h.kind_spelling = kind;
+      }
+      get(line, "call", &h.call);
+    } else if (r == "lock" && hazard) {
+      LockRef& lock = hazard->lock.emplace();
+      get_hex(line, "addr", &lock.addr);
+      get_type(line, &lock);
+    } else if (r == "owner" && hazard) {
+      Owner& owner = hazard->owner.emplace();
+      get_dec(line, "tid", &owner.tid);
+      get(line, "name", &owner.name);
+      get_relation(line, &owner.relation, &owner.relation_spelling);
+    } else if (r == "acquired" && hazard) {
+      get_pcs(line, "pcs", &hazard->acquired_at);
+    } else if (r == "stack" && hazard) {
+      get_pcs(line, "pcs", &hazard->stack);
+    } else if (r == "fork") {
+      fork_.emplace();
+      get_dec(line, "parent_pid", &fork_->parent_pid);
+      get_dec(line, "forking_tid", &fork_->forking_tid);
+      get_pcs(line, "pcs", &fork_->stack);
+    } else if (r == "thread") {
+      if (!fork_) fork_.emplace();
+      ForkThread& thread = fork_->threads.emplace_back();
+      get_dec(line, "tid", &thread.tid);
+      get(line, "name", &thread.name);
+      get_relation(line, &thread.relation, &thread.relation_spelling);
+      get_pcs(line, "created", &thread.created_at);
+    } else if (r == "held" && fork_ && !fork_->threads.empty()) {
+      HeldLock& held = fork_->threads.back().held.emplace_back();
+      get_hex(line, "addr", &held.lock.addr);
+      get_type(line, &held.lock);
+      get_dec(line, "depth", &held.depth);
+      get_pcs(line, "pcs", &held.acquired_at);
+    } else if (r == "module") {
+      ModuleInfo& module = block_->modules.emplace_back();
+      get_hex(line, "lo", &module.lo);
+      get_hex(line, "hi", &module.hi);
+      get_hex(line, "bias", &module.bias);
+      get(line, "build_id", &module.build_id);
+      get(line, "path", &module.path);
+    }
+    // Anything else is a record a newer shim writes: ignored (shim/protocol.h).
+  }
+
+  const std::string& name_;
+  ReadResult& out_;
+  int line_no_ = 0;
+  std::optional<Report> block_;     // the open block
+  std::optional<ForkContext> fork_;  // its fork context, shared by all its hazards at 'end'
+};
+
+}  // namespace
+
+void read_raw_text(std::string_view text, const std::string& name, ReadResult& out) {
+  Parser(name, out).parse(text);
+  ++out.files;
+}
+
+namespace fs = std::filesystem;
+
+void read_raw_path(const std::string& path, ReadResult& out) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    std::vector<std::string> files;
+    for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
+      std::error_code type_ec;
+      if (it->is_regular_file(type_ec)) files.push_back(it->path().string());
+    }
+    if (ec) {
+      out.errors.push_back("forkhazard: " + path + ": cannot read directory: " + ec.message());
+      return;
+    }
+    std::sort(files.begin(), files.end());
+    for (const std::string& file : files) read_raw_path(file, out);
+    return;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    out.errors.push_back("forkhazard: " + path + ": cannot open: " + std::strerror(errno));
+    return;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    out.errors.push_back("forkhazard: " + path + ": cannot read: " + std::strerror(errno));
+    return;
+  }
+  read_raw_text(text.str(), path, out);
+}
+
+}  // namespace fh
