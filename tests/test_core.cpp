@@ -96,13 +96,13 @@ Test(core, private_robust_set) {
 }
 
 Test(core, registry_claims_and_releases) {
-  uint32_t live = static_cast<uint32_t>(g_process.live_threads.load());
+  uint32_t live = static_cast<uint32_t>(live_threads());
   ThreadSlot* s = core::claim_slot();
   cr_assert_not_null(s);
-  cr_assert_eq(s->state.load(), slot_claimed);
-  cr_assert_eq(g_process.live_threads.load(), static_cast<int>(live), "a claimed slot is not a live thread");
+  cr_assert_eq(slot_state(*s), slot_claimed);
+  cr_assert_eq(live_threads(), static_cast<int>(live), "a claimed slot is not a live thread");
   core::release_claim(s);
-  cr_assert_eq(s->state.load(), slot_free);
+  cr_assert_eq(slot_state(*s), slot_free);
 }
 
 namespace {
