@@ -161,9 +161,9 @@ void init() {
   current_slot();
 }
 
-ThreadSlot* current_slot() {
+ThreadSlot* register_current_thread() {
   ThreadState& t = tls;
-  if (__builtin_expect(t.slot != nullptr, 1)) return t.slot;
+  if (t.slot != nullptr) return t.slot;
   if (t.exited) return nullptr;
   int saved = errno;
   if (t.tid == 0) t.tid = raw_gettid();
@@ -208,55 +208,6 @@ ThreadSlot* find_slot_by_handle(pthread_t handle) {
 }
 
 void set_name(ThreadSlot* s, const char* name) { safe_strcpy(s->name, name, sizeof s->name); }
-
-void lock_acquired(const void* addr, LockType type, const uintptr_t* pcs, size_t npcs) {
-  ThreadSlot* s = current_slot();
-  if (s == nullptr) return;
-  uint32_t n = s->nheld;
-  for (uint32_t i = n; i-- > 0;) {
-    HeldLock& h = s->held[i];
-    if (h.addr == addr && h.type == type) {
-      if (h.depth != UINT16_MAX) h.depth++;
-      return;
-    }
-  }
-  if (n == max_held) {
-    s->held_dropped++;
-    return;
-  }
-  HeldLock& h = s->held[n];
-  h.addr = addr;
-  h.type = type;
-  h.depth = 1;
-  if (npcs > max_acq_pcs) npcs = max_acq_pcs;
-  for (size_t i = 0; i < npcs; i++) h.pcs[i] = pcs[i];
-  h.npcs = static_cast<uint8_t>(npcs);
-  // The entry must be complete before it is counted: a fork may freeze this thread between the two stores.
-  __atomic_signal_fence(__ATOMIC_RELEASE);
-  s->nheld = n + 1;
-}
-
-void lock_released(const void* addr, LockFamily family) {
-  ThreadSlot* s = tls.slot;
-  if (s == nullptr) return;
-  uint32_t n = s->nheld;
-  for (uint32_t i = n; i-- > 0;) {
-    HeldLock& h = s->held[i];
-    if (h.addr != addr) continue;
-    bool match = false;
-    switch (family) {
-      case LockFamily::mutex: match = h.type == LockType::mutex; break;
-      case LockFamily::rwlock: match = h.type == LockType::rwlock_read || h.type == LockType::rwlock_write; break;
-      case LockFamily::semaphore: match = h.type == LockType::semaphore; break;
-    }
-    if (!match) continue;
-    if (--h.depth > 0) return;
-    for (uint32_t j = i; j + 1 < n; j++) s->held[j] = s->held[j + 1];
-    __atomic_signal_fence(__ATOMIC_RELEASE);
-    s->nheld = n - 1;
-    return;
-  }
-}
 
 void note_mutex_init(const void* m, bool private_robust) {
   auto a = reinterpret_cast<uintptr_t>(m);

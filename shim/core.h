@@ -99,7 +99,11 @@ void init();
 
 inline int current_tid() { return tls.tid; }
 // The calling thread's slot, registering it on first use; nullptr if the registry is full or the thread exited.
-ThreadSlot* current_slot();
+ThreadSlot* register_current_thread();
+inline ThreadSlot* current_slot() {
+  ThreadSlot* s = tls.slot;
+  return __builtin_expect(s != nullptr, 1) ? s : register_current_thread();
+}
 
 // Thread lifecycle.
 ThreadSlot* claim_slot();            // in pthread_create, before the thread exists
@@ -109,9 +113,56 @@ void thread_exiting(ThreadSlot* s);  // thread-specific-data destructor
 ThreadSlot* find_slot_by_handle(pthread_t handle);
 void set_name(ThreadSlot* s, const char* name);
 
-// Held-lock bookkeeping for the calling thread.
-void lock_acquired(const void* addr, LockType type, const uintptr_t* pcs, size_t npcs);
-void lock_released(const void* addr, LockFamily family);
+// Held-lock bookkeeping for the calling thread (inline: it is the hot path of every lock wrapper).
+inline void lock_acquired(const void* addr, LockType type, const uintptr_t* pcs, size_t npcs) {
+  ThreadSlot* s = current_slot();
+  if (s == nullptr) return;
+  uint32_t n = s->nheld;
+  for (uint32_t i = n; i-- > 0;) {
+    HeldLock& h = s->held[i];
+    if (h.addr == addr && h.type == type) {
+      if (h.depth != UINT16_MAX) h.depth++;
+      return;
+    }
+  }
+  if (n == max_held) {
+    s->held_dropped++;
+    return;
+  }
+  HeldLock& h = s->held[n];
+  h.addr = addr;
+  h.type = type;
+  h.depth = 1;
+  if (npcs > max_acq_pcs) npcs = max_acq_pcs;
+  for (size_t i = 0; i < npcs; i++) h.pcs[i] = pcs[i];
+  h.npcs = static_cast<uint8_t>(npcs);
+  // The entry must be complete before it is counted: a fork may freeze this thread between the two stores.
+  __atomic_signal_fence(__ATOMIC_RELEASE);
+  s->nheld = n + 1;
+}
+
+inline void lock_released(const void* addr, LockFamily family) {
+  ThreadSlot* s = tls.slot;
+  if (s == nullptr) return;
+  uint32_t n = s->nheld;
+  for (uint32_t i = n; i-- > 0;) {
+    HeldLock& h = s->held[i];
+    if (h.addr != addr) continue;
+    bool match = false;
+    switch (family) {
+      case LockFamily::mutex: match = h.type == LockType::mutex; break;
+      case LockFamily::rwlock: match = h.type == LockType::rwlock_read || h.type == LockType::rwlock_write; break;
+      case LockFamily::semaphore: match = h.type == LockType::semaphore; break;
+    }
+    if (!match) continue;
+    if (--h.depth > 0) return;
+    for (uint32_t j = i; j + 1 < n; j++) s->held[j] = s->held[j + 1];
+    __atomic_signal_fence(__ATOMIC_RELEASE);
+    s->nheld = n - 1;
+    return;
+  }
+}
+
 
 // Process-private robust mutexes: glibc sets the process-shared bit on every robust mutex, so the lock word
 // cannot tell them from process-shared ones; we remember them at init.

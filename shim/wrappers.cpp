@@ -136,22 +136,23 @@ size_t pool_size(const void* p) {
 
 // ---- lock bookkeeping ----------------------------------------------------------------------------------
 
-void note_acquired(const void* addr, LockType type, uintptr_t caller) {
+__attribute__((noinline)) void note_acquired_deep(const void* addr, LockType type, uintptr_t caller) {
   uintptr_t pcs[max_acq_pcs];
-  size_t n = 1;
-  pcs[0] = caller;
-  if (FH_UNLIKELY(g_options.lock_stack_depth > 1)) {
-    int saved = errno;
-    tls.guard++;
-    n = capture_stack(pcs, static_cast<size_t>(g_options.lock_stack_depth));
-    tls.guard--;
-    errno = saved;
-    if (n == 0) {
-      pcs[0] = caller;
-      n = 1;
-    }
+  int saved = errno;
+  tls.guard++;
+  size_t n = capture_stack(pcs, static_cast<size_t>(g_options.lock_stack_depth));
+  tls.guard--;
+  errno = saved;
+  if (n == 0) {
+    pcs[0] = caller;
+    n = 1;
   }
   core::lock_acquired(addr, type, pcs, n);
+}
+
+inline __attribute__((always_inline)) void note_acquired(const void* addr, LockType type, uintptr_t caller) {
+  if (FH_UNLIKELY(g_options.lock_stack_depth > 1)) return note_acquired_deep(addr, type, caller);
+  core::lock_acquired(addr, type, &caller, 1);
 }
 
 void deadlock(const char* call, const void* lock, LockType held_as, int owner) {
