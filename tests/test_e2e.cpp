@@ -1,0 +1,442 @@
+// End-to-end tests: every examples/ program runs under `build/forkhazard run --json` in a child process with an
+// explicit environment; each test checks the exit status and the report against the example's ground truth.
+// Run from the project root (as `make test` does). Nothing is ever preloaded into this test runner.
+#include <criterion/criterion.h>
+
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tests/e2e_support.h"
+
+namespace {
+
+constexpr const char* kCli = "build/forkhazard";
+constexpr const char* kShim = "build/libforkhazard.so";
+constexpr int kHazardExit = 66;
+constexpr int kCommandDeadline = 50;  // seconds; every Test has .timeout = 60
+
+// What an example printed about itself: `ground-truth: expect=deadlock lock=0x… owner_tid=N` or `expect=none`.
+struct GroundTruth {
+  bool found = false;
+  std::string expect;
+  uint64_t lock = 0;
+  long long owner_tid = -1;
+};
+
+GroundTruth parse_ground_truth(const std::string& out) {
+  GroundTruth truth;
+  size_t at = out.find("ground-truth: ");
+  if (at == std::string::npos) return truth;
+  size_t end = out.find('\n', at);
+  std::string line = out.substr(at, end == std::string::npos ? std::string::npos : end - at);
+  truth.found = true;
+  for (std::string_view rest(line); !rest.empty();) {
+    size_t space = rest.find(' ');
+    std::string_view token = rest.substr(0, space);
+    rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
+    size_t eq = token.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view key = token.substr(0, eq), value = token.substr(eq + 1);
+    if (key == "expect") truth.expect = std::string(value);
+    if (key == "lock") truth.lock = e2e::parse_address(value);
+    if (key == "owner_tid") truth.owner_tid = std::atoll(std::string(value).c_str());
+  }
+  return truth;
+}
+
+// One run of a command; the files stay in `dir` (printed in failure messages) when a test fails.
+struct Run {
+  std::string dir;
+  e2e::RunResult result;
+  std::string out, err;
+  GroundTruth truth;
+  bool has_json = false;
+  std::string json_error;
+  e2e::Json report;
+};
+
+std::vector<std::string> base_env(const std::vector<std::string>& extra) {
+  std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin"};
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+// Directories made by this test; a test that passes removes them, a failing one leaves them for a look.
+std::vector<std::string>& temp_dirs() {
+  static std::vector<std::string> dirs;
+  return dirs;
+}
+
+std::string fresh_dir() {
+  std::string dir = e2e::make_temp_dir();
+  cr_assert(!dir.empty(), "cannot create a temporary directory");
+  temp_dirs().push_back(dir);
+  return dir;
+}
+
+void passed() {
+  for (const std::string& dir : temp_dirs()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+  }
+  temp_dirs().clear();
+}
+
+// Runs `argv` with stdout and stderr captured into `dir`; a run that must be killed at the deadline fails.
+Run run_command_in(const std::string& dir, const std::vector<std::string>& argv,
+                   const std::vector<std::string>& extra_env) {
+  Run run;
+  run.dir = dir;
+  run.result = e2e::run_command(argv, base_env(extra_env), run.dir + "/stdout", run.dir + "/stderr",
+                                kCommandDeadline);
+  cr_assert(run.result.started, "cannot start %s: %s", argv[0].c_str(), run.result.error.c_str());
+  run.out = e2e::read_file(run.dir + "/stdout");
+  run.err = e2e::read_file(run.dir + "/stderr");
+  cr_assert(!run.result.timed_out, "%s did not finish within %d s (a hang); output in %s\nstderr:\n%s",
+            argv.back().c_str(), kCommandDeadline, run.dir.c_str(), run.err.c_str());
+  run.truth = parse_ground_truth(run.out);
+  return run;
+}
+
+// `build/forkhazard run --json DIR/report.json -- build/examples/NAME`, FORKHAZARD_OPTIONS from `extra_env`.
+Run run_example(const char* name, const std::vector<std::string>& extra_env = {}) {
+  std::string example = std::string("build/examples/") + name;
+  cr_assert(e2e::file_exists(kCli), "%s is missing: run `make` first (cwd must be the project root)", kCli);
+  cr_assert(e2e::file_exists(example), "%s is missing: run `make examples` first", example.c_str());
+  std::string dir = fresh_dir();
+  std::string json_path = dir + "/report.json";
+  Run run = run_command_in(dir, {kCli, "run", "--json", json_path, "--", example}, extra_env);
+  cr_assert(run.truth.found, "%s printed no ground-truth line; stdout:\n%s", name, run.out.c_str());
+  cr_assert(e2e::file_exists(json_path), "no JSON report was written (%s); exit %d, stderr:\n%s",
+            json_path.c_str(), run.result.exit_code, run.err.c_str());
+  std::string json = e2e::read_file(json_path);
+  std::optional<e2e::Json> parsed = e2e::parse_json(json, &run.json_error);
+  cr_assert(parsed.has_value(), "the JSON report %s does not parse (%s):\n%s", json_path.c_str(),
+            run.json_error.c_str(), json.c_str());
+  run.report = *parsed;
+  run.has_json = true;
+  cr_assert_eq(e2e::integer_of(run.report.get("version")), 1, "JSON report: version is not 1:\n%s", json.c_str());
+  cr_assert(run.report.get("hazards") && run.report.get("hazards")->kind == e2e::Json::Kind::array,
+            "JSON report: no \"hazards\" array:\n%s", json.c_str());
+  return run;
+}
+
+const std::vector<e2e::Json>& hazards_of(const Run& run) { return e2e::array_of(run.report.get("hazards")); }
+
+// A symbolized frame names `function` as such or demangled with its parameters ("f" or "f()").
+bool frame_is(const e2e::Json& frame, std::string_view function) {
+  std::string name = e2e::string_of(frame.get("function"));
+  return name == function || (name.size() > function.size() && name.compare(0, function.size(), function) == 0 &&
+                              name[function.size()] == '(');
+}
+
+bool any_frame_is(const e2e::Json* frames, std::string_view function) {
+  for (const e2e::Json& frame : e2e::array_of(frames))
+    if (frame_is(frame, function)) return true;
+  return false;
+}
+
+std::string describe_frames(const e2e::Json* frames) {
+  std::string text;
+  for (const e2e::Json& frame : e2e::array_of(frames)) {
+    std::string function = e2e::string_of(frame.get("function"));
+    text += "  " + (function.empty() ? "?" : function) + " (" + e2e::string_of(frame.get("module")) + "+" +
+            e2e::string_of(frame.get("offset")) + ")\n";
+  }
+  return text.empty() ? "  (no frames)\n" : text;
+}
+
+// The thread alive at fork whose tid is `tid`, or nullptr.
+const e2e::Json* fork_thread(const e2e::Json& hazard, long long tid) {
+  for (const e2e::Json& thread : e2e::array_of(e2e::member(hazard.get("fork"), "threads")))
+    if (e2e::integer_of(thread.get("tid")) == tid) return &thread;
+  return nullptr;
+}
+
+const e2e::Json* held_entry(const e2e::Json* thread, uint64_t addr) {
+  for (const e2e::Json& held : e2e::array_of(e2e::member(thread, "held")))
+    if (e2e::parse_address(e2e::string_of(held.get("addr"))) == addr) return &held;
+  return nullptr;
+}
+
+struct DeadlockExpectation {
+  const char* call;         // the child's blocking call
+  const char* lock_type;    // "mutex", "rwlock-write", ...
+  const char* culprit;      // a function of the example on the child's stack
+  const char* acquirer;     // a function of the example on the owner's acquisition stack, if it is recorded
+  const char* owner_name;   // the name the owner gave itself
+};
+
+// Exactly one deadlock hazard that matches the ground truth and `want`; returns it.
+const e2e::Json& expect_one_deadlock(const Run& run, const DeadlockExpectation& want) {
+  cr_assert_eq(run.truth.expect, "deadlock", "ground truth expects %s", run.truth.expect.c_str());
+  cr_assert_eq(run.result.exit_code, kHazardExit, "exit status %d, expected %d (hazard reported); stderr:\n%s",
+               run.result.exit_code, kHazardExit, run.err.c_str());
+  const std::vector<e2e::Json>& hazards = hazards_of(run);
+  cr_assert_eq(hazards.size(), 1u, "%zu hazards reported, expected exactly 1; stderr:\n%s", hazards.size(),
+               run.err.c_str());
+  const e2e::Json& hazard = hazards[0];
+
+  cr_assert_eq(e2e::string_of(hazard.get("kind")), "deadlock");
+  cr_assert_gt(e2e::integer_of(hazard.get("pid")), 0, "hazard.pid missing");
+  cr_assert_eq(e2e::string_of(hazard.get("call")), want.call, "call is \"%s\", expected \"%s\"",
+               e2e::string_of(hazard.get("call")).c_str(), want.call);
+
+  const e2e::Json* lock = hazard.get("lock");
+  uint64_t addr = e2e::parse_address(e2e::string_of(e2e::member(lock, "addr")));
+  cr_assert_eq(addr, run.truth.lock, "lock.addr is %s, the example locked 0x%" PRIx64,
+               e2e::string_of(e2e::member(lock, "addr")).c_str(), run.truth.lock);
+  cr_assert_eq(e2e::string_of(e2e::member(lock, "type")), want.lock_type, "lock.type is \"%s\", expected \"%s\"",
+               e2e::string_of(e2e::member(lock, "type")).c_str(), want.lock_type);
+
+  const e2e::Json* owner = hazard.get("owner");
+  cr_assert_eq(e2e::integer_of(e2e::member(owner, "tid")), run.truth.owner_tid,
+               "owner.tid is %lld, the example's owner was %lld", e2e::integer_of(e2e::member(owner, "tid")),
+               run.truth.owner_tid);
+  cr_assert_eq(e2e::string_of(e2e::member(owner, "name")), want.owner_name, "owner.name is \"%s\", expected \"%s\"",
+               e2e::string_of(e2e::member(owner, "name")).c_str(), want.owner_name);
+  cr_assert_eq(e2e::string_of(e2e::member(owner, "relation")), "vanished", "owner.relation is \"%s\"",
+               e2e::string_of(e2e::member(owner, "relation")).c_str());
+
+  cr_assert(any_frame_is(hazard.get("stack"), want.culprit), "no frame of the child's stack is %s:\n%s",
+            want.culprit, describe_frames(hazard.get("stack")).c_str());
+  const std::vector<e2e::Json>& acquired_at = e2e::array_of(hazard.get("acquired_at"));
+  cr_assert(!acquired_at.empty() && !e2e::string_of(acquired_at[0].get("function")).empty(),
+            "acquired_at has no symbolized frame:\n%s", describe_frames(hazard.get("acquired_at")).c_str());
+  if (want.acquirer != nullptr)
+    cr_assert(any_frame_is(hazard.get("acquired_at"), want.acquirer), "no frame of acquired_at is %s:\n%s",
+              want.acquirer, describe_frames(hazard.get("acquired_at")).c_str());
+
+  // The owner is among the threads alive at fork, holding that lock, and is not the forking thread.
+  const e2e::Json* fork = hazard.get("fork");
+  cr_assert_gt(e2e::integer_of(e2e::member(fork, "parent_pid")), 0, "fork.parent_pid missing");
+  cr_assert_neq(e2e::integer_of(e2e::member(fork, "forking_tid")), run.truth.owner_tid,
+                "the owner is reported as the forking thread");
+  const e2e::Json* thread = fork_thread(hazard, run.truth.owner_tid);
+  cr_assert(thread != nullptr, "fork.threads has no thread with the owner's tid %lld", run.truth.owner_tid);
+  const e2e::Json* held = held_entry(thread, run.truth.lock);
+  cr_assert(held != nullptr, "fork.threads[owner].held does not list the lock 0x%" PRIx64, run.truth.lock);
+  cr_assert_eq(e2e::string_of(held->get("type")), want.lock_type);
+
+  cr_assert(e2e::contains(run.err, "deadlock"), "the human report on stderr does not say \"deadlock\":\n%s",
+            run.err.c_str());
+  return hazard;
+}
+
+void expect_no_report(const Run& run) {
+  cr_assert_eq(run.truth.expect, "none", "ground truth expects %s", run.truth.expect.c_str());
+  cr_assert_eq(run.result.exit_code, 0, "exit status %d, expected 0; stderr:\n%s", run.result.exit_code,
+               run.err.c_str());
+  cr_assert_eq(hazards_of(run).size(), 0u, "%zu hazards reported, expected none; stderr:\n%s",
+               hazards_of(run).size(), run.err.c_str());
+  cr_assert(!e2e::contains(run.err, "forkhazard: deadlock"), "stderr reports a deadlock:\n%s", run.err.c_str());
+}
+
+}  // namespace
+
+// ---- deadlocks ------------------------------------------------------------------------------------------------
+
+Test(e2e, mutex_held_by_worker, .timeout = 60) {
+  Run run = run_example("mutex_held_by_worker");
+  expect_one_deadlock(run, {"pthread_mutex_lock", "mutex", "child_locks_the_mutex", "worker_holds_lock",
+                            "table-owner"});
+  cr_assert(e2e::contains(run.out, "exited with status 66"), "the child did not exit 66:\n%s", run.out.c_str());
+  passed();
+}
+
+// By default only the caller's PC of each lock call is recorded; for std::mutex that is libstdc++'s inline
+// __gthread_mutex_lock, so the worker's own function needs a deeper lock stack (lock_stack_depth, next test).
+Test(e2e, std_mutex_held, .timeout = 60) {
+  Run run = run_example("std_mutex_held");
+  expect_one_deadlock(run, {"pthread_mutex_lock", "mutex", "child_locks_the_mutex", nullptr, "cache-owner"});
+  passed();
+}
+
+Test(e2e, std_mutex_held_lock_stack_depth, .timeout = 60) {
+  Run run = run_example("std_mutex_held", {"FORKHAZARD_OPTIONS=lock_stack_depth=8"});
+  const e2e::Json& hazard = expect_one_deadlock(
+      run, {"pthread_mutex_lock", "mutex", "child_locks_the_mutex", "worker_holds_lock", "cache-owner"});
+  cr_assert(any_frame_is(hazard.get("acquired_at"), "worker"), "no frame of acquired_at is the thread's worker:\n%s",
+            describe_frames(hazard.get("acquired_at")).c_str());
+  passed();
+}
+
+Test(e2e, rwlock_write_held, .timeout = 60) {
+  Run run = run_example("rwlock_write_held");
+  expect_one_deadlock(run, {"pthread_rwlock_rdlock", "rwlock-write", "child_reads_the_rwlock",
+                            "worker_holds_write_lock", "config-writer"});
+  passed();
+}
+
+Test(e2e, recursive_mutex, .timeout = 60) {
+  Run run = run_example("recursive_mutex");
+  const e2e::Json& hazard = expect_one_deadlock(
+      run, {"pthread_mutex_lock", "mutex", "child_locks_b", "worker_holds_lock", "b-owner"});
+  cr_assert(!any_frame_is(hazard.get("stack"), "child_locks_a"), "the report blames the lock of A");
+
+  // A was locked twice and unlocked twice: nobody holds it; B is held at depth 2.
+  size_t at = run.out.find("released lock A: ");
+  cr_assert(at != std::string::npos, "the example did not print lock A");
+  uint64_t lock_a = e2e::parse_address(run.out.substr(at + 17, run.out.find('\n', at) - at - 17));
+  cr_assert_neq(lock_a, 0u);
+  for (const e2e::Json& thread : e2e::array_of(e2e::member(hazard.get("fork"), "threads")))
+    cr_assert(held_entry(&thread, lock_a) == nullptr, "thread %lld is listed as holding A (0x%" PRIx64 ")",
+              e2e::integer_of(thread.get("tid")), lock_a);
+  const e2e::Json* held_b = held_entry(fork_thread(hazard, run.truth.owner_tid), run.truth.lock);
+  cr_assert_eq(e2e::integer_of(e2e::member(held_b, "depth")), 2, "B's recursion depth is %lld, expected 2",
+               e2e::integer_of(e2e::member(held_b, "depth")));
+  passed();
+}
+
+Test(e2e, grandchild, .timeout = 60) {
+  Run run = run_example("grandchild");
+  const e2e::Json& hazard = expect_one_deadlock(
+      run, {"pthread_mutex_lock", "mutex", "grandchild_locks_the_mutex", "worker_holds_lock", "journal-owner"});
+  // The hazard is the grandchild's, not the child's that the example's parent waited for.
+  int child_pid = 0;
+  size_t at = run.out.find("child ");
+  cr_assert(at != std::string::npos && std::sscanf(run.out.c_str() + at, "child %d", &child_pid) == 1,
+            "the example did not print its child:\n%s", run.out.c_str());
+  cr_assert_neq(e2e::integer_of(hazard.get("pid")), child_pid, "the hazard names the child, not the grandchild");
+  cr_assert(e2e::contains(run.out, "exited with status 66"), "the grandchild did not exit 66:\n%s",
+            run.out.c_str());
+  passed();
+}
+
+Test(e2e, many_threads_held, .timeout = 60) {
+  Run run = run_example("many_threads_held");
+  expect_one_deadlock(run, {"pthread_mutex_lock", "mutex", "child_locks_one_mutex", "worker_holds_own_lock",
+                            "holder-137"});
+  passed();
+}
+
+// A vanished thread was inside dl_iterate_phdr (loader lock held): reporting must neither hang nor crash.
+Test(e2e, loader_lock_held, .timeout = 60) {
+  Run run = run_example("loader_lock_held");
+  expect_one_deadlock(run, {"pthread_mutex_lock", "mutex", "child_locks_the_mutex", "worker_holds_lock",
+                            "module-scanner"});
+  cr_assert(e2e::contains(run.out, "exited with status 66"), "the child did not exit 66:\n%s", run.out.c_str());
+  passed();
+}
+
+// ---- no report -------------------------------------------------------------------------------------------------
+
+Test(e2e, cond_wait_worker, .timeout = 60) {
+  Run run = run_example("cond_wait_worker");
+  expect_no_report(run);
+  cr_assert(e2e::contains(run.out, "exited with status 0"), "the child did not exit 0:\n%s", run.out.c_str());
+  passed();
+}
+
+Test(e2e, failed_trylock, .timeout = 60) {
+  Run run = run_example("failed_trylock");
+  expect_no_report(run);
+  cr_assert(e2e::contains(run.out, "trylock returned EBUSY"), "%s", run.out.c_str());
+  cr_assert(e2e::contains(run.out, "timedlock returned ETIMEDOUT"), "%s", run.out.c_str());
+  cr_assert(e2e::contains(run.out, "exited with status 0"), "the child did not exit 0:\n%s", run.out.c_str());
+  passed();
+}
+
+Test(e2e, atfork_protected, .timeout = 60) {
+  Run run = run_example("atfork_protected");
+  expect_no_report(run);
+  cr_assert(e2e::contains(run.out, "20 of 20 children exited 0"), "%s", run.out.c_str());
+  passed();
+}
+
+Test(e2e, fork_exec_churn, .timeout = 60) {
+  Run run = run_example("fork_exec_churn");
+  expect_no_report(run);
+  cr_assert(e2e::contains(run.out, "50 of 50 children exited 0"), "%s", run.out.c_str());
+  passed();
+}
+
+Test(e2e, single_threaded_fork, .timeout = 60) {
+  Run run = run_example("single_threaded_fork");
+  expect_no_report(run);
+  cr_assert(e2e::contains(run.out, "locked 4 mutexes"), "%s", run.out.c_str());
+  cr_assert(e2e::contains(run.out, "exited with status 0"), "the child did not exit 0:\n%s", run.out.c_str());
+  passed();
+}
+
+Test(e2e, churn_fork_300, .timeout = 60) {
+  Run run = run_example("churn_fork_300");
+  expect_no_report(run);
+  cr_assert(e2e::contains(run.out, "300 of 300 children exited 0"), "%s", run.out.c_str());
+  passed();
+}
+
+// C++ exceptions keep their native unwinder: libgcc_s, never the shim's libunwind, owns _Unwind_RaiseException.
+Test(e2e, unwinder_owner, .timeout = 60) {
+  cr_assert(e2e::file_exists(kCli), "%s is missing: run `make` first", kCli);
+  Run run = run_command_in(fresh_dir(), {kCli, "run", "--", "build/examples/unwinder_owner"}, {});
+  cr_assert_eq(run.result.exit_code, 0, "exit status %d; stderr:\n%s", run.result.exit_code, run.err.c_str());
+  size_t at = run.out.find("unwinder: ");
+  cr_assert(at != std::string::npos, "no unwinder line:\n%s", run.out.c_str());
+  std::string owner = run.out.substr(at + 10, run.out.find('\n', at) - at - 10);
+  cr_assert(e2e::contains(owner, "libgcc_s"), "_Unwind_RaiseException comes from %s, expected libgcc_s",
+            owner.c_str());
+  cr_assert(!e2e::contains(owner, "libunwind"), "_Unwind_RaiseException comes from %s", owner.c_str());
+  passed();
+}
+
+// ---- options and the CLI contract --------------------------------------------------------------------------------
+
+Test(e2e, on_deadlock_abort, .timeout = 60) {
+  Run run = run_example("mutex_held_by_worker", {"FORKHAZARD_OPTIONS=on_deadlock=abort"});
+  expect_one_deadlock(run, {"pthread_mutex_lock", "mutex", "child_locks_the_mutex", "worker_holds_lock",
+                            "table-owner"});
+  cr_assert(e2e::contains(run.out, "killed by signal 6"), "the child was not aborted:\n%s", run.out.c_str());
+  passed();
+}
+
+// `continue` lets the child hang as it would without us; the example's alarm(20) ends it.
+Test(e2e, on_deadlock_continue, .timeout = 60) {
+  Run run = run_example("mutex_held_by_worker", {"FORKHAZARD_OPTIONS=on_deadlock=continue"});
+  expect_one_deadlock(run, {"pthread_mutex_lock", "mutex", "child_locks_the_mutex", "worker_holds_lock",
+                            "table-owner"});
+  cr_assert(e2e::contains(run.out, "killed by signal 14"), "the child did not hang until its alarm:\n%s",
+            run.out.c_str());
+  passed();
+}
+
+Test(e2e, unknown_option_is_named_and_ignored, .timeout = 60) {
+  Run run = run_example("mutex_held_by_worker", {"FORKHAZARD_OPTIONS=no_such_option=1"});
+  cr_assert(e2e::contains(run.err, "no_such_option"), "the unknown option is not named on stderr:\n%s",
+            run.err.c_str());
+  expect_one_deadlock(run, {"pthread_mutex_lock", "mutex", "child_locks_the_mutex", "worker_holds_lock",
+                            "table-owner"});
+  passed();
+}
+
+// Without the CLI, a bare LD_PRELOAD already prints a readable report on stderr and ends the child with 66.
+Test(e2e, bare_ld_preload, .timeout = 60) {
+  cr_assert(e2e::file_exists(kShim), "%s is missing: run `make` first", kShim);
+  char cwd[4096];
+  cr_assert(getcwd(cwd, sizeof cwd) != nullptr);
+  Run run = run_command_in(fresh_dir(), {"build/examples/mutex_held_by_worker"},
+                                    {std::string("LD_PRELOAD=") + cwd + "/" + kShim});
+  cr_assert_eq(run.result.exit_code, 0, "the example itself exits 0, got %d", run.result.exit_code);
+  cr_assert(e2e::contains(run.out, "exited with status 66"), "the child did not exit 66:\n%s", run.out.c_str());
+  cr_assert(e2e::contains(run.err, "deadlock"), "no report on stderr:\n%s", run.err.c_str());
+  cr_assert(e2e::contains(run.err, "pthread_mutex_lock"), "the report does not name the call:\n%s",
+            run.err.c_str());
+  passed();
+}
+
+Test(e2e, exit_status_passes_through, .timeout = 60) {
+  cr_assert(e2e::file_exists(kCli), "%s is missing: run `make` first", kCli);
+  Run exited = run_command_in(fresh_dir(), {kCli, "run", "--", "/bin/sh", "-c", "exit 3"}, {});
+  cr_assert_eq(exited.result.exit_code, 3, "exit 3 came back as %d", exited.result.exit_code);
+  Run killed = run_command_in(fresh_dir(), {kCli, "run", "--", "/bin/sh", "-c", "kill -TERM $$"}, {});
+  cr_assert_eq(killed.result.exit_code, 128 + 15, "a SIGTERM death came back as %d", killed.result.exit_code);
+  passed();
+}
