@@ -286,11 +286,13 @@ void fork_child() {
   }
   g_process.live_threads = t.slot != nullptr ? 1 : 0;
   g_process.forked_child = true;
-  if (multithreaded) {
-    g_process.restricted = true;
+  // The fork context names the multithreaded fork whose threads vanished; a later single-threaded fork of a
+  // restricted process keeps it (its vanished threads are still the ones that matter).
+  if (multithreaded || !g_process.restricted) {
     g_process.fork_parent_pid = parent_pid;
     g_process.fork_forking_tid = parent_tid;
   }
+  if (multithreaded) g_process.restricted = true;
 }
 
 bool tid_alive(int tid) {

@@ -244,7 +244,10 @@ int fork_reports_restricted() {
   core::fork_prepare();
   pid_t pid = fork();
   if (pid == 0) {
+    int parent = g_process.pid;
+    bool was_restricted = g_process.restricted;
     core::fork_child();
+    if (!was_restricted && g_process.fork_parent_pid != parent) _exit(2);
     _exit(g_process.restricted ? 1 : 0);
   }
   int status;
@@ -261,6 +264,15 @@ void* park(void*) {
 
 Test(core, single_threaded_fork_is_not_restricted) {
   in_single_threaded_process([]() { return fork_reports_restricted(); });
+}
+
+Test(core, restriction_is_inherited_by_grandchildren) {
+  fork_with_holder([]() {
+    int origin = g_process.fork_parent_pid;
+    // This child is single-threaded, but the vanished threads' locks are still locked in its memory.
+    if (fork_reports_restricted() != 1) return 1;
+    return g_process.fork_parent_pid == origin ? 0 : 1;
+  });
 }
 
 Test(core, unregistered_thread_makes_fork_multithreaded) {

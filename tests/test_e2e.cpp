@@ -296,6 +296,29 @@ Test(e2e, recursive_mutex, .timeout = 60) {
   passed();
 }
 
+// The forking thread's own recursive mutex, "unlocked" by an atfork child handler (EPERM: new tid).
+Test(e2e, atfork_recursive, .timeout = 60) {
+  Run run = run_example("atfork_recursive");
+  cr_assert_eq(run.result.exit_code, kHazardExit, "exit %d; stdout:\n%s\nstderr:\n%s", run.result.exit_code,
+               run.out.c_str(), run.err.c_str());
+  cr_assert(e2e::contains(run.out, "exited with status 66"), "the child did not exit 66:\n%s", run.out.c_str());
+  const std::vector<e2e::Json>& hazards = hazards_of(run);
+  cr_assert_eq(hazards.size(), 1u, "%zu hazards; stderr:\n%s", hazards.size(), run.err.c_str());
+  const e2e::Json& hazard = hazards[0];
+  cr_assert_eq(e2e::string_of(hazard.get("call")), "pthread_mutex_lock");
+  cr_assert_eq(e2e::parse_address(e2e::string_of(e2e::member(hazard.get("lock"), "addr"))), run.truth.lock);
+  const e2e::Json* owner = hazard.get("owner");
+  cr_assert_eq(e2e::integer_of(e2e::member(owner, "tid")), run.truth.owner_tid);
+  cr_assert_eq(e2e::string_of(e2e::member(owner, "relation")), "forker");
+  cr_assert_eq(e2e::integer_of(e2e::member(hazard.get("fork"), "forking_tid")), run.truth.owner_tid);
+  cr_assert(any_frame_is(hazard.get("stack"), "child_locks_recursive"), "stack:\n%s",
+            describe_frames(hazard.get("stack")).c_str());
+  cr_assert(any_frame_is(hazard.get("acquired_at"), "prepare"), "acquired_at:\n%s",
+            describe_frames(hazard.get("acquired_at")).c_str());
+  cr_assert(e2e::contains(run.err, "held by this thread since before fork()"), "stderr:\n%s", run.err.c_str());
+  passed();
+}
+
 Test(e2e, grandchild, .timeout = 60) {
   Run run = run_example("grandchild");
   const e2e::Json& hazard = expect_one_deadlock(
