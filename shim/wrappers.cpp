@@ -92,7 +92,7 @@ void init_slow() {
     core::init();
     tls.guard--;
     tls_in_init = false;
-    g_ready = true;
+    __atomic_store_n(&g_ready, true, __ATOMIC_RELEASE);
     g_init_state.store(2, std::memory_order_release);
     errno = saved;
     return;
@@ -102,7 +102,7 @@ void init_slow() {
 }
 
 inline void ensure_init() {
-  if (FH_UNLIKELY(!g_ready)) init_slow();
+  if (FH_UNLIKELY(!__atomic_load_n(&g_ready, __ATOMIC_ACQUIRE))) init_slow();
 }
 
 __attribute__((constructor)) void shim_constructor() { ensure_init(); }
