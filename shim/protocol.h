@@ -16,6 +16,28 @@
 //   module lo=0x55d5d2a2a000 hi=0x55d5d2a2f010 bias=0x55d5d2a2a000 build_id=3f2a... path=/abs/path
 //   end
 //
+// An unsafe call (a function that is not async-signal-safe, called in the restricted child) has no lock/owner:
+//
+//   report pid=4242 ppid=4241
+//   hazard kind=unsafe-call call=malloc class=non-portable site=0x55d5d2a2b2f0 why=allocates
+//   stack pcs=...
+//   fork ... / thread ... / held ... / module ...   (as above)
+//   end
+//
+// `class` is hang-prone (takes a glibc lock that fork() does not reset) or non-portable (undefined by POSIX,
+// kept working by glibc); `site` is the return address of the call (the program's call site), `why` a phrase.
+// Each (call, site) is reported once per process; how often it was called in all is said later, when the
+// process execs or calls _exit/exit, by a block of its own (a missing one means: once):
+//
+//   repeats pid=4242
+//   repeat call=malloc site=0x55d5d2a2b2f0 count=17
+//   end
+//
+// A deadlock on glibc-internal state has `lock type=libc:<family>` and no addr (families: env, tz, random,
+// loader, locale, syslog, nss, iconv, exit); on a condition variable a vanished thread waited on (its destroy
+// waits for that waiter forever) `type=condvar`; on a function-local static a vanished thread was
+// constructing `type=static-init` (addr = the guard variable).
+//
 // Grammar: every line is RECORD (' ' KEY '=' VALUE)*. VALUE is percent-escaped: bytes outside 0x21..0x7e and
 // the bytes '%' ',' '=' are written %XX, so a value never contains a space. A value of exactly "-" is empty (a
 // leading '-' of a real value is escaped as %2D). A PC list is comma-separated hex, "-" when empty.
@@ -38,6 +60,13 @@ inline constexpr const char type_mutex[] = "mutex";
 inline constexpr const char type_rwlock_read[] = "rwlock-read";
 inline constexpr const char type_rwlock_write[] = "rwlock-write";
 inline constexpr const char type_semaphore[] = "semaphore";
+inline constexpr const char type_condvar[] = "condvar";
+inline constexpr const char type_static_init[] = "static-init";
+inline constexpr const char type_libc_prefix[] = "libc:";  // + family name
+
+// Unsafe-call classes (`hazard class=`).
+inline constexpr const char class_hang_prone[] = "hang-prone";
+inline constexpr const char class_non_portable[] = "non-portable";
 
 // Owner relations (`owner relation=`, `thread relation=`).
 inline constexpr const char relation_vanished[] = "vanished";  // a thread that did not survive fork()
