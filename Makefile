@@ -18,13 +18,13 @@ DEB_PKGS := g++ make libcriterion-dev libdw-dev
 
 # The capture half of symbols/ goes into the shim; the symbolizing half (libdw) only into the CLI.
 SHIM_CORE_SRCS := $(filter-out shim/wrappers.cpp,$(wildcard shim/*.cpp)) symbols/capture.cpp symbols/modules.cpp
-SHIM_SRCS      := $(SHIM_CORE_SRCS) shim/wrappers.cpp
+SHIM_SRCS      := $(SHIM_CORE_SRCS) shim/wrappers.cpp shim/stubs.S
 REPORT_SRCS    := $(filter-out report/main.cpp,$(wildcard report/*.cpp)) symbols/symbolize.cpp
 TEST_SRCS      := $(wildcard tests/*.cpp)
 EXAMPLE_SRCS   := $(wildcard examples/*.c examples/*.cpp)
 EXAMPLES       := $(patsubst examples/%,$(BUILD)/examples/%,$(basename $(EXAMPLE_SRCS)))
 
-SHIM_OBJS      := $(patsubst %.cpp,$(BUILD)/shim-obj/%.o,$(SHIM_SRCS))
+SHIM_OBJS      := $(patsubst %.S,$(BUILD)/shim-obj/%.o,$(patsubst %.cpp,$(BUILD)/shim-obj/%.o,$(SHIM_SRCS)))
 SHIM_CORE_OBJS := $(patsubst %.cpp,$(BUILD)/shim-obj/%.o,$(SHIM_CORE_SRCS))
 REPORT_OBJS    := $(patsubst %.cpp,$(BUILD)/cli-obj/%.o,$(REPORT_SRCS))
 TEST_OBJS      := $(patsubst %.cpp,$(BUILD)/cli-obj/%.o,$(TEST_SRCS))
@@ -50,6 +50,10 @@ deps:
 $(BUILD)/shim-obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(SHIM_CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/shim-obj/%.o: %.S shim/interpose.def
+	@mkdir -p $(dir $@)
+	$(CC) -I. -c $< -o $@
 
 $(BUILD)/cli-obj/%.o: %.cpp
 	@mkdir -p $(dir $@)

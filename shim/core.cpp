@@ -66,6 +66,9 @@ void reset_slot(ThreadSlot* s) {
   s->fork_pcs_set = false;
   s->nheld = 0;
   s->held_dropped = 0;
+  for (uint16_t& n : s->inside) n = 0;
+  s->waiting_cond = nullptr;
+  s->nconstructing = 0;
 }
 
 // A reusable slot is free or exited; CAS makes it ours. The lowest one is taken so the registry stays
@@ -325,17 +328,11 @@ bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, L
   // Readers have no identity in the lock word: a writer blocks forever only if readers remain and the
   // tracking shows one of them vanished at fork.
   if (!write || glibc::rwlock_readers(rw) == 0) return false;
-  uint32_t used = slots_used();
-  for (uint32_t i = 0; i < used; i++) {
-    const ThreadSlot* s = &g_slots[i];
-    if (slot_state(*s) != slot_vanished) continue;
-    if (find_held(s, rw, true) != nullptr) {
-      *owner = s->tid;
-      *held_as = LockType::rwlock_read;
-      return true;
-    }
-  }
-  return false;
+  const ThreadSlot* reader = vanished_holding(rw, LockType::rwlock_read);
+  if (reader == nullptr) return false;
+  *owner = reader->tid;
+  *held_as = LockType::rwlock_read;
+  return true;
 }
 
 const char* relation_name(Relation r) {
@@ -369,6 +366,44 @@ const ThreadSlot* find_thread(int tid, Relation* relation) {
   }
   *relation = Relation::unknown;
   return other;
+}
+
+namespace {
+
+// The first vanished slot for which `match` holds.
+template <class Match>
+const ThreadSlot* first_vanished(Match match) {
+  uint32_t used = slots_used();
+  for (uint32_t i = 0; i < used; i++) {
+    const ThreadSlot& s = g_slots[i];
+    if (slot_state(s) == slot_vanished && match(s)) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+const ThreadSlot* vanished_inside_family(size_t family) {
+  return first_vanished([family](const ThreadSlot& s) { return s.inside[family] > 0; });
+}
+
+const ThreadSlot* vanished_waiting_on(const void* cond) {
+  return first_vanished([cond](const ThreadSlot& s) { return s.waiting_cond == cond; });
+}
+
+const ThreadSlot* vanished_constructing(const void* guard) {
+  return first_vanished([guard](const ThreadSlot& s) {
+    for (uint32_t i = 0; i < s.nconstructing && i < max_constructing; i++)
+      if (s.constructing[i] == guard) return true;
+    return false;
+  });
+}
+
+const ThreadSlot* vanished_holding(const void* lock, LockType type) {
+  return first_vanished([lock, type](const ThreadSlot& s) {
+    const HeldLock* h = find_held(&s, lock, false);
+    return h != nullptr && h->type == type;
+  });
 }
 
 const HeldLock* find_held(const ThreadSlot* s, const void* addr, bool rwlock_read_only) {

@@ -23,6 +23,8 @@ inline constexpr size_t max_acq_pcs = 8;
 inline constexpr size_t max_site_pcs = 32;
 inline constexpr size_t max_former_tids = 8;
 inline constexpr size_t thread_name_len = 16;
+inline constexpr size_t max_families = 16;      // glibc lock families of hang-prone calls (unsafe.h)
+inline constexpr size_t max_constructing = 4;   // nested function-local statics under construction
 
 struct HeldLock {
   const void* addr;
@@ -56,6 +58,10 @@ struct ThreadSlot {
   uint32_t nfork_pcs;
   bool fork_pcs_set;                // the fork wrapper captured fork_pcs already
   uintptr_t fork_pcs[max_site_pcs]; // where this thread last called fork()
+  uint16_t inside[max_families];    // calls in flight per glibc lock family (hang-prone calls)
+  const void* waiting_cond;         // the condition variable this thread is waiting on, if any
+  uint32_t nconstructing;
+  const void* constructing[max_constructing];  // guards of the statics this thread is constructing
   uint32_t nheld;
   uint32_t held_dropped;            // acquisitions not recorded because the stack was full
   HeldLock held[max_held];
@@ -186,6 +192,14 @@ const HeldLock* find_held(const ThreadSlot* s, const void* addr, bool rwlock_rea
 
 // Is a thread with this tid alive in this process? (tgkill with signal 0; errno preserved)
 bool tid_alive(int tid);
+
+// What the vanished threads were doing at fork (valid in a forked child): the first one that was inside a
+// glibc lock family, waiting on `cond`, constructing the static guarded by `guard`, or holding semaphore
+// `sem`; nullptr if none.
+const ThreadSlot* vanished_inside_family(size_t family);
+const ThreadSlot* vanished_waiting_on(const void* cond);
+const ThreadSlot* vanished_constructing(const void* guard);
+const ThreadSlot* vanished_holding(const void* lock, LockType type);
 
 }  // namespace core
 }  // namespace fh

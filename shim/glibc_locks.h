@@ -32,7 +32,8 @@ inline unsigned rwlock_readers(const pthread_rwlock_t* rw) {
 inline bool rwlock_shared(const pthread_rwlock_t* rw) { return rw->__data.__shared != 0; }
 
 // nptl/semaphoreP.h (64-bit atomics): struct new_sem { uint64_t data; int private; int pad; };
-// value in the low 32 bits of data; `private` is FUTEX_PRIVATE_FLAG (128) for process-private semaphores.
+// value in the low 32 bits of data. sem_init stores glibc's FUTEX_PRIVATE (0) for a process-private semaphore
+// and FUTEX_SHARED (128) for a shared one: glibc's names are the futex flag to add, inverted (checked).
 struct new_sem {
   uint64_t data;
   int private_flag;
@@ -41,6 +42,6 @@ struct new_sem {
 inline unsigned sem_value(const sem_t* s) {
   return static_cast<unsigned>(__atomic_load_n(&reinterpret_cast<const new_sem*>(s)->data, __ATOMIC_RELAXED));
 }
-inline bool sem_private(const sem_t* s) { return reinterpret_cast<const new_sem*>(s)->private_flag == 128; }
+inline bool sem_private(const sem_t* s) { return reinterpret_cast<const new_sem*>(s)->private_flag == 0; }
 
 }  // namespace fh::glibc

@@ -19,6 +19,8 @@ struct Options {
 
 // Index values of the choice options, in the order of their choices string.
 enum OnDeadlock { on_deadlock_exit = 0, on_deadlock_abort = 1, on_deadlock_continue = 2 };
+enum OnUnsafe { on_unsafe_report = 0, on_unsafe_exit = 1, on_unsafe_abort = 2 };
+enum Mode { mode_posix = 0, mode_glibc = 1 };
 
 void options_set_defaults(Options* o);
 

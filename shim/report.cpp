@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,7 +23,7 @@ int g_log_fd = -1;
 int g_log_pid = 0;
 
 // Opens <log_path>.<pid> once per process: O_EXCL|O_NOFOLLOW so a planted file or link is never written through.
-int log_fd() {
+int open_report_fd() {
   if (g_options.log_path[0] == '\0') return STDERR_FILENO;
   if (g_log_fd >= 0 && g_log_pid == g_process.pid) return g_log_fd;
   char path[sizeof g_options.log_path + 40];
@@ -113,10 +114,19 @@ void write_thread(SafeWriter& w, const ThreadSlot& s, int tid, core::Relation re
   }
 }
 
-void describe_owner(SafeWriter& w, const Hazard& h, const ThreadSlot* owner, core::Relation relation) {
-  w.str("# forkhazard: ").str(h.kind).str(" in process ").dec(g_process.pid).str(": ").str(h.call).chr('(')
-      .hex(reinterpret_cast<uintptr_t>(h.lock)).str(") would block forever: the ").str(lock_type_name(h.held_as))
-      .str(" is held by ");
+void describe(SafeWriter& w, const Hazard& h, const ThreadSlot* owner, core::Relation relation) {
+  w.str("# forkhazard: ").str(h.kind).str(" in process ").dec(g_process.pid).str(": ").str(h.call).str("()");
+  if (h.unsafe_class != nullptr) {
+    w.str(" is not async-signal-safe (").str(h.why).str("); class ").str(h.unsafe_class).chr('\n');
+    return;
+  }
+  w.str(" would block forever on ").str(h.lock_type != nullptr ? h.lock_type : "?");
+  if (h.lock != nullptr) w.chr(' ').hex(reinterpret_cast<uintptr_t>(h.lock));
+  if (h.owner_tid == 0) {
+    w.chr('\n');
+    return;
+  }
+  w.str(": held by ");
   switch (relation) {
     case core::Relation::vanished:
       w.str("thread ").dec(h.owner_tid).str(" \"").str(owner->name).str("\", which vanished at fork()");
@@ -144,20 +154,28 @@ void report_hazard(const Hazard& h) {
 
   core::Relation relation = core::Relation::unknown;
   const ThreadSlot* owner = h.owner_tid != 0 ? core::find_thread(h.owner_tid, &relation) : nullptr;
-  const HeldLock* held =
-      owner != nullptr ? core::find_held(owner, h.lock, h.held_as == LockType::rwlock_read) : nullptr;
+  const HeldLock* held = owner != nullptr && h.tracked
+                             ? core::find_held(owner, h.lock, h.held_as == LockType::rwlock_read)
+                             : nullptr;
 
-  SafeWriter w(log_fd());
+  bool locked = report_lock();
+  SafeWriter w(report_fd());
   if (g_options.log_path[0] == '\0') w.str(protocol::magic_line);
   w.str("report pid=").dec(g_process.pid).str(" ppid=").dec(static_cast<long>(syscall(SYS_getppid))).chr('\n');
-  if (h.owner_tid != 0) describe_owner(w, h, owner, relation);
+  describe(w, h, owner, relation);
   comment_frames(w, "the call:", stack, nstack, mods);
   if (held != nullptr) comment_frames(w, "where the owner took the lock:", held->pcs, held->npcs, mods);
   w.str("#   symbolized: forkhazard report <this file>, or run the program under `forkhazard run --`\n");
 
-  w.str("hazard kind=").str(h.kind).str(" call=").str(h.call).chr('\n');
-  if (h.lock != nullptr)
-    w.str("lock addr=").hex(reinterpret_cast<uintptr_t>(h.lock)).str(" type=").str(lock_type_name(h.held_as)).chr('\n');
+  w.str("hazard kind=").str(h.kind).str(" call=").str(h.call);
+  if (h.unsafe_class != nullptr)
+    w.str(" class=").str(h.unsafe_class).str(" site=").hex(h.site).str(" why=").escaped(h.why);
+  w.chr('\n');
+  if (h.lock_type != nullptr) {
+    w.str("lock");
+    if (h.lock != nullptr) w.str(" addr=").hex(reinterpret_cast<uintptr_t>(h.lock));
+    w.str(" type=").str(h.lock_type).chr('\n');
+  }
   if (h.owner_tid != 0) {
     w.str("owner tid=").dec(h.owner_tid).str(" name=").escaped(owner != nullptr ? owner->name : "", thread_name_len)
         .str(" relation=").str(core::relation_name(relation)).chr('\n');
@@ -180,26 +198,51 @@ void report_hazard(const Hazard& h) {
   for_each_module(write_module, &w);
   w.str("end\n");
   w.flush();
+  report_unlock(locked);
   tls.guard--;
   errno = saved;
+}
+
+int report_fd() { return open_report_fd(); }
+
+namespace {
+int g_report_lock;
+}
+
+bool report_lock() {
+  // A spin with a bound: whole reports do not interleave, and a reporter that vanished at a fork while
+  // holding it (or a stuck one) costs at most ~50 ms, never a hang.
+  for (int i = 0; i < 5000; i++) {
+    if (__atomic_exchange_n(&g_report_lock, 1, __ATOMIC_ACQUIRE) == 0) return true;
+    struct timespec ts = {0, 10000};
+    nanosleep(&ts, nullptr);
+  }
+  return false;
+}
+
+void report_unlock(bool taken) {
+  if (taken) __atomic_store_n(&g_report_lock, 0, __ATOMIC_RELEASE);
+}
+
+void abort_now() {
+  // abort() would flush stdio streams a vanished thread may hold: raise SIGABRT with the default action.
+  struct sigaction sa = {};
+  sa.sa_handler = SIG_DFL;
+  sigaction(SIGABRT, &sa, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGABRT);
+  sigprocmask(SIG_UNBLOCK, &set, nullptr);
+  syscall(SYS_tgkill, g_process.pid, tls.tid, SIGABRT);
+  _exit(134);
 }
 
 void act_on_deadlock() {
   switch (g_options.on_deadlock) {
     case on_deadlock_exit:
       _exit(static_cast<int>(g_options.exitcode));
-    case on_deadlock_abort: {
-      // abort() would flush stdio streams a vanished thread may hold: raise SIGABRT with the default action.
-      struct sigaction sa = {};
-      sa.sa_handler = SIG_DFL;
-      sigaction(SIGABRT, &sa, nullptr);
-      sigset_t set;
-      sigemptyset(&set);
-      sigaddset(&set, SIGABRT);
-      sigprocmask(SIG_UNBLOCK, &set, nullptr);
-      syscall(SYS_tgkill, g_process.pid, tls.tid, SIGABRT);
-      _exit(134);
-    }
+    case on_deadlock_abort:
+      abort_now();
     case on_deadlock_continue:
       return;
   }

@@ -7,11 +7,16 @@
 namespace fh {
 
 struct Hazard {
-  const char* kind;   // protocol::kind_*
-  const char* call;   // the interposed function the program called
-  const void* lock;   // the address the program passed; nullptr when not a lock call
-  LockType held_as;   // how the blocking owner holds it
-  int owner_tid;      // parent-side tid from glibc's lock word; 0 when unknown
+  const char* kind;       // protocol::kind_*
+  const char* call;       // the interposed function the program called
+  const void* lock;       // the address the program passed; nullptr when there is none
+  const char* lock_type;  // "mutex", "condvar", "libc:env", ...; nullptr: no lock line
+  bool tracked;           // a lock the held-lock stacks record: held_as says how the owner holds it
+  LockType held_as;
+  int owner_tid;          // parent-side tid of the owner; 0 when none
+  const char* unsafe_class = nullptr;  // unsafe-call only: protocol::class_*
+  const char* why = nullptr;
+  uintptr_t site = 0;                  // unsafe-call only: the program's return address
 };
 
 // Writes one report block to stderr or to <log_path>.<pid>. errno is preserved.
@@ -19,5 +24,16 @@ void report_hazard(const Hazard& hazard);
 
 // Applies on_deadlock after a deadlock report: _exit(exitcode), abort(), or return (the call then blocks).
 void act_on_deadlock();
+
+// Ends the process with SIGABRT without running anything of the program's (no stdio flush, no handlers).
+[[noreturn]] void abort_now();
+
+// The report destination (stderr or <log_path>.<pid>), opened once per process.
+int report_fd();
+
+// Serialises whole reports between threads of one process; bounded, never blocks for long (a vanished
+// reporter cannot wedge a child). Returns whether it was taken.
+bool report_lock();
+void report_unlock(bool taken);
 
 }  // namespace fh

@@ -2,6 +2,7 @@
 // directly: no LD_PRELOAD, no wrappers. Criterion runs each test in its own process.
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -93,6 +94,35 @@ Test(core, private_robust_set) {
   cr_assert_not(core::is_private_robust(&b));
   core::note_mutex_init(&a, false);  // destroyed or re-initialised as something else
   cr_assert_not(core::is_private_robust(&a));
+}
+
+Test(core, semaphore_words) {
+  sem_t priv, shared;
+  sem_init(&priv, 0, 2);
+  sem_init(&shared, 1, 0);
+  cr_assert(glibc::sem_private(&priv));
+  cr_assert_not(glibc::sem_private(&shared));
+  cr_assert_eq(glibc::sem_value(&priv), 2u);
+  cr_assert_eq(glibc::sem_value(&shared), 0u);
+  sem_wait(&priv);
+  cr_assert_eq(glibc::sem_value(&priv), 1u);
+}
+
+Test(core, mutex_and_rwlock_words) {
+  static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+  static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+  cr_assert_eq(glibc::mutex_owner(&m), 0);
+  pthread_mutex_lock(&m);
+  cr_assert_eq(glibc::mutex_owner(&m), tls.tid != 0 ? tls.tid : static_cast<int>(gettid()));
+  pthread_rwlock_rdlock(&rw);
+  pthread_rwlock_rdlock(&rw);
+  cr_assert_eq(glibc::rwlock_readers(&rw), 2u);
+  cr_assert_eq(glibc::rwlock_writer(&rw), 0);
+  pthread_rwlock_unlock(&rw);
+  pthread_rwlock_unlock(&rw);
+  pthread_rwlock_wrlock(&rw);
+  cr_assert_eq(glibc::rwlock_writer(&rw), static_cast<int>(gettid()));
+  cr_assert_not(glibc::rwlock_shared(&rw));
 }
 
 Test(core, registry_claims_and_releases) {

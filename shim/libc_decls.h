@@ -1,0 +1,39 @@
+// Declarations the shim interposes but the public headers hide (fortify's _chk variants, the C++ ABI's
+// static-init guards), and every header the interposition table's signatures need.
+#pragma once
+
+#include <dlfcn.h>
+#include <grp.h>
+#include <iconv.h>
+#include <libintl.h>
+#include <link.h>
+#include <locale.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <semaphore.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <malloc.h>
+#include <sys/socket.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdint>
+
+extern "C" {
+int __printf_chk(int flag, const char* format, ...);
+int __fprintf_chk(FILE* stream, int flag, const char* format, ...);
+int __sprintf_chk(char* s, int flag, size_t slen, const char* format, ...);
+int __snprintf_chk(char* s, size_t maxlen, int flag, size_t slen, const char* format, ...);
+int __vprintf_chk(int flag, const char* format, va_list ap);
+int __vfprintf_chk(FILE* stream, int flag, const char* format, va_list ap);
+int __vsprintf_chk(char* s, int flag, size_t slen, const char* format, va_list ap);
+int __vsnprintf_chk(char* s, size_t maxlen, int flag, size_t slen, const char* format, va_list ap);
+// Itanium C++ ABI 3.3.2: the guard is a 64-bit object whose first byte says "initialised".
+int __cxa_guard_acquire(int64_t* guard);
+void __cxa_guard_release(int64_t* guard);
+void __cxa_guard_abort(int64_t* guard);
+}

@@ -1,0 +1,151 @@
+// The catalogue of non-async-signal-safe calls and the restricted child's response to them (see unsafe.h).
+#include "shim/unsafe.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "shim/core.h"
+#include "shim/options.h"
+#include "shim/protocol.h"
+#include "shim/report.h"
+#include "shim/safe_io.h"
+
+namespace fh {
+
+static_assert(family_count <= max_families, "ThreadSlot::inside has a counter per family");
+
+#define FH_UNSAFE(name, cls, family, why) {#name, UnsafeClass::cls, Family::family, why},
+const CallInfo g_calls[call_count] = {
+#include "shim/interpose.def"
+};
+
+const char* unsafe_class_name(UnsafeClass c) {
+  switch (c) {
+    case UnsafeClass::hang_prone: return protocol::class_hang_prone;
+    case UnsafeClass::non_portable: return protocol::class_non_portable;
+  }
+  return "?";
+}
+
+const char* family_name(Family f) {
+  switch (f) {
+    case Family::none: return "none";
+    case Family::env: return "env";
+    case Family::tz: return "tz";
+    case Family::random: return "random";
+    case Family::loader: return "loader";
+    case Family::locale: return "locale";
+    case Family::syslog: return "syslog";
+    case Family::nss: return "nss";
+    case Family::iconv: return "iconv";
+    case Family::gettext: return "gettext";
+  }
+  return "?";
+}
+
+namespace {
+
+// Call sites seen in this process: key = site | call id << 48 (user-space addresses fit in 47 bits).
+// Open addressing, insert-only; a full table reports every new site (bounded noise, never a crash).
+constexpr size_t site_table_size = 1024;
+struct SiteEntry {
+  uint64_t key;
+  uint32_t count;
+};
+SiteEntry g_sites[site_table_size];
+uint32_t g_sites_used;
+
+uint64_t site_key(CallId id, uintptr_t site) { return (static_cast<uint64_t>(id) + 1) << 48 | (site & ((1ull << 48) - 1)); }
+
+// Counts one call at (id, site); returns true the first time.
+bool first_call_at(CallId id, uintptr_t site) {
+  uint64_t key = site_key(id, site);
+  size_t h = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 54) % site_table_size;
+  for (size_t n = 0; n < site_table_size; n++) {
+    SiteEntry& e = g_sites[(h + n) % site_table_size];
+    uint64_t k = __atomic_load_n(&e.key, __ATOMIC_ACQUIRE);
+    if (k == 0) {
+      if (__atomic_compare_exchange_n(&e.key, &k, key, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        __atomic_fetch_add(&e.count, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&g_sites_used, 1, __ATOMIC_RELAXED);
+        return true;
+      }
+    }
+    if (k == key) {
+      __atomic_fetch_add(&e.count, 1, __ATOMIC_RELAXED);
+      return false;
+    }
+  }
+  return true;
+}
+
+void report_family_deadlock(CallId id, const ThreadSlot* inside) {
+  char type[32];
+  size_t n = 0;
+  for (const char* p = protocol::type_libc_prefix; *p != '\0';) type[n++] = *p++;
+  safe_strcpy(type + n, family_name(g_calls[id].family), sizeof type - n);
+  report_hazard(Hazard{protocol::kind_deadlock, g_calls[id].name, nullptr, type, false, LockType::mutex, inside->tid});
+  act_on_deadlock();
+}
+
+}  // namespace
+
+void on_unsafe_call(CallId id, uintptr_t site) {
+  const CallInfo& call = g_calls[id];
+  if (call.family != Family::none) {
+    if (const ThreadSlot* inside = core::vanished_inside_family(static_cast<size_t>(call.family))) {
+      report_family_deadlock(id, inside);
+      return;  // on_deadlock=continue: the call goes on (and hangs, as it would have)
+    }
+  }
+  if (call.cls == UnsafeClass::non_portable && g_options.mode == mode_glibc) return;
+  if (!first_call_at(id, site)) return;
+  Hazard h{protocol::kind_unsafe_call, call.name, nullptr, nullptr, false, LockType::mutex, 0};
+  h.unsafe_class = unsafe_class_name(call.cls);
+  h.why = call.why;
+  h.site = site;
+  report_hazard(h);
+  switch (g_options.on_unsafe) {
+    case on_unsafe_report: return;
+    case on_unsafe_exit:
+      flush_repeats();
+      _exit(static_cast<int>(g_options.exitcode));
+    case on_unsafe_abort:
+      flush_repeats();
+      abort_now();
+  }
+}
+
+void flush_repeats() {
+  if (__atomic_load_n(&g_sites_used, __ATOMIC_RELAXED) == 0) return;
+  bool any = false;
+  for (const SiteEntry& e : g_sites)
+    if (e.key != 0 && e.count > 1) any = true;
+  if (!any) return;
+  int saved = errno;
+  bool locked = report_lock();
+  {
+    SafeWriter w(report_fd());
+    if (g_options.log_path[0] == '\0') w.str(protocol::magic_line);
+    w.str("repeats pid=").dec(g_process.pid).chr('\n');
+    for (const SiteEntry& e : g_sites) {
+      if (e.key == 0 || e.count <= 1) continue;
+      size_t id = static_cast<size_t>(e.key >> 48) - 1;
+      if (id >= call_count) continue;
+      w.str("repeat call=").str(g_calls[id].name).str(" site=").hex(e.key & ((1ull << 48) - 1))
+          .str(" count=").udec(e.count).chr('\n');
+    }
+    w.str("end\n");
+  }
+  report_unlock(locked);
+  errno = saved;
+}
+
+void reset_call_sites() {
+  if (__atomic_load_n(&g_sites_used, __ATOMIC_RELAXED) == 0) return;
+  for (SiteEntry& e : g_sites) e = SiteEntry{0, 0};
+  g_sites_used = 0;
+}
+
+}  // namespace fh
