@@ -131,9 +131,7 @@ Presented present(ReadResult& result, JsonOutput& json) {
   if (getcwd(cwd, sizeof cwd) != nullptr) style.strip_prefix = std::string(cwd) + "/";
   std::string text = format_text(result.reports, style);
   std::fputs(text.c_str(), stderr);
-  if (presented.hazards > 0)
-    std::fprintf(stderr, "forkhazard: reported %zu hazard%s\n", presented.hazards,
-                 presented.hazards == 1 ? "" : "s");
+  std::fputs(format_summary(result.reports).c_str(), stderr);
   presented.json_failed = !json.write(to_json(result.reports));
   return presented;
 }

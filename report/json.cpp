@@ -89,8 +89,10 @@ class Writer {
   }
 
   void lock(const LockRef& l) {
-    str("addr", hex(l.addr));
-    out += ',';
+    if (l.has_addr) {  // glibc-internal state (`libc:<family>`) has no address
+      str("addr", hex(l.addr));
+      out += ',';
+    }
     str("type", spelling(l.type, l.type_spelling));
   }
 
@@ -141,6 +143,24 @@ class Writer {
     num("pid", h.pid);
     out += ',';
     str("call", h.call);
+    if (h.klass) {
+      out += ',';
+      str("class", spelling(*h.klass, h.klass_spelling));
+    }
+    if (!h.why.empty()) {
+      out += ',';
+      str("why", h.why);
+    }
+    if (h.site) {
+      out += ',';
+      key("site");
+      frame(*h.site);
+    }
+    // Unsafe calls are reported once per site and counted; a deadlock ends (or hangs) the process at once.
+    if (h.kind == HazardKind::unsafe_call) {
+      out += ',';
+      num("count", h.count);
+    }
     if (h.lock) {
       out += ',';
       key("lock");

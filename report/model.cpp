@@ -1,6 +1,8 @@
 // Protocol words <-> model enums, spelled once from shim/protocol.h.
 #include "report/model.h"
 
+#include <algorithm>
+
 #include "shim/protocol.h"
 
 namespace fh {
@@ -20,6 +22,9 @@ std::string_view spelling(LockType type, const std::string& other) {
     case LockType::rwlock_read: return protocol::type_rwlock_read;
     case LockType::rwlock_write: return protocol::type_rwlock_write;
     case LockType::semaphore: return protocol::type_semaphore;
+    case LockType::condvar: return protocol::type_condvar;
+    case LockType::static_init: return protocol::type_static_init;
+    case LockType::libc: return other;  // the whole word, family included
     case LockType::other: return other;
   }
   return other;
@@ -35,6 +40,21 @@ std::string_view spelling(Relation relation, const std::string& other) {
   return other;
 }
 
+std::string_view spelling(CallClass klass, const std::string& other) {
+  switch (klass) {
+    case CallClass::hang_prone: return protocol::class_hang_prone;
+    case CallClass::non_portable: return protocol::class_non_portable;
+    case CallClass::other: return other;
+  }
+  return other;
+}
+
+std::string_view libc_family(const LockRef& lock) {
+  if (lock.type != LockType::libc) return {};
+  std::string_view word = lock.type_spelling;
+  return word.substr(std::min(word.size(), sizeof protocol::type_libc_prefix - 1));
+}
+
 std::optional<HazardKind> parse_hazard_kind(std::string_view word) {
   for (HazardKind k : {HazardKind::deadlock, HazardKind::unsafe_call})
     if (word == spelling(k, {})) return k;
@@ -42,14 +62,24 @@ std::optional<HazardKind> parse_hazard_kind(std::string_view word) {
 }
 
 std::optional<LockType> parse_lock_type(std::string_view word) {
-  for (LockType t : {LockType::mutex, LockType::rwlock_read, LockType::rwlock_write, LockType::semaphore})
+  for (LockType t : {LockType::mutex, LockType::rwlock_read, LockType::rwlock_write, LockType::semaphore,
+                     LockType::condvar, LockType::static_init})
     if (word == spelling(t, {})) return t;
+  // `libc:` and a family name; the family set may grow, so any non-empty name is a libc lock.
+  std::string_view prefix = protocol::type_libc_prefix;
+  if (word.size() > prefix.size() && word.substr(0, prefix.size()) == prefix) return LockType::libc;
   return std::nullopt;
 }
 
 std::optional<Relation> parse_relation(std::string_view word) {
   for (Relation r : {Relation::vanished, Relation::forker, Relation::unknown})
     if (word == spelling(r, {})) return r;
+  return std::nullopt;
+}
+
+std::optional<CallClass> parse_call_class(std::string_view word) {
+  for (CallClass c : {CallClass::hang_prone, CallClass::non_portable})
+    if (word == spelling(c, {})) return c;
   return std::nullopt;
 }
 

@@ -15,8 +15,13 @@ namespace fh {
 // error in every printer. `other` keeps a word a newer shim wrote that this CLI does not know (forward
 // compatibility, shim/protocol.h): the model then also holds its spelling.
 enum class HazardKind { deadlock, unsafe_call, other };
-enum class LockType { mutex, rwlock_read, rwlock_write, semaphore, other };
+// libc: glibc-internal state (`libc:<family>`), condvar: a condition variable a vanished thread waited on,
+// static_init: a function-local static a vanished thread was constructing (addr = its guard variable).
+enum class LockType { mutex, rwlock_read, rwlock_write, semaphore, condvar, static_init, libc, other };
 enum class Relation { vanished, forker, unknown, other };
+// Why an unsafe call is a hazard (`hazard class=`): hang-prone takes a glibc lock fork() does not reset;
+// non-portable is undefined by POSIX but kept working by glibc (allocator, stdio).
+enum class CallClass { hang_prone, non_portable, other };
 
 // One source-level frame. A machine frame whose calls were inlined becomes several Frames with the same pc,
 // innermost first, all but the last marked `inlined`. Before symbolization only `pc` is set.
@@ -32,10 +37,15 @@ struct Frame {
 using Stack = std::vector<Frame>;  // innermost first
 
 struct LockRef {
-  uint64_t addr = 0;  // the address the program passed
+  uint64_t addr = 0;  // the address the program passed; meaningless when !has_addr
   LockType type = LockType::mutex;
-  std::string type_spelling;  // only for LockType::other
+  // The protocol word, for LockType::other and LockType::libc ("libc:env": libc_family() gives "env").
+  std::string type_spelling;
+  bool has_addr = true;  // false for glibc-internal state, which has no address the program knows
 };
+
+// "env" of a `libc:env` lock; empty for every other type.
+std::string_view libc_family(const LockRef& lock);
 
 struct Owner {
   int64_t tid = 0;  // the holder's tid in the parent
@@ -71,6 +81,11 @@ struct Hazard {
   std::string kind_spelling;  // only for HazardKind::other
   int64_t pid = 0, ppid = 0;
   std::string call;  // the function the process called, e.g. pthread_mutex_lock
+  std::optional<CallClass> klass;  // unsafe-call: why the call is a hazard; absent when not recorded
+  std::string klass_spelling;      // only for CallClass::other
+  std::string why;                 // unsafe-call: what the call does that is unsafe ("allocates"); may be empty
+  std::optional<Frame> site;       // the program's call site (a return address); one frame once symbolized
+  int64_t count = 1;               // calls at (call, site) in this process in all (`repeats` blocks)
   std::optional<LockRef> lock;
   std::optional<Owner> owner;
   Stack acquired_at;  // where the owner took the lock
@@ -90,8 +105,10 @@ struct Report {
 std::string_view spelling(HazardKind kind, const std::string& other);
 std::string_view spelling(LockType type, const std::string& other);
 std::string_view spelling(Relation relation, const std::string& other);
+std::string_view spelling(CallClass klass, const std::string& other);
 std::optional<HazardKind> parse_hazard_kind(std::string_view word);
 std::optional<LockType> parse_lock_type(std::string_view word);
 std::optional<Relation> parse_relation(std::string_view word);
+std::optional<CallClass> parse_call_class(std::string_view word);
 
 }  // namespace fh

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <optional>
 #include <sstream>
+#include <tuple>
 #include <utility>
 
 #include "shim/protocol.h"
@@ -79,6 +80,7 @@ class Parser {
       handle(line);
     }
     if (block_) out_.errors.push_back("forkhazard: " + name_ + ": truncated report (no 'end' line)");
+    if (repeats_) out_.errors.push_back("forkhazard: " + name_ + ": truncated repeats block (no 'end' line)");
   }
 
  private:
@@ -198,12 +200,9 @@ class Parser {
     std::string word;
     if (!line.raw("type")) return;
     get(line, "type", &word);
-    if (auto type = parse_lock_type(word)) {
-      lock->type = *type;
-    } else {
-      lock->type = LockType::other;
-      lock->type_spelling = word;
-    }
+    auto type = parse_lock_type(word);
+    lock->type = type ? *type : LockType::other;
+    lock->type_spelling = lock->type == LockType::other || lock->type == LockType::libc ? word : std::string();
   }
 
   void get_relation(const Line& line, Relation* relation, std::string* other) {
@@ -223,10 +222,18 @@ class Parser {
           std::string(key) + "='");
   }
 
+  // A block-opening record ends an open block as truncated.
+  void close_truncated(std::string_view next) {
+    if (block_) error("truncated report (no 'end' line before the next '" + std::string(next) + "')");
+    if (repeats_) error("truncated repeats block (no 'end' line before the next '" + std::string(next) + "')");
+    block_.reset();
+    repeats_.reset();
+  }
+
   void handle(const Line& line) {
     const std::string_view r = line.record;
     if (r == "report") {
-      if (block_) error("truncated report (no 'end' line before the next 'report')");
+      close_truncated(r);
       block_.emplace();
       fork_.reset();
       block_->source = name_;
@@ -234,7 +241,17 @@ class Parser {
       get_dec(line, "ppid", &block_->ppid);
       return;
     }
-    if (!block_) return;  // outside a block only 'report' means something
+    if (r == "repeats") {
+      close_truncated(r);
+      repeats_.emplace();
+      get_dec(line, "pid", &repeats_->pid);
+      return;
+    }
+    if (repeats_) {
+      handle_repeats(line);
+      return;
+    }
+    if (!block_) return;  // outside a block only 'report' and 'repeats' mean something
     Hazard* hazard = block_->hazards.empty() ? nullptr : &block_->hazards.back();
     if (r == "end") {
       for (Hazard& h : block_->hazards) h.fork = fork_;
@@ -253,9 +270,19 @@ class Parser {
         h.kind_spelling = kind;
       }
       get(line, "call", &h.call);
+      if (line.raw("class")) {
+        std::string klass;
+        get(line, "class", &klass);
+        auto c = parse_call_class(klass);
+        h.klass = c ? *c : CallClass::other;
+        if (!c) h.klass_spelling = klass;
+      }
+      get(line, "why", &h.why);
+      if (line.raw("site")) get_hex(line, "site", &h.site.emplace().pc);
     } else if (r == "lock" && hazard) {
       LockRef& lock = hazard->lock.emplace();
       get_hex(line, "addr", &lock.addr);
+      lock.has_addr = line.raw("addr").has_value();
       get_type(line, &lock);
     } else if (r == "owner" && hazard) {
       Owner& owner = hazard->owner.emplace();
@@ -281,6 +308,7 @@ class Parser {
     } else if (r == "held" && fork_ && !fork_->threads.empty()) {
       HeldLock& held = fork_->threads.back().held.emplace_back();
       get_hex(line, "addr", &held.lock.addr);
+      held.lock.has_addr = line.raw("addr").has_value();
       get_type(line, &held.lock);
       get_dec(line, "depth", &held.depth);
       get_pcs(line, "pcs", &held.acquired_at);
@@ -295,17 +323,57 @@ class Parser {
     // Anything else is a record a newer shim writes: ignored (shim/protocol.h).
   }
 
+  // Inside `repeats pid=N ... end`: counts are kept only once the block is complete.
+  void handle_repeats(const Line& line) {
+    if (line.record == "end") {
+      for (auto& [key, count] : repeats_->counts) {
+        auto [it, inserted] = out_.repeat_counts.emplace(std::tuple_cat(std::make_tuple(repeats_->pid), key), count);
+        // A process that wrote two blocks (a failed exec, then exit) counted on: the larger count is the later.
+        if (!inserted) it->second = std::max(it->second, count);
+      }
+      repeats_.reset();
+    } else if (line.record == "repeat") {
+      std::string call;
+      uint64_t site = 0;
+      int64_t count = -1;
+      get(line, "call", &call);
+      get_hex(line, "site", &site);
+      get_dec(line, "count", &count);
+      if (count < 1) return;  // missing or malformed (already reported): the hazard keeps its count
+      int64_t& kept = repeats_->counts[std::make_tuple(call, site)];
+      kept = std::max(kept, count);
+    }
+  }
+
+  struct Repeats {
+    int64_t pid = 0;
+    std::map<std::tuple<std::string, uint64_t>, int64_t> counts;  // (call, site) -> count
+  };
+
   const std::string& name_;
   ReadResult& out_;
   int line_no_ = 0;
-  std::optional<Report> block_;     // the open block
+  std::optional<Report> block_;      // the open report block
   std::optional<ForkContext> fork_;  // its fork context, shared by all its hazards at 'end'
+  std::optional<Repeats> repeats_;   // the open repeats block
 };
+
+// Hazard::count from the repeat counts: a hazard no `repeat` line names was called once.
+void apply_repeat_counts(ReadResult& out) {
+  for (Report& report : out.reports) {
+    for (Hazard& hazard : report.hazards) {
+      if (!hazard.site) continue;
+      auto it = out.repeat_counts.find(std::make_tuple(hazard.pid, hazard.call, hazard.site->pc));
+      if (it != out.repeat_counts.end()) hazard.count = it->second;
+    }
+  }
+}
 
 }  // namespace
 
 void read_raw_text(std::string_view text, const std::string& name, ReadResult& out) {
   Parser(name, out).parse(text);
+  apply_repeat_counts(out);
   ++out.files;
 }
 

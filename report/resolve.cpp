@@ -44,6 +44,12 @@ void FrameResolver::resolve(const Report& report, Stack& stack) {
 
 void FrameResolver::resolve(Report& report) {
   for (Hazard& hazard : report.hazards) {
+    if (hazard.site) {
+      // The site is one machine frame; of its source frames keep the innermost: the line that made the call.
+      Stack site{*hazard.site};
+      resolve(report, site);
+      if (!site.empty()) hazard.site = site.front();
+    }
     resolve(report, hazard.acquired_at);
     resolve(report, hazard.stack);
     if (!hazard.fork) continue;

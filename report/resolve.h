@@ -20,7 +20,8 @@ class FrameResolver {
  public:
   explicit FrameResolver(Symbolizer& symbolizer) : symbolizer_(symbolizer) {}
 
-  // Resolves every stack of `report` in place; call once per report (frames are expanded, not re-resolvable).
+  // Resolves every stack and call site of `report` in place; call once per report (frames are expanded, not
+  // re-resolvable).
   // A PC outside every module keeps only its pc; one whose module yields nothing gets module and offset.
   void resolve(Report& report);
 

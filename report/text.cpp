@@ -2,6 +2,8 @@
 #include "report/text.h"
 
 #include <cstdio>
+#include <optional>
+#include <string_view>
 
 namespace fh {
 
@@ -27,28 +29,188 @@ std::string thread_label(int64_t tid, const std::string& name) {
   return label;
 }
 
-std::string lock_noun(LockType type, const std::string& other) {
-  switch (type) {
+// The calls of each glibc lock family that fork() does not reset (DESIGN.md section 1), for `libc:<family>`.
+struct LibcFamily {
+  std::string_view name;
+  const char* calls;
+};
+constexpr LibcFamily libc_families[] = {
+    {"env", "setenv/unsetenv/putenv"},
+    {"tz", "localtime/mktime/strftime/tzset"},
+    {"random", "random/rand/srandom"},
+    {"loader", "dlopen/dlclose/dl_iterate_phdr"},
+    {"locale", "setlocale/newlocale"},
+    {"syslog", "syslog/openlog/closelog"},
+    {"nss", "getpwnam/getgrnam/getaddrinfo/gethostbyname"},
+    {"iconv", "iconv_open/iconv_close"},
+    {"exit", "exit/atexit"},
+};
+
+// "the glibc env lock family (setenv/unsetenv/putenv)"
+std::string libc_family_phrase(std::string_view family) {
+  std::string phrase = "the glibc " + std::string(family) + " lock family";
+  for (const LibcFamily& f : libc_families)
+    if (f.name == family) return phrase + " (" + f.calls + ")";
+  return phrase;
+}
+
+std::string lock_noun(const LockRef& lock) {
+  switch (lock.type) {
     case LockType::mutex: return "mutex";
     case LockType::rwlock_read: return "rwlock";
     case LockType::rwlock_write: return "rwlock";
     case LockType::semaphore: return "semaphore";
-    case LockType::other: return "lock (" + other + ")";
+    case LockType::condvar: return "condition variable";
+    case LockType::static_init: return "function-local static";
+    case LockType::libc: return "glibc " + std::string(libc_family(lock)) + " lock";
+    case LockType::other: return "lock (" + lock.type_spelling + ")";
   }
   return "lock";
 }
 
-// "the mutex is held by", "the rwlock is held for reading by", ...
+// "the mutex is held by", "the rwlock is held for reading by", ... (for the types a thread holds and releases)
 std::string held_phrase(const LockRef& lock) {
-  std::string noun = "the " + lock_noun(lock.type, lock.type_spelling);
+  std::string noun = "the " + lock_noun(lock);
   switch (lock.type) {
-    case LockType::mutex: return noun + " is held by ";
     case LockType::rwlock_read: return noun + " is held for reading (which blocks writers) by ";
     case LockType::rwlock_write: return noun + " is held for writing by ";
     case LockType::semaphore: return noun + " is at zero, taken by ";
+    case LockType::mutex:
+    case LockType::condvar:
+    case LockType::static_init:
+    case LockType::libc:
     case LockType::other: return noun + " is held by ";
   }
   return noun + " is held by ";
+}
+
+// What a thread at fork() was doing with a lock: "holding mutex 0x10 for reading", "inside the glibc env ...".
+std::string holding_phrase(const LockRef& lock) {
+  std::string addr = lock.has_addr ? " " + hex(lock.addr) : "";
+  switch (lock.type) {
+    case LockType::mutex: return "holding mutex" + addr;
+    case LockType::rwlock_read: return "holding rwlock" + addr + " for reading";
+    case LockType::rwlock_write: return "holding rwlock" + addr + " for writing";
+    case LockType::semaphore: return "holding semaphore" + addr;
+    case LockType::condvar: return "waiting on condition variable" + addr;
+    case LockType::static_init: return "constructing function-local static" + (lock.has_addr ? addr + " (guard)" : "");
+    case LockType::libc: return "inside " + libc_family_phrase(libc_family(lock));
+    case LockType::other: return "holding " + lock_noun(lock) + addr;
+  }
+  return "holding" + addr;
+}
+
+// What the stack recorded with a held lock of a thread at fork() shows ("acquired" in ", acquired at:").
+const char* held_site_verb(LockType type) {
+  switch (type) {
+    case LockType::mutex:
+    case LockType::rwlock_read:
+    case LockType::rwlock_write:
+    case LockType::semaphore:
+    case LockType::other: return "acquired";
+    case LockType::condvar: return "started waiting";
+    case LockType::static_init: return "started";
+    case LockType::libc: return "entered";
+  }
+  return "acquired";
+}
+
+// "acquired the mutex", "started waiting on the condition variable", ...: what the owner did at `acquired_at`.
+std::string acquisition_verb(const LockRef* lock) {
+  if (lock == nullptr) return "acquired the lock";
+  switch (lock->type) {
+    case LockType::mutex:
+    case LockType::rwlock_read:
+    case LockType::rwlock_write:
+    case LockType::other: return "acquired the " + lock_noun(*lock);
+    case LockType::semaphore: return "took the semaphore";
+    case LockType::condvar: return "started waiting on the condition variable";
+    case LockType::static_init: return "started constructing the function-local static";
+    case LockType::libc: return "entered " + libc_family_phrase(libc_family(*lock));
+  }
+  return "acquired the lock";
+}
+
+const char hint_signal_safe[] =
+    "call only async-signal-safe functions between fork() and exec() (see signal-safety(7)), or use posix_spawn";
+const char hint_before_fork[] = "do this before fork(), or in the child only after exec()";
+
+// One hint per unsafe call (or prefix of a family of calls); the class decides for calls not named here.
+struct CallHint {
+  std::string_view call;
+  bool prefix;
+  const char* hint;
+};
+constexpr CallHint call_hints[] = {
+    {"exit", false,
+     "use _exit() in the child: exit() runs atexit handlers and C++ destructors and flushes stdio buffers copied "
+     "from the parent"},
+    {"pthread_create", false,
+     "do not start threads in the child of a multithreaded fork(); exec first or use posix_spawn"},
+    {"setenv", false, "build the child's environment before fork() and pass it to execve()"},
+    {"unsetenv", false, "build the child's environment before fork() and pass it to execve()"},
+    {"putenv", false, "build the child's environment before fork() and pass it to execve()"},
+    {"clearenv", false, "build the child's environment before fork() and pass it to execve()"},
+    // time zone
+    {"localtime", true, hint_before_fork}, {"gmtime", true, hint_before_fork}, {"ctime", true, hint_before_fork},
+    {"mktime", false, hint_before_fork}, {"timelocal", false, hint_before_fork}, {"tzset", false, hint_before_fork},
+    {"strftime", true, hint_before_fork},
+    // locale and messages
+    {"setlocale", false, hint_before_fork}, {"newlocale", false, hint_before_fork},
+    {"duplocale", false, hint_before_fork}, {"freelocale", false, hint_before_fork},
+    {"gettext", false, hint_before_fork}, {"dgettext", false, hint_before_fork},
+    {"dcgettext", false, hint_before_fork}, {"ngettext", false, hint_before_fork},
+    {"dngettext", false, hint_before_fork}, {"dcngettext", false, hint_before_fork},
+    {"iconv_open", false, hint_before_fork}, {"iconv_close", false, hint_before_fork},
+    // NSS
+    {"getpw", true, hint_before_fork}, {"getgr", true, hint_before_fork}, {"getsp", true, hint_before_fork},
+    {"gethostby", true, hint_before_fork}, {"getservby", true, hint_before_fork},
+    {"getprotoby", true, hint_before_fork}, {"getaddrinfo", false, hint_before_fork},
+    {"getnameinfo", false, hint_before_fork}, {"getlogin", true, hint_before_fork},
+    {"initgroups", false, hint_before_fork}, {"getgrouplist", false, hint_before_fork},
+    // syslog
+    {"syslog", false, hint_before_fork}, {"vsyslog", false, hint_before_fork},
+    {"__syslog_chk", false, hint_before_fork},
+    {"__vsyslog_chk", false, hint_before_fork}, {"openlog", false, hint_before_fork},
+    {"closelog", false, hint_before_fork},
+    // the dynamic loader
+    {"dlopen", false, hint_before_fork}, {"dlmopen", false, hint_before_fork}, {"dlclose", false, hint_before_fork},
+    {"dlsym", false, hint_before_fork}, {"dlvsym", false, hint_before_fork}, {"dladdr", true, hint_before_fork},
+    {"dl_iterate_phdr", false, hint_before_fork},
+    // random
+    {"random", false, hint_before_fork}, {"srandom", false, hint_before_fork}, {"rand", false, hint_before_fork},
+    {"srand", false, hint_before_fork}, {"initstate", false, hint_before_fork},
+    {"setstate", false, hint_before_fork},
+};
+
+std::string call_hint(const std::string& call, const std::optional<CallClass>& klass) {
+  for (const CallHint& h : call_hints)
+    if (h.prefix ? call.compare(0, h.call.size(), h.call) == 0 : call == h.call) return h.hint;
+  // The allocator, stdio and anything newer: what signal-safety(7) says; a new glibc-lock taker: move it.
+  if (klass && *klass == CallClass::hang_prone) return hint_before_fork;
+  return hint_signal_safe;
+}
+
+// A few words on an unsafe call's class.
+std::string class_explanation(CallClass klass, const std::string& other) {
+  switch (klass) {
+    case CallClass::hang_prone:
+      return "hang-prone: takes a glibc lock that fork() does not reset: this child can hang here";
+    case CallClass::non_portable:
+      return "non-portable: undefined after fork() in a multithreaded process by POSIX; glibc keeps it working "
+             "(FORKHAZARD_OPTIONS=mode=glibc drops this class)";
+    case CallClass::other: return "class '" + other + "' (unknown to this forkhazard; upgrade it for details)";
+  }
+  return {};
+}
+
+std::string kind_title(const Hazard& h) {
+  switch (h.kind) {
+    case HazardKind::deadlock: return "deadlock";
+    case HazardKind::unsafe_call: return "unsafe call";
+    case HazardKind::other: return h.kind_spelling;
+  }
+  return h.kind_spelling;
 }
 
 std::string owner_phrase(const Owner& owner) {
@@ -62,6 +224,38 @@ std::string owner_phrase(const Owner& owner) {
       return thread_label(owner.tid, owner.name) + " (relation '" + owner.relation_spelling + "')";
   }
   return thread_label(owner.tid, owner.name);
+}
+
+// "<who> was <doing> when it vanished at fork()" for the lock types whose owner was *in* something
+// (a condvar wait, a static's constructor, a glibc family) rather than holding a lock.
+std::string owner_was(const std::optional<Owner>& owner, const std::string& doing) {
+  if (!owner) return "a thread that vanished at fork() was " + doing;
+  switch (owner->relation) {
+    case Relation::vanished:
+      return thread_label(owner->tid, owner->name) + " was " + doing + " when it vanished at fork()";
+    case Relation::forker:
+      return "this thread was " + doing + " before fork() (under its parent-side tid " + std::to_string(owner->tid) +
+             ")";
+    case Relation::unknown:
+      return thread_label(owner->tid, owner->name) + " was " + doing + " and does not exist in this process";
+    case Relation::other:
+      return thread_label(owner->tid, owner->name) + " (relation '" + owner->relation_spelling + "') was " + doing;
+  }
+  return thread_label(owner->tid, owner->name) + " was " + doing;
+}
+
+// "its taker, thread 4239 \"w\", vanished at fork()": who took a semaphore that is now at 0.
+std::string semaphore_taker(const Owner& owner) {
+  switch (owner.relation) {
+    case Relation::vanished: return "its taker, " + thread_label(owner.tid, owner.name) + ", vanished at fork()";
+    case Relation::forker:
+      return "its taker was this thread before fork() (under its parent-side tid " + std::to_string(owner.tid) + ")";
+    case Relation::unknown:
+      return "its taker, " + thread_label(owner.tid, owner.name) + ", does not exist in this process";
+    case Relation::other:
+      return "its taker is " + thread_label(owner.tid, owner.name) + " (relation '" + owner.relation_spelling + "')";
+  }
+  return "its taker is " + thread_label(owner.tid, owner.name);
 }
 
 std::string thread_relation(const ForkThread& thread) {
@@ -104,13 +298,19 @@ class Printer {
 
   void hazard(const Hazard& h) {
     out += separator;
-    out += "forkhazard: " + std::string(spelling(h.kind, h.kind_spelling)) + " in process " +
-           std::to_string(h.pid) + " (child of " + std::to_string(h.ppid);
+    out += "forkhazard: " + kind_title(h) + " in process " + std::to_string(h.pid) + " (child of " +
+           std::to_string(h.ppid);
     // A grandchild inherits the restriction of its ancestor's multithreaded fork: name that ancestor.
     if (h.fork && h.fork->parent_pid != h.ppid)
       out += "; restricted since process " + std::to_string(h.fork->parent_pid) + " forked with threads running";
-    out += ")\n";
-    out += "  " + what_happened(h) + "\n";
+    out += ")";
+    if (h.kind == HazardKind::unsafe_call) {
+      out += ": " + what_happened(h) + "\n";
+      if (h.klass) out += "  " + class_explanation(*h.klass, h.klass_spelling) + "\n";
+      if (h.count > 1) out += "  called " + std::to_string(h.count) + " times at this site\n";
+    } else {
+      out += "\n  " + what_happened(h) + "\n";
+    }
     stack(h.stack, "    ");
     if (h.owner) acquisition(h);
     if (h.fork) fork(*h.fork);
@@ -126,33 +326,49 @@ class Printer {
     return file;
   }
 
-  std::string what_happened(const Hazard& h) {
+  static std::string what_happened(const Hazard& h) {
     switch (h.kind) {
-      case HazardKind::deadlock: {
-        std::string call = h.call + "(" + (h.lock ? hex(h.lock->addr) : "") + ") would block forever";
-        if (h.lock && h.owner) return call + ": " + held_phrase(*h.lock) + owner_phrase(*h.owner);
-        if (h.lock)
-          return call + ": nothing left in this process can release the " +
-                 lock_noun(h.lock->type, h.lock->type_spelling);
-        return call;
-      }
+      case HazardKind::deadlock: return deadlock_happened(h);
       case HazardKind::unsafe_call:
-        return h.call + "() is not async-signal-safe: in the child of a multithreaded fork it can hang or misbehave";
+        return h.call + "() is not async-signal-safe" + (h.why.empty() ? "" : " (" + h.why + ")");
       case HazardKind::other:
         return h.call + ": hazard '" + h.kind_spelling + "' (unknown to this forkhazard; upgrade it for details)";
     }
     return h.call;
   }
 
+  static std::string deadlock_happened(const Hazard& h) {
+    std::string call = h.call + "(" + (h.lock && h.lock->has_addr ? hex(h.lock->addr) : "") + ") would block forever";
+    if (!h.lock) return call;
+    switch (h.lock->type) {
+      case LockType::semaphore:
+        if (h.owner)
+          return call + ": the semaphore is at 0 and " + semaphore_taker(*h.owner) +
+                 "; nothing left in this single-threaded process can post it";
+        return call + ": the semaphore is at 0 and nothing left in this single-threaded process can post it";
+      case LockType::condvar: return call + ": " + owner_was(h.owner, "waiting on this condition variable");
+      case LockType::static_init: return call + ": " + owner_was(h.owner, "constructing this function-local static");
+      case LockType::libc:
+        return call + ": " + owner_was(h.owner, "inside " + libc_family_phrase(libc_family(*h.lock)));
+      case LockType::mutex:
+      case LockType::rwlock_read:
+      case LockType::rwlock_write:
+      case LockType::other:
+        if (h.owner) return call + ": " + held_phrase(*h.lock) + owner_phrase(*h.owner);
+        return call + ": nothing left in this process can release the " + lock_noun(*h.lock);
+    }
+    return call;
+  }
+
   void acquisition(const Hazard& h) {
-    std::string noun = h.lock ? "the " + lock_noun(h.lock->type, h.lock->type_spelling) : "the lock";
+    std::string verb = acquisition_verb(h.lock ? &*h.lock : nullptr);
     out += "\n  ";
     if (h.owner->relation == Relation::forker) {
-      out += "This thread acquired " + noun + " before fork()";
+      out += "This thread " + verb + " before fork()";
     } else {
       std::string label = thread_label(h.owner->tid, h.owner->name);
       label[0] = 'T';
-      out += label + " acquired " + noun;
+      out += label + " " + verb;
     }
     if (h.acquired_at.empty()) {
       out += " at a site forkhazard did not see (before it was loaded, or in untracked code)\n";
@@ -177,15 +393,13 @@ class Printer {
         stack(t.created_at, "      ");
       }
       for (const HeldLock& held : t.held) {
-        out += "      holding " + lock_noun(held.lock.type, held.lock.type_spelling) + " " + hex(held.lock.addr);
-        if (held.lock.type == LockType::rwlock_read) out += " for reading";
-        if (held.lock.type == LockType::rwlock_write) out += " for writing";
+        out += "      " + holding_phrase(held.lock);
         if (held.depth > 1) out += " (depth " + std::to_string(held.depth) + ")";
         if (held.acquired_at.empty()) {
           out += "\n";
           continue;
         }
-        out += ", acquired at:\n";
+        out += std::string(", ") + held_site_verb(held.lock.type) + " at:\n";
         stack(held.acquired_at, "        ");
       }
     }
@@ -194,17 +408,38 @@ class Printer {
   static std::string hint(const Hazard& h) {
     const std::string signal_safe = "call only async-signal-safe functions between fork() and exec()";
     switch (h.kind) {
-      case HazardKind::deadlock:
-        if (h.owner && h.owner->relation == Relation::forker)
-          return "release the lock before fork() (a normal mutex can also be unlocked in a pthread_atfork child "
-                 "handler; recursive and errorcheck mutexes and rwlocks cannot, the child has a new tid), or " +
-                 signal_safe;
-        return "take the lock in a pthread_atfork prepare handler and release it in the parent and child "
-               "handlers, or " + signal_safe;
-      case HazardKind::unsafe_call: return signal_safe + " (man 7 signal-safety), or fork before starting threads";
+      case HazardKind::deadlock: return deadlock_hint(h, signal_safe);
+      case HazardKind::unsafe_call: return call_hint(h.call, h.klass);
       case HazardKind::other: return signal_safe;
     }
     return signal_safe;
+  }
+
+  static std::string deadlock_hint(const Hazard& h, const std::string& signal_safe) {
+    switch (h.lock ? h.lock->type : LockType::mutex) {
+      case LockType::semaphore:
+        return "do not fork() while another thread may hold the semaphore (post it before fork(), or exec in the "
+               "child before waiting on it); Python's threading.Lock is such a semaphore: do not os.fork() while "
+               "another thread may hold one, use subprocess or multiprocessing's \"spawn\" or \"forkserver\" "
+               "start method";
+      case LockType::condvar:
+        return "destroy condition variables (std::condition_variable's destructor does) only after exec, or let "
+               "the child _exit() without running destructors";
+      case LockType::static_init:
+        return "construct function-local statics before fork() (call their function once before starting "
+               "threads), or let the child use them only after exec";
+      case LockType::libc: return call_hint(h.call, CallClass::hang_prone);
+      case LockType::mutex:
+      case LockType::rwlock_read:
+      case LockType::rwlock_write:
+      case LockType::other: break;
+    }
+    if (h.owner && h.owner->relation == Relation::forker)
+      return "release the lock before fork() (a normal mutex can also be unlocked in a pthread_atfork child "
+             "handler; recursive and errorcheck mutexes and rwlocks cannot, the child has a new tid), or " +
+             signal_safe;
+    return "take the lock in a pthread_atfork prepare handler and release it in the parent and child "
+           "handlers, or " + signal_safe;
   }
 
   const TextStyle& style_;
@@ -223,6 +458,29 @@ std::string format_text(const std::vector<Report>& reports, const TextStyle& sty
   for (const Report& report : reports)
     for (const Hazard& hazard : report.hazards) out += format_hazard(hazard, style);
   return out;
+}
+
+std::string format_summary(const std::vector<Report>& reports) {
+  size_t deadlocks = 0, unsafe_calls = 0, others = 0;
+  for (const Report& report : reports) {
+    for (const Hazard& hazard : report.hazards) {
+      switch (hazard.kind) {
+        case HazardKind::deadlock: ++deadlocks; break;
+        case HazardKind::unsafe_call: ++unsafe_calls; break;
+        case HazardKind::other: ++others; break;
+      }
+    }
+  }
+  std::string counts;
+  auto add = [&](size_t n, const char* one, const char* many) {
+    if (n == 0) return;
+    if (!counts.empty()) counts += ", ";
+    counts += std::to_string(n) + " " + (n == 1 ? one : many);
+  };
+  add(deadlocks, "deadlock", "deadlocks");
+  add(unsafe_calls, "unsafe call", "unsafe calls");
+  add(others, "hazard of a kind unknown to this forkhazard", "hazards of kinds unknown to this forkhazard");
+  return counts.empty() ? counts : "forkhazard: reported " + counts + "\n";
 }
 
 }  // namespace fh

@@ -18,4 +18,8 @@ std::string format_hazard(const Hazard& hazard, const TextStyle& style = {});
 // Every hazard of every report, in order; empty when there is none.
 std::string format_text(const std::vector<Report>& reports, const TextStyle& style = {});
 
+// The closing line, counting hazards by kind ("forkhazard: reported 1 deadlock, 3 unsafe calls\n"); empty when
+// there is none.
+std::string format_summary(const std::vector<Report>& reports);
+
 }  // namespace fh

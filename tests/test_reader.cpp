@@ -73,6 +73,35 @@ const char small_json[] =
     R"("threads":[{"tid":11,"name":"w\"q","relation":"vanished","created_at":[{"pc":"0xd1"}],)"
     R"("held":[{"addr":"0x1000","type":"mutex","depth":2,"acquired_at":[{"pc":"0xe1"}]}]}]}}]})";
 
+// An unsafe call in a child whose PCs lie in a module that cannot be read: frames get module and offset only.
+const char unsafe_block[] =
+    "forkhazard-raw v=1\n"
+    "report pid=4242 ppid=4241\n"
+    "hazard kind=unsafe-call call=malloc class=non-portable site=0x401234 why=allocates future=1\n"
+    "stack pcs=0x401234,0x999\n"
+    "fork parent_pid=4241 forking_tid=4241 pcs=0x401100\n"
+    "thread tid=4239 name=w relation=vanished created=0x401050\n"
+    "held addr=0x4000 type=mutex depth=1 pcs=0x401010\n"
+    "module lo=0x400000 hi=0x402000 bias=0x3ff000 build_id=ab path=/nonexistent/forkhazard/app\n"
+    "end\n";
+
+const char unsafe_json[] =
+    R"({"version":1,"hazards":[{"kind":"unsafe-call","pid":4242,"call":"malloc","class":"non-portable",)"
+    R"("why":"allocates","site":{"pc":"0x401234","module":"/nonexistent/forkhazard/app","offset":"0x2234"},)"
+    R"("count":17,"stack":[{"pc":"0x401234","module":"/nonexistent/forkhazard/app","offset":"0x2234"},)"
+    R"({"pc":"0x999"}],"fork":{"parent_pid":4241,"forking_tid":4241,)"
+    R"("stack":[{"pc":"0x401100","module":"/nonexistent/forkhazard/app","offset":"0x2100"}],)"
+    R"("threads":[{"tid":4239,"name":"w","relation":"vanished",)"
+    R"("created_at":[{"pc":"0x401050","module":"/nonexistent/forkhazard/app","offset":"0x2050"}],)"
+    R"("held":[{"addr":"0x4000","type":"mutex","depth":1,)"
+    R"("acquired_at":[{"pc":"0x401010","module":"/nonexistent/forkhazard/app","offset":"0x2010"}]}]}]}}]})";
+
+// The process's own count of that call, written when it exits.
+const char unsafe_repeats[] =
+    "repeats pid=4242\n"
+    "repeat call=malloc site=0x401234 count=17\n"
+    "end\n";
+
 fh::ReadResult parse(const std::string& text, const std::string& name = "t.raw") {
   fh::ReadResult result;
   fh::read_raw_text(text, name, result);
@@ -273,7 +302,7 @@ Test(reader, dash_is_the_empty_value) {
 Test(reader, unknown_words_are_kept_verbatim) {
   fh::ReadResult r = parse(
       "forkhazard-raw v=1\nreport pid=7 ppid=6\nhazard kind=cond-destroy call=pthread_cond_destroy\n"
-      "lock addr=0x20 type=condvar\nowner tid=3 name= relation=zombie\nend\n");
+      "lock addr=0x20 type=barrier\nowner tid=3 name= relation=zombie\nend\n");
   cr_assert(r.errors.empty(), "%s", joined_errors(r).c_str());
   const fh::Hazard& h = r.reports.at(0).hazards.at(0);
   cr_expect(h.kind == fh::HazardKind::other);
@@ -281,7 +310,7 @@ Test(reader, unknown_words_are_kept_verbatim) {
   cr_expect(h.owner->relation == fh::Relation::other);
   std::string json = fh::to_json(r.reports);
   cr_expect(json.find(R"("kind":"cond-destroy")") != std::string::npos, "%s", json.c_str());
-  cr_expect(json.find(R"("type":"condvar")") != std::string::npos, "%s", json.c_str());
+  cr_expect(json.find(R"("type":"barrier")") != std::string::npos, "%s", json.c_str());
   cr_expect(json.find(R"("relation":"zombie")") != std::string::npos, "%s", json.c_str());
 }
 
@@ -356,7 +385,7 @@ Test(reader, json_omits_what_a_hazard_lacks) {
                            "stack pcs=0x5\nend\n");
   cr_assert(r.errors.empty(), "%s", joined_errors(r).c_str());
   EXPECT_TEXT(fh::to_json(r.reports),
-                   R"({"version":1,"hazards":[{"kind":"unsafe-call","pid":9,"call":"localtime_r",)"
+                   R"({"version":1,"hazards":[{"kind":"unsafe-call","pid":9,"call":"localtime_r","count":1,)"
                    R"("stack":[{"pc":"0x5"}]}]})");
 }
 
@@ -540,4 +569,270 @@ Test(reader, cli_report_exit_codes_and_json, .init = cr_redirect_stderr) {
                "a hazard outweighs a bad file");
   std::string cmd = "rm -rf '" + dir + "'";
   cr_expect_eq(std::system(cmd.c_str()), 0);
+}
+
+Test(reader, parses_an_unsafe_call_block) {
+  fh::ReadResult r = parse(unsafe_block);
+  cr_assert(r.errors.empty(), "unexpected errors:\n%s", joined_errors(r).c_str());
+  const fh::Hazard& h = r.reports.at(0).hazards.at(0);
+  cr_expect(h.kind == fh::HazardKind::unsafe_call);
+  cr_expect_str_eq(h.call.c_str(), "malloc");
+  cr_assert(h.klass.has_value());
+  cr_expect(*h.klass == fh::CallClass::non_portable);
+  cr_expect_str_eq(h.why.c_str(), "allocates");
+  cr_assert(h.site.has_value());
+  cr_expect_eq(h.site->pc, 0x401234u);
+  cr_expect_eq(h.count, 1, "no repeats block: called once");
+  cr_expect(!h.lock.has_value());
+  cr_expect(!h.owner.has_value());
+  cr_expect_eq(h.stack.size(), 2u);
+  cr_assert(h.fork.has_value());
+  cr_expect_eq(h.fork->threads.at(0).held.at(0).lock.addr, 0x4000u);
+
+  r = parse("forkhazard-raw v=1\nreport pid=5 ppid=4\n"
+            "hazard kind=unsafe-call call=setenv class=hang-prone site=0x10 why=takes%20the%20env%20lock\nend\n"
+            "report pid=6 ppid=4\nhazard kind=unsafe-call call=frob class=sticky\nend\n");
+  cr_assert(r.errors.empty(), "%s", joined_errors(r).c_str());
+  const fh::Hazard& setenv_call = r.reports.at(0).hazards.at(0);
+  cr_expect(setenv_call.klass == fh::CallClass::hang_prone);
+  cr_expect_str_eq(setenv_call.why.c_str(), "takes the env lock");
+  const fh::Hazard& frob = r.reports.at(1).hazards.at(0);
+  cr_expect(frob.klass == fh::CallClass::other);
+  cr_expect_str_eq(frob.klass_spelling.c_str(), "sticky");
+  cr_expect(!frob.site.has_value());
+  cr_expect(frob.why.empty());
+  std::string json = fh::to_json({r.reports.at(1)});
+  cr_expect(json.find(R"("call":"frob","class":"sticky","count":1,"stack":[])") != std::string::npos, "%s",
+            json.c_str());
+}
+
+Test(reader, repeats_set_the_count_by_pid_call_and_site) {
+  // The hazard, then another site of the same call, then the repeats block naming only the first site; a
+  // block of another process with the same (call, site) changes nothing here.
+  std::string text = std::string(unsafe_block) +
+                     "report pid=4242 ppid=4241\n"
+                     "hazard kind=unsafe-call call=malloc class=non-portable site=0x401300 why=allocates\nend\n"
+                     "report pid=4243 ppid=4241\n"
+                     "hazard kind=unsafe-call call=free class=non-portable site=0x401234 why=allocates\nend\n" +
+                     unsafe_repeats +
+                     "repeats pid=4243\nrepeat call=malloc site=0x401300 count=5\nend\n";
+  fh::ReadResult r = parse(text);
+  cr_assert(r.errors.empty(), "%s", joined_errors(r).c_str());
+  cr_assert_eq(r.reports.size(), 3u);
+  cr_expect_eq(r.reports[0].hazards.at(0).count, 17);
+  cr_expect_eq(r.reports[1].hazards.at(0).count, 1, "another site of the same call");
+  cr_expect_eq(r.reports[2].hazards.at(0).count, 1, "another call at the same site");
+
+  // The repeats may come in a file read before the hazard's, and a later, larger count wins.
+  fh::ReadResult split;
+  fh::read_raw_text(std::string("forkhazard-raw v=1\n") + unsafe_repeats, "a.raw", split);
+  fh::read_raw_text("forkhazard-raw v=1\nrepeats pid=4242\nrepeat call=malloc site=0x401234 count=20\nend\n",
+                    "b.raw", split);
+  fh::read_raw_text(unsafe_block, "c.raw", split);
+  cr_assert(split.errors.empty(), "%s", joined_errors(split).c_str());
+  cr_expect_eq(split.reports.at(0).hazards.at(0).count, 20);
+}
+
+Test(reader, missing_or_truncated_repeats_leave_count_one) {
+  // The process was killed before it wrote its repeats: the block is missing, or cut off.
+  fh::ReadResult r = parse(std::string(unsafe_block) + "repeats pid=4242\nrepeat call=malloc site=0x401234 count=17\n");
+  cr_assert_eq(r.errors.size(), 1u, "%s", joined_errors(r).c_str());
+  cr_expect_str_eq(r.errors[0].c_str(), "forkhazard: t.raw: truncated repeats block (no 'end' line)");
+  cr_expect_eq(r.reports.at(0).hazards.at(0).count, 1);
+  cr_expect(r.repeat_counts.empty());
+
+  // A report line inside an open repeats block ends it as truncated, and that report still counts.
+  r = parse(std::string("forkhazard-raw v=1\nrepeats pid=4242\nrepeat call=malloc site=0x401234 count=17\n") +
+            (unsafe_block + sizeof "forkhazard-raw v=1\n" - 1));
+  cr_assert_eq(r.errors.size(), 1u, "%s", joined_errors(r).c_str());
+  cr_expect(r.errors[0].find("t.raw:4: truncated repeats block") != std::string::npos, "%s", r.errors[0].c_str());
+  cr_assert_eq(r.reports.size(), 1u);
+  cr_expect_eq(r.reports[0].hazards.at(0).count, 1);
+
+  // A malformed count is an error and sets nothing.
+  r = parse(std::string(unsafe_block) + "repeats pid=4242\nrepeat call=malloc site=0x401234 count=x\nend\n");
+  cr_assert_eq(r.errors.size(), 1u, "%s", joined_errors(r).c_str());
+  cr_expect(r.errors[0].find("malformed decimal number 'x' in 'repeat count='") != std::string::npos, "%s",
+            r.errors[0].c_str());
+  cr_expect_eq(r.reports.at(0).hazards.at(0).count, 1);
+}
+
+Test(reader, lock_without_addr_is_glibc_state) {
+  fh::ReadResult r = parse(
+      "forkhazard-raw v=1\nreport pid=7 ppid=6\nhazard kind=deadlock call=setenv\n"
+      "lock type=libc:env\nowner tid=3 name=w relation=vanished\nstack pcs=0x1\n"
+      "fork parent_pid=6 forking_tid=6 pcs=-\nthread tid=3 name=w relation=vanished created=-\n"
+      "held type=libc:env depth=1 pcs=0x2\nend\n"
+      "report pid=8 ppid=6\nhazard kind=deadlock call=pthread_cond_destroy\nlock addr=0x30 type=condvar\nend\n"
+      "report pid=9 ppid=6\nhazard kind=deadlock call=__cxa_guard_acquire\nlock addr=0x40 type=static-init\nend\n");
+  cr_assert(r.errors.empty(), "%s", joined_errors(r).c_str());
+  cr_assert_eq(r.reports.size(), 3u);
+  const fh::Hazard& h = r.reports[0].hazards.at(0);
+  cr_assert(h.lock.has_value());
+  cr_expect_not(h.lock->has_addr);
+  cr_expect(h.lock->type == fh::LockType::libc);
+  cr_expect(fh::libc_family(*h.lock) == "env");
+  const fh::LockRef& held = h.fork->threads.at(0).held.at(0).lock;
+  cr_expect_not(held.has_addr);
+  cr_expect(held.type == fh::LockType::libc);
+  cr_expect(r.reports[1].hazards.at(0).lock->type == fh::LockType::condvar);
+  cr_expect(r.reports[1].hazards.at(0).lock->has_addr);
+  cr_expect(r.reports[2].hazards.at(0).lock->type == fh::LockType::static_init);
+  cr_expect_eq(r.reports[2].hazards.at(0).lock->addr, 0x40u);
+
+  std::string json = fh::to_json(r.reports);
+  cr_expect(json.find(R"("call":"setenv","lock":{"type":"libc:env"},"owner":)") != std::string::npos, "%s",
+            json.c_str());
+  cr_expect(json.find(R"("held":[{"type":"libc:env","depth":1,)") != std::string::npos, "%s", json.c_str());
+  cr_expect(json.find(R"("lock":{"addr":"0x30","type":"condvar"})") != std::string::npos, "%s", json.c_str());
+  cr_expect(json.find(R"("lock":{"addr":"0x40","type":"static-init"})") != std::string::npos, "%s", json.c_str());
+  cr_expect(json.find(R"("count")") == std::string::npos, "deadlocks carry no count: %s", json.c_str());
+}
+
+Test(reader, json_of_an_unsafe_call_with_unknown_modules) {
+  fh::ReadResult r = parse(std::string(unsafe_block) + unsafe_repeats);
+  cr_assert(r.errors.empty(), "%s", joined_errors(r).c_str());
+  resolve_all(r);
+  EXPECT_TEXT(fh::to_json(r.reports), unsafe_json);
+}
+
+Test(reader, text_of_an_unsafe_call) {
+  fh::ReadResult r = parse(std::string(unsafe_block) + unsafe_repeats);
+  resolve_all(r);
+  std::string text = fh::format_text(r.reports);
+  const char* expected[] = {
+      "==================\nforkhazard: unsafe call in process 4242 (child of 4241): malloc() is not "
+      "async-signal-safe (allocates)\n",
+      "\n  non-portable: undefined after fork() in a multithreaded process by POSIX; glibc keeps it working "
+      "(FORKHAZARD_OPTIONS=mode=glibc drops this class)\n  called 17 times at this site\n"
+      "    #0 0x401234 (app+0x2234)\n    #1 0x999 (no module)\n",
+      "    thread 4239 \"w\" (vanished at fork()), created at:\n      #0 0x401050 (app+0x2050)\n"
+      "      holding mutex 0x4000, acquired at:\n",
+      "\n  hint: call only async-signal-safe functions between fork() and exec() (see signal-safety(7)), or use "
+      "posix_spawn\n==================\n",
+  };
+  for (const char* piece : expected)
+    cr_expect(text.find(piece) != std::string::npos, "missing [%s] in:\n%s", piece, text.c_str());
+
+  fh::Hazard& h = r.reports[0].hazards[0];
+  h.call = "localtime_r";
+  h.why = "takes the tz lock";
+  h.klass = fh::CallClass::hang_prone;
+  h.count = 1;
+  text = fh::format_hazard(h);
+  cr_expect(text.find("localtime_r() is not async-signal-safe (takes the tz lock)\n  hang-prone: takes a glibc lock "
+                      "that fork() does not reset: this child can hang here\n    #0 ") != std::string::npos,
+            "%s", text.c_str());
+  cr_expect(text.find("called 1 times") == std::string::npos, "%s", text.c_str());
+  cr_expect(text.find("  hint: do this before fork(), or in the child only after exec()\n") != std::string::npos,
+            "%s", text.c_str());
+}
+
+Test(reader, text_hint_per_unsafe_call) {
+  struct Case {
+    const char* call;
+    fh::CallClass klass;
+    const char* hint;
+  } cases[] = {
+      {"exit", fh::CallClass::hang_prone, "  hint: use _exit() in the child: exit() runs atexit handlers"},
+      {"pthread_create", fh::CallClass::non_portable, "  hint: do not start threads in the child of a multithreaded"},
+      {"setenv", fh::CallClass::hang_prone, "  hint: build the child's environment before fork() and pass it to "
+                                            "execve()\n"},
+      {"putenv", fh::CallClass::hang_prone, "  hint: build the child's environment before fork()"},
+      {"getpwnam", fh::CallClass::hang_prone, "  hint: do this before fork(), or in the child only after exec()"},
+      {"dlopen", fh::CallClass::hang_prone, "  hint: do this before fork(), or in the child only after exec()"},
+      {"syslog", fh::CallClass::hang_prone, "  hint: do this before fork(), or in the child only after exec()"},
+      {"printf", fh::CallClass::non_portable, "  hint: call only async-signal-safe functions between fork() and "
+                                              "exec() (see signal-safety(7)), or use posix_spawn\n"},
+      {"free", fh::CallClass::non_portable, "  hint: call only async-signal-safe functions"},
+      {"some_new_locker", fh::CallClass::hang_prone, "  hint: do this before fork()"},
+  };
+  for (const Case& c : cases) {
+    fh::Hazard h;
+    h.kind = fh::HazardKind::unsafe_call;
+    h.pid = 2;
+    h.ppid = 1;
+    h.call = c.call;
+    h.klass = c.klass;
+    std::string text = fh::format_hazard(h);
+    cr_expect(text.find(c.hint) != std::string::npos, "%s: missing [%s] in:\n%s", c.call, c.hint, text.c_str());
+  }
+}
+
+Test(reader, text_of_deadlocks_on_glibc_state_condvars_statics_and_semaphores) {
+  fh::ReadResult r = parse(
+      "forkhazard-raw v=1\n"
+      "report pid=7 ppid=6\nhazard kind=deadlock call=setenv\nlock type=libc:env\n"
+      "owner tid=4239 name=w relation=vanished\nacquired pcs=0x5\nstack pcs=0x1\n"
+      "fork parent_pid=6 forking_tid=6 pcs=-\nthread tid=4239 name=w relation=vanished created=-\n"
+      "held type=libc:env depth=1 pcs=0x5\nend\n"
+      "report pid=8 ppid=6\nhazard kind=deadlock call=pthread_cond_destroy\nlock addr=0x30 type=condvar\n"
+      "owner tid=4239 name=w relation=vanished\nacquired pcs=0x6\nstack pcs=0x1\nend\n"
+      "report pid=9 ppid=6\nhazard kind=deadlock call=__cxa_guard_acquire\nlock addr=0x40 type=static-init\n"
+      "owner tid=4239 name=w relation=vanished\nstack pcs=0x1\nend\n"
+      "report pid=10 ppid=6\nhazard kind=deadlock call=sem_wait\nlock addr=0x50 type=semaphore\n"
+      "owner tid=4239 name=w relation=vanished\nstack pcs=0x1\nend\n"
+      "report pid=11 ppid=6\nhazard kind=deadlock call=sem_clockwait\nlock addr=0x60 type=semaphore\n"
+      "stack pcs=0x1\nend\n");
+  cr_assert(r.errors.empty(), "%s", joined_errors(r).c_str());
+  cr_assert_eq(r.reports.size(), 5u);
+  struct Case {
+    size_t report;
+    const char* pieces[3];
+  } cases[] = {
+      {0,
+       {"  setenv() would block forever: thread 4239 \"w\" was inside the glibc env lock family "
+        "(setenv/unsetenv/putenv) when it vanished at fork()\n",
+        "  Thread 4239 \"w\" entered the glibc env lock family (setenv/unsetenv/putenv) at:\n    #0 0x5 (no module)\n"
+        "\n  Process 6 called fork()",
+        "      inside the glibc env lock family (setenv/unsetenv/putenv), entered at:\n"}},
+      {1,
+       {"  pthread_cond_destroy(0x30) would block forever: thread 4239 \"w\" was waiting on this condition "
+        "variable when it vanished at fork()\n",
+        "  Thread 4239 \"w\" started waiting on the condition variable at:\n",
+        "  hint: destroy condition variables (std::condition_variable's destructor does) only after exec, or let "
+        "the child _exit() without running destructors\n"}},
+      {2,
+       {"  __cxa_guard_acquire(0x40) would block forever: thread 4239 \"w\" was constructing this function-local "
+        "static when it vanished at fork()\n",
+        "  Thread 4239 \"w\" started constructing the function-local static at a site forkhazard did not see",
+        "  hint: construct function-local statics before fork()"}},
+      {3,
+       {"  sem_wait(0x50) would block forever: the semaphore is at 0 and its taker, thread 4239 \"w\", vanished at "
+        "fork(); nothing left in this single-threaded process can post it\n",
+        "  Thread 4239 \"w\" took the semaphore at",
+        "Python's threading.Lock is such a semaphore"}},
+      {4,
+       {"  sem_clockwait(0x60) would block forever: the semaphore is at 0 and nothing left in this "
+        "single-threaded process can post it\n",
+        "forkhazard: deadlock in process 11 (child of 6)\n",
+        "Python's threading.Lock is such a semaphore"}},
+  };
+  for (const Case& c : cases) {
+    std::string text = fh::format_hazard(r.reports[c.report].hazards.at(0));
+    for (const char* piece : c.pieces)
+      cr_expect(text.find(piece) != std::string::npos, "missing [%s] in:\n%s", piece, text.c_str());
+  }
+  std::string setenv_text = fh::format_hazard(r.reports[0].hazards.at(0));
+  cr_expect(setenv_text.find("  hint: build the child's environment before fork() and pass it to execve()\n") !=
+                std::string::npos,
+            "%s", setenv_text.c_str());
+}
+
+Test(reader, summary_counts_hazards_by_kind) {
+  EXPECT_TEXT(fh::format_summary({}), "");
+  fh::ReadResult r = parse(small_block);
+  EXPECT_TEXT(fh::format_summary(r.reports), "forkhazard: reported 1 deadlock\n");
+  fh::ReadResult more = parse(std::string(unsafe_block) +
+                              "report pid=4243 ppid=4241\n"
+                              "hazard kind=unsafe-call call=printf class=non-portable site=0x1\n"
+                              "hazard kind=unsafe-call call=exit class=hang-prone site=0x2\nend\n");
+  cr_assert(more.errors.empty(), "%s", joined_errors(more).c_str());
+  EXPECT_TEXT(fh::format_summary(more.reports), "forkhazard: reported 3 unsafe calls\n");
+  r.reports.insert(r.reports.end(), more.reports.begin(), more.reports.end());
+  r.reports.push_back(r.reports[0]);
+  EXPECT_TEXT(fh::format_summary(r.reports), "forkhazard: reported 2 deadlocks, 3 unsafe calls\n");
+  r.reports[0].hazards[0].kind = fh::HazardKind::other;
+  EXPECT_TEXT(fh::format_summary(r.reports),
+              "forkhazard: reported 1 deadlock, 3 unsafe calls, 1 hazard of a kind unknown to this forkhazard\n");
 }
