@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "report/catalogue.h"
 #include "report/json.h"
 #include "report/launch.h"
 #include "report/reader.h"
@@ -20,7 +21,8 @@ namespace fh {
 namespace {
 
 const char usage_line[] =
-    "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH...\n";
+    "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | "
+    "forkhazard calls\n";
 
 const char help_text[] =
     "forkhazard: finds what breaks in the child of a multithreaded fork() (locks held by threads that\n"
@@ -222,6 +224,11 @@ int cli_main(int argc, char** argv) {
   }
   if (command == "run") return command_run(rest);
   if (command == "report") return command_report(rest);
+  if (command == "calls") {
+    if (!rest.empty()) return usage_error("forkhazard: calls: takes no arguments");
+    std::fputs(format_catalogue().c_str(), stdout);
+    return 0;
+  }
   return usage_error("forkhazard: unknown command '" + command + "'");
 }
 
