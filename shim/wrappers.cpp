@@ -1,6 +1,7 @@
 // The interposers: each resolves, guards against re-entry, calls the real function and tells the core what
 // happened. Every wrapper returns exactly what libc returned and leaves errno as libc left it.
 #include <sched.h>
+#include <sys/syscall.h>
 
 #include <atomic>
 #include <cerrno>
@@ -287,9 +288,11 @@ void set_waiting_cond(const void* c) {
   if (ThreadSlot* s = core::current_slot()) s->waiting_cond = c;
 }
 
-// Writes this process's repeat counts before its image or its life ends.
+// Writes this process's repeat counts before its image or its life ends. Not from a vfork child: it runs on
+// its parent's memory and must leave the shim's state untouched (it is the only process whose pid differs
+// from the cached one without a fork handler having run).
 void before_exec_or_exit() {
-  if (FH_UNLIKELY(g_process.restricted)) flush_repeats();
+  if (FH_UNLIKELY(g_process.restricted) && syscall(SYS_getpid) == g_process.pid) flush_repeats();
 }
 
 }  // namespace
@@ -745,16 +748,13 @@ FH_EXPORT void _Exit(int status) {
   __builtin_unreachable();
 }
 
-// A successful exec replaces the image and ends the restriction; a failed one returns and leaves it.
+// A successful exec replaces the image and ends the restriction; a failed one returns and leaves it. Nothing
+// else is touched: a vfork child calls these on its parent's memory.
 #define FH_EXEC(name, params, args)                     \
   FH_EXPORT int name params {                           \
     ensure_init();                                      \
-    if (FH_LIKELY(!g_process.restricted)) return FH_REAL(name) args; \
     before_exec_or_exit();                              \
-    tls.guard++;                                        \
-    int rc = FH_REAL(name) args;                        \
-    tls.guard--;                                        \
-    return rc;                                          \
+    return FH_REAL(name) args;                          \
   }
 FH_EXEC(execve, (const char* path, char* const argv[], char* const envp[]), (path, argv, envp))
 FH_EXEC(execv, (const char* path, char* const argv[]), (path, argv))
