@@ -1,5 +1,8 @@
-// Helpers for the end-to-end tests: run a command with an explicit environment, read files, parse JSON.
+// Helpers for the end-to-end tests: run a command with an explicit environment, read files, parse JSON; and, for
+// Criterion tests, run an example under `build/forkhazard run --json` and look into its report.
 #pragma once
+
+#include <criterion/criterion.h>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -9,9 +12,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cinttypes>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <sstream>
@@ -333,6 +338,171 @@ class JsonParser {
 
 inline std::optional<Json> parse_json(std::string_view text, std::string* error = nullptr) {
   return JsonParser(text).parse(error);
+}
+
+// ---- examples under `forkhazard run --json` (Criterion tests) ------------------------------------------------------
+
+inline constexpr const char* kCli = "build/forkhazard";
+inline constexpr const char* kShim = "build/libforkhazard.so";
+inline constexpr int kHazardExit = 66;
+inline constexpr int kCommandDeadline = 50;  // seconds; every Test has .timeout = 60
+
+// What an example printed about itself, e.g. `ground-truth: expect=deadlock lock=0x… owner_tid=N`,
+// `ground-truth: expect=unsafe-call call=malloc class=non-portable` or `ground-truth: expect=none`.
+struct GroundTruth {
+  bool found = false;
+  std::string expect;
+  std::string call;   // the culprit call, where the example says
+  std::string klass;  // the unsafe call's class, where the example says
+  uint64_t lock = 0;
+  long long owner_tid = -1;
+};
+
+inline GroundTruth parse_ground_truth(const std::string& out) {
+  GroundTruth truth;
+  size_t at = out.find("ground-truth: ");
+  if (at == std::string::npos) return truth;
+  size_t end = out.find('\n', at);
+  std::string line = out.substr(at, end == std::string::npos ? std::string::npos : end - at);
+  truth.found = true;
+  for (std::string_view rest(line); !rest.empty();) {
+    size_t space = rest.find(' ');
+    std::string_view token = rest.substr(0, space);
+    rest = space == std::string_view::npos ? std::string_view() : rest.substr(space + 1);
+    size_t eq = token.find('=');
+    if (eq == std::string_view::npos) continue;
+    std::string_view key = token.substr(0, eq), value = token.substr(eq + 1);
+    if (key == "expect") truth.expect = std::string(value);
+    if (key == "call") truth.call = std::string(value);
+    if (key == "class") truth.klass = std::string(value);
+    if (key == "lock") truth.lock = parse_address(value);
+    if (key == "owner_tid") truth.owner_tid = std::atoll(std::string(value).c_str());
+  }
+  return truth;
+}
+
+// One run of a command; the files stay in `dir` (printed in failure messages) when a test fails.
+struct Run {
+  std::string dir;
+  RunResult result;
+  std::string out, err;
+  GroundTruth truth;
+  bool has_json = false;
+  std::string json_error;
+  Json report;
+};
+
+inline std::vector<std::string> base_env(const std::vector<std::string>& extra) {
+  std::vector<std::string> env = {"PATH=/usr/local/bin:/usr/bin:/bin"};
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+// Directories made by this test; a test that passes removes them, a failing one leaves them for a look.
+inline std::vector<std::string>& temp_dirs() {
+  static std::vector<std::string> dirs;
+  return dirs;
+}
+
+inline std::string fresh_dir() {
+  std::string dir = make_temp_dir();
+  cr_assert(!dir.empty(), "cannot create a temporary directory");
+  temp_dirs().push_back(dir);
+  return dir;
+}
+
+inline void passed() {
+  for (const std::string& dir : temp_dirs()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+  }
+  temp_dirs().clear();
+}
+
+// Runs `argv` with stdout and stderr captured into `dir`; a run that must be killed at the deadline fails.
+inline Run run_command_in(const std::string& dir, const std::vector<std::string>& argv,
+                          const std::vector<std::string>& extra_env) {
+  Run run;
+  run.dir = dir;
+  run.result = run_command(argv, base_env(extra_env), run.dir + "/stdout", run.dir + "/stderr", kCommandDeadline);
+  cr_assert(run.result.started, "cannot start %s: %s", argv[0].c_str(), run.result.error.c_str());
+  run.out = read_file(run.dir + "/stdout");
+  run.err = read_file(run.dir + "/stderr");
+  cr_assert(!run.result.timed_out, "%s did not finish within %d s (a hang); output in %s\nstderr:\n%s",
+            argv.back().c_str(), kCommandDeadline, run.dir.c_str(), run.err.c_str());
+  run.truth = parse_ground_truth(run.out);
+  return run;
+}
+
+// `build/forkhazard run --json DIR/report.json -- COMMAND...`, FORKHAZARD_OPTIONS from `extra_env`; `name` is
+// the example's name for messages. The command must print a ground-truth line and the report must parse.
+inline Run run_watched(const std::string& name, const std::vector<std::string>& command,
+                       const std::vector<std::string>& extra_env) {
+  cr_assert(file_exists(kCli), "%s is missing: run `make` first (cwd must be the project root)", kCli);
+  std::string dir = fresh_dir();
+  std::string json_path = dir + "/report.json";
+  std::vector<std::string> argv = {kCli, "run", "--json", json_path, "--"};
+  argv.insert(argv.end(), command.begin(), command.end());
+  Run run = run_command_in(dir, argv, extra_env);
+  cr_assert(run.truth.found, "%s printed no ground-truth line; stdout:\n%s\nstderr:\n%s", name.c_str(),
+            run.out.c_str(), run.err.c_str());
+  cr_assert(file_exists(json_path), "no JSON report was written (%s); exit %d, stderr:\n%s", json_path.c_str(),
+            run.result.exit_code, run.err.c_str());
+  std::string json = read_file(json_path);
+  std::optional<Json> parsed = parse_json(json, &run.json_error);
+  cr_assert(parsed.has_value(), "the JSON report %s does not parse (%s):\n%s", json_path.c_str(),
+            run.json_error.c_str(), json.c_str());
+  run.report = *parsed;
+  run.has_json = true;
+  cr_assert_eq(integer_of(run.report.get("version")), 1, "JSON report: version is not 1:\n%s", json.c_str());
+  cr_assert(run.report.get("hazards") && run.report.get("hazards")->kind == Json::Kind::array,
+            "JSON report: no \"hazards\" array:\n%s", json.c_str());
+  return run;
+}
+
+// The compiled example build/examples/NAME under `forkhazard run --json`.
+inline Run run_example(const char* name, const std::vector<std::string>& extra_env = {}) {
+  std::string example = std::string("build/examples/") + name;
+  cr_assert(file_exists(example), "%s is missing: run `make examples` first", example.c_str());
+  return run_watched(name, {example}, extra_env);
+}
+
+inline const std::vector<Json>& hazards_of(const Run& run) { return array_of(run.report.get("hazards")); }
+
+// A symbolized frame names `function` as such or demangled with its parameters ("f" or "f()").
+inline bool frame_is(const Json& frame, std::string_view function) {
+  std::string name = string_of(frame.get("function"));
+  return name == function || (name.size() > function.size() && name.compare(0, function.size(), function) == 0 &&
+                              name[function.size()] == '(');
+}
+
+inline bool any_frame_is(const Json* frames, std::string_view function) {
+  for (const Json& frame : array_of(frames))
+    if (frame_is(frame, function)) return true;
+  return false;
+}
+
+inline std::string describe_frames(const Json* frames) {
+  std::string text;
+  for (const Json& frame : array_of(frames)) {
+    std::string function = string_of(frame.get("function"));
+    text += "  " + (function.empty() ? "?" : function) + " (" + string_of(frame.get("module")) + "+" +
+            string_of(frame.get("offset")) + ")\n";
+  }
+  return text.empty() ? "  (no frames)\n" : text;
+}
+
+// The thread alive at fork whose tid is `tid`, or nullptr.
+inline const Json* fork_thread(const Json& hazard, long long tid) {
+  for (const Json& thread : array_of(member(hazard.get("fork"), "threads")))
+    if (integer_of(thread.get("tid")) == tid) return &thread;
+  return nullptr;
+}
+
+inline const Json* held_entry(const Json* thread, uint64_t addr) {
+  for (const Json& held : array_of(member(thread, "held")))
+    if (parse_address(string_of(held.get("addr"))) == addr) return &held;
+  return nullptr;
 }
 
 }  // namespace e2e

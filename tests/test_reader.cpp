@@ -534,24 +534,27 @@ Test(reader, cli_rejects_bad_arguments_without_running_anything, .init = cr_redi
   cr_expect_eq(call_cli({"run", "--json"}), fh::exit_usage);
   cr_expect_eq(call_cli({"run", "--json", "x.json", "--"}), fh::exit_usage);
   cr_expect_eq(call_cli({"report"}), fh::exit_usage);
+  cr_expect_eq(call_cli({"calls", "extra"}), fh::exit_usage);
   std::fflush(stderr);
   cr_expect_stderr_eq_str(
       "forkhazard: missing command\n"
-      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH...\n"
+      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | forkhazard calls\n"
       "forkhazard: unknown command 'frob'\n"
-      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH...\n"
+      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | forkhazard calls\n"
       "forkhazard: run: missing '-- CMD'\n"
-      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH...\n"
+      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | forkhazard calls\n"
       "forkhazard: run: unknown option '--bogus'\n"
-      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH...\n"
+      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | forkhazard calls\n"
       "forkhazard: run: put '--' before the command ('/bin/true')\n"
-      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH...\n"
+      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | forkhazard calls\n"
       "forkhazard: run: --json needs a FILE\n"
-      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH...\n"
+      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | forkhazard calls\n"
       "forkhazard: run: no command after '--'\n"
-      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH...\n"
+      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | forkhazard calls\n"
       "forkhazard: report: no PATH to read\n"
-      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH...\n");
+      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | forkhazard calls\n"
+      "forkhazard: calls: takes no arguments\n"
+      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | forkhazard calls\n");
 }
 
 Test(reader, cli_report_exit_codes_and_json, .init = cr_redirect_stderr) {

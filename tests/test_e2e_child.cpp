@@ -1,0 +1,458 @@
+// End-to-end tests of the child traps (issue 3): unsafe calls in the child of a multithreaded fork, the deadlocks
+// on glibc-internal state, condvars, function-local statics and semaphores, and silence on correct spawners.
+// Every example runs under `build/forkhazard run --json` with an explicit environment (tests/e2e_support.h);
+// each test checks the exit status and the report against the ground truth the example prints.
+// Run from the project root (as `make test` does). Nothing is ever preloaded into this test runner.
+#include <criterion/criterion.h>
+
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tests/e2e_support.h"
+
+extern char** environ;
+
+namespace {
+
+using namespace e2e;
+
+// ---- the example's own account ----------------------------------------------------------------------------------
+
+// The first `child PID exited with status S` / `child PID killed by signal N` line of the example.
+struct ChildLine {
+  int pid = -1;
+  std::string text;
+};
+
+ChildLine child_line(const Run& run) {
+  ChildLine line;
+  for (size_t at = run.out.find("child "); at != std::string::npos; at = run.out.find("child ", at + 1)) {
+    if (at != 0 && run.out[at - 1] != '\n') continue;
+    size_t end = run.out.find('\n', at);
+    std::string text = run.out.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    if (!contains(text, " exited with status ") && !contains(text, " killed by signal ")) continue;
+    line.text = text;
+    if (std::sscanf(text.c_str(), "child %d", &line.pid) != 1) line.pid = -1;
+    return line;
+  }
+  return line;
+}
+
+size_t count_of(std::string_view text, std::string_view needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string_view::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// ---- scripts: python3 and node, when the machine has them ----------------------------------------------------------
+
+// `name` looked up in the test runner's PATH: its path, or "" when it is not there.
+std::string find_on_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string_view rest = path ? path : "";
+  while (true) {
+    size_t colon = rest.find(':');
+    std::string dir(rest.substr(0, colon));
+    if (!dir.empty()) {
+      std::string candidate = dir + "/" + name;
+      if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    if (colon == std::string_view::npos) return "";
+    rest.remove_prefix(colon + 1);
+  }
+}
+
+// The interpreter's real executable: PATH may hold a wrapper script (pyenv's shims need the runner's environment,
+// which the watched command does not get), so ask the interpreter itself, in the runner's environment.
+std::string real_interpreter(const std::string& found, const std::vector<std::string>& ask) {
+  std::string dir = fresh_dir();
+  std::vector<std::string> argv = {found};
+  argv.insert(argv.end(), ask.begin(), ask.end());
+  std::vector<std::string> env;
+  for (char** var = environ; *var != nullptr; ++var) env.push_back(*var);
+  RunResult result = run_command(argv, env, dir + "/stdout", dir + "/stderr", 20);
+  std::string path = read_file(dir + "/stdout");
+  while (!path.empty() && (path.back() == '\n' || path.back() == '\r')) path.pop_back();
+  cr_assert(result.started && result.exit_code == 0 && !path.empty() && path[0] == '/',
+            "%s cannot tell its own executable (exit %d): %s", found.c_str(), result.exit_code,
+            read_file(dir + "/stderr").c_str());
+  return path;
+}
+
+std::string python3_or_skip() {
+  std::string found = find_on_path("python3");
+  if (found.empty()) cr_skip_test("python3 is not on PATH: the Python examples cannot run here");
+  return real_interpreter(found, {"-c", "import sys; print(sys.executable)"});
+}
+
+std::string node_or_skip() {
+  std::string found = find_on_path("node");
+  if (found.empty()) cr_skip_test("node is not on PATH: the Node.js example cannot run here");
+  return real_interpreter(found, {"-e", "console.log(process.execPath)"});
+}
+
+Run run_script(const std::string& interpreter, const char* script, const std::vector<std::string>& extra_env = {}) {
+  std::string path = std::string("examples/") + script;
+  cr_assert(file_exists(path), "%s is missing (cwd must be the project root)", path.c_str());
+  return run_watched(script, {interpreter, path}, extra_env);
+}
+
+// ---- expectations --------------------------------------------------------------------------------------------------
+
+bool no_hazard_header(const std::string& err) {
+  return !contains(err, "forkhazard: deadlock") && !contains(err, "forkhazard: unsafe") &&
+         !contains(err, "forkhazard: reported");
+}
+
+// Exactly one unsafe-call hazard, matching the ground truth (call, class) and made in the child at `culprit`.
+const Json& expect_one_unsafe_call(const Run& run, const char* culprit, int exit_code = kHazardExit) {
+  cr_assert_eq(run.truth.expect, "unsafe-call", "ground truth expects %s", run.truth.expect.c_str());
+  cr_assert_eq(run.result.exit_code, exit_code, "exit status %d, expected %d; stderr:\n%s", run.result.exit_code,
+               exit_code, run.err.c_str());
+  const std::vector<Json>& hazards = hazards_of(run);
+  cr_assert_eq(hazards.size(), 1u, "%zu hazards reported, expected exactly 1; stderr:\n%s", hazards.size(),
+               run.err.c_str());
+  const Json& hazard = hazards[0];
+  cr_assert_eq(string_of(hazard.get("kind")), "unsafe-call", "kind is \"%s\"", string_of(hazard.get("kind")).c_str());
+  cr_assert_eq(string_of(hazard.get("call")), run.truth.call, "call is \"%s\", expected \"%s\"",
+               string_of(hazard.get("call")).c_str(), run.truth.call.c_str());
+  cr_assert_eq(string_of(hazard.get("class")), run.truth.klass, "class is \"%s\", expected \"%s\"",
+               string_of(hazard.get("class")).c_str(), run.truth.klass.c_str());
+  cr_assert(!string_of(hazard.get("why")).empty(), "the hazard does not say why the call is unsafe");
+  cr_assert_geq(integer_of(hazard.get("count")), 1, "count is %lld", integer_of(hazard.get("count")));
+
+  ChildLine child = child_line(run);
+  cr_assert_gt(child.pid, 0, "the example printed no child line:\n%s", run.out.c_str());
+  cr_assert_eq(integer_of(hazard.get("pid")), child.pid, "the hazard names process %lld, the child was %d",
+               integer_of(hazard.get("pid")), child.pid);
+
+  cr_assert(any_frame_is(hazard.get("stack"), culprit), "no frame of the child's stack is %s:\n%s", culprit,
+            describe_frames(hazard.get("stack")).c_str());
+  const Json* site = hazard.get("site");
+  cr_assert(site != nullptr && frame_is(*site, culprit), "the call site is \"%s\", expected %s",
+            string_of(member(site, "function")).c_str(), culprit);
+
+  const Json* fork = hazard.get("fork");
+  cr_assert_gt(integer_of(member(fork, "parent_pid")), 0, "fork.parent_pid missing");
+  bool vanished = false;
+  for (const Json& thread : array_of(member(fork, "threads")))
+    vanished = vanished || string_of(thread.get("relation")) == "vanished";
+  cr_assert(vanished, "fork.threads lists no thread that vanished at fork");
+
+  cr_assert(contains(run.err, "forkhazard: unsafe"), "no human report on stderr:\n%s", run.err.c_str());
+  cr_assert(contains(run.err, run.truth.call), "the human report does not name %s:\n%s", run.truth.call.c_str(),
+            run.err.c_str());
+  return hazard;
+}
+
+struct ChildDeadlock {
+  const char* call;        // the child's blocking call
+  const char* lock_type;   // "condvar", "static-init", "libc:env", ...
+  const char* culprit;     // a function of the example on the child's stack
+  const char* owner_name;  // the name the owner gave itself
+};
+
+// `hazard` is the deadlock the ground truth describes: call, lock type (and address when the example knows it),
+// the owner that vanished at fork, the culprit on the child's stack.
+void expect_child_deadlock(const Run& run, const Json& hazard, const ChildDeadlock& want) {
+  cr_assert_eq(string_of(hazard.get("kind")), "deadlock", "kind is \"%s\"", string_of(hazard.get("kind")).c_str());
+  cr_assert_gt(integer_of(hazard.get("pid")), 0, "hazard.pid missing");
+  cr_assert_eq(string_of(hazard.get("call")), want.call, "call is \"%s\", expected \"%s\"",
+               string_of(hazard.get("call")).c_str(), want.call);
+  const Json* lock = hazard.get("lock");
+  cr_assert_eq(string_of(member(lock, "type")), want.lock_type, "lock.type is \"%s\", expected \"%s\"",
+               string_of(member(lock, "type")).c_str(), want.lock_type);
+  if (run.truth.lock != 0)
+    cr_assert_eq(parse_address(string_of(member(lock, "addr"))), run.truth.lock,
+                 "lock.addr is \"%s\", the example's is 0x%" PRIx64, string_of(member(lock, "addr")).c_str(),
+                 run.truth.lock);
+
+  const Json* owner = hazard.get("owner");
+  cr_assert_eq(integer_of(member(owner, "tid")), run.truth.owner_tid, "owner.tid is %lld, the example's owner was %lld",
+               integer_of(member(owner, "tid")), run.truth.owner_tid);
+  cr_assert_eq(string_of(member(owner, "relation")), "vanished", "owner.relation is \"%s\"",
+               string_of(member(owner, "relation")).c_str());
+  cr_assert_eq(string_of(member(owner, "name")), want.owner_name, "owner.name is \"%s\", expected \"%s\"",
+               string_of(member(owner, "name")).c_str(), want.owner_name);
+
+  cr_assert(any_frame_is(hazard.get("stack"), want.culprit), "no frame of the child's stack is %s:\n%s",
+            want.culprit, describe_frames(hazard.get("stack")).c_str());
+  cr_assert_gt(integer_of(member(hazard.get("fork"), "parent_pid")), 0, "fork.parent_pid missing");
+  cr_assert(fork_thread(hazard, run.truth.owner_tid) != nullptr, "fork.threads has no thread with the owner's tid %lld",
+            run.truth.owner_tid);
+  cr_assert(contains(run.err, "forkhazard: deadlock"), "no human deadlock report on stderr:\n%s", run.err.c_str());
+}
+
+// Exactly one hazard, the deadlock of the ground truth; the child ended with 66 instead of hanging.
+const Json& expect_one_child_deadlock(const Run& run, const ChildDeadlock& want) {
+  cr_assert_eq(run.truth.expect, "deadlock", "ground truth expects %s", run.truth.expect.c_str());
+  cr_assert_eq(run.truth.call, want.call, "the example's ground truth names %s", run.truth.call.c_str());
+  cr_assert_eq(run.result.exit_code, kHazardExit, "exit status %d, expected %d; stderr:\n%s", run.result.exit_code,
+               kHazardExit, run.err.c_str());
+  const std::vector<Json>& hazards = hazards_of(run);
+  cr_assert_eq(hazards.size(), 1u, "%zu hazards reported, expected exactly 1; stderr:\n%s", hazards.size(),
+               run.err.c_str());
+  expect_child_deadlock(run, hazards[0], want);
+  cr_assert(contains(child_line(run).text, "exited with status 66"), "the child did not exit 66:\n%s",
+            run.out.c_str());
+  return hazards[0];
+}
+
+void expect_no_report(const Run& run, const char* success_line) {
+  cr_assert_eq(run.truth.expect, "none", "ground truth expects %s", run.truth.expect.c_str());
+  cr_assert_eq(run.result.exit_code, 0, "exit status %d, expected 0; stdout:\n%s\nstderr:\n%s", run.result.exit_code,
+               run.out.c_str(), run.err.c_str());
+  cr_assert_eq(hazards_of(run).size(), 0u, "%zu hazards reported, expected none; stderr:\n%s", hazards_of(run).size(),
+               run.err.c_str());
+  cr_assert(no_hazard_header(run.err), "stderr reports a hazard:\n%s", run.err.c_str());
+  cr_assert(contains(run.out, success_line), "the example did not print \"%s\":\n%s", success_line,
+            run.out.c_str());
+}
+
+// A malloc or printf example under mode=glibc: the non-portable class is dropped, the child exits 0.
+void expect_silent_under_glibc_mode(const Run& run) {
+  cr_assert_eq(run.truth.klass, "non-portable", "ground truth names class %s", run.truth.klass.c_str());
+  cr_assert_eq(run.result.exit_code, 0, "exit status %d, expected 0; stderr:\n%s", run.result.exit_code,
+               run.err.c_str());
+  cr_assert_eq(hazards_of(run).size(), 0u, "%zu hazards reported under mode=glibc, expected none; stderr:\n%s",
+               hazards_of(run).size(), run.err.c_str());
+  cr_assert(no_hazard_header(run.err), "stderr reports a hazard:\n%s", run.err.c_str());
+  cr_assert(contains(child_line(run).text, "exited with status 0"), "the child did not exit 0:\n%s", run.out.c_str());
+}
+
+}  // namespace
+
+// ---- unsafe calls --------------------------------------------------------------------------------------------------
+
+Test(e2e_child, malloc_in_child, .timeout = 60) {
+  Run run = run_example("malloc_in_child");
+  const Json& hazard = expect_one_unsafe_call(run, "child_allocates");
+  cr_assert_eq(integer_of(hazard.get("count")), 3, "count is %lld: child_allocates calls malloc 3 times at one site",
+               integer_of(hazard.get("count")));
+  cr_assert(contains(child_line(run).text, "exited with status 0"), "the child did not go on to exit 0:\n%s",
+            run.out.c_str());
+  passed();
+}
+
+Test(e2e_child, malloc_in_child_glibc_mode, .timeout = 60) {
+  Run run = run_example("malloc_in_child", {"FORKHAZARD_OPTIONS=mode=glibc"});
+  expect_silent_under_glibc_mode(run);
+  passed();
+}
+
+// on_unsafe=exit: the report, then the child ends with 66 at its first unsafe call.
+Test(e2e_child, malloc_in_child_on_unsafe_exit, .timeout = 60) {
+  Run run = run_example("malloc_in_child", {"FORKHAZARD_OPTIONS=on_unsafe=exit"});
+  expect_one_unsafe_call(run, "child_allocates");
+  cr_assert(contains(child_line(run).text, "exited with status 66"), "the child did not exit 66:\n%s",
+            run.out.c_str());
+  passed();
+}
+
+Test(e2e_child, malloc_in_child_on_unsafe_abort, .timeout = 60) {
+  Run run = run_example("malloc_in_child", {"FORKHAZARD_OPTIONS=on_unsafe=abort"});
+  expect_one_unsafe_call(run, "child_allocates");
+  cr_assert(contains(child_line(run).text, "killed by signal 6"), "the child was not aborted:\n%s", run.out.c_str());
+  passed();
+}
+
+// printf allocates and locks stdout inside: one report, for printf, and the line is printed.
+Test(e2e_child, printf_in_child, .timeout = 60) {
+  Run run = run_example("printf_in_child");
+  const Json& hazard = expect_one_unsafe_call(run, "child_prints");
+  cr_assert_eq(integer_of(hazard.get("count")), 1, "count is %lld", integer_of(hazard.get("count")));
+  ChildLine child = child_line(run);
+  cr_assert(contains(run.out, "child " + std::to_string(child.pid) + " says hello from printf"),
+            "the child's printf did not print:\n%s", run.out.c_str());
+  cr_assert(contains(child.text, "exited with status 0"), "the child did not exit 0:\n%s", run.out.c_str());
+  passed();
+}
+
+Test(e2e_child, printf_in_child_glibc_mode, .timeout = 60) {
+  Run run = run_example("printf_in_child", {"FORKHAZARD_OPTIONS=mode=glibc"});
+  expect_silent_under_glibc_mode(run);
+  cr_assert(contains(run.out, "says hello from printf"), "the child's printf did not print:\n%s", run.out.c_str());
+  passed();
+}
+
+// exit() runs the parent's atexit handler in the child (its line appears twice): reported as exit only, not as
+// the printf inside the handler.
+Test(e2e_child, exit_in_child, .timeout = 60) {
+  Run run = run_example("exit_in_child");
+  expect_one_unsafe_call(run, "child_exits");
+  ChildLine child = child_line(run);
+  cr_assert(contains(child.text, "exited with status 0"), "the child did not exit 0:\n%s", run.out.c_str());
+  cr_assert(contains(run.out, "atexit handler ran in pid " + std::to_string(child.pid)),
+            "the child did not run the atexit handler:\n%s", run.out.c_str());
+  cr_assert_eq(count_of(run.out, "atexit handler ran in pid "), 2u, "stdout:\n%s", run.out.c_str());
+  passed();
+}
+
+// mode=glibc drops only the non-portable class: exit is hang-prone and still reported.
+Test(e2e_child, exit_in_child_glibc_mode, .timeout = 60) {
+  Run run = run_example("exit_in_child", {"FORKHAZARD_OPTIONS=mode=glibc"});
+  expect_one_unsafe_call(run, "child_exits");
+  passed();
+}
+
+Test(e2e_child, thread_in_child, .timeout = 60) {
+  Run run = run_example("thread_in_child");
+  expect_one_unsafe_call(run, "child_starts_thread");
+  cr_assert(contains(child_line(run).text, "exited with status 0"), "the child's thread did not run and join:\n%s",
+            run.out.c_str());
+  passed();
+}
+
+// ---- deadlocks the child traps upgrade --------------------------------------------------------------------------
+
+// The worker was inside setenv/unsetenv (envlock) at the fork of the child that ended with 66; every earlier child
+// called setenv when the worker was not inside, and got an unsafe-call report each.
+Test(e2e_child, setenv_in_flight, .timeout = 60) {
+  Run run = run_example("setenv_in_flight");
+  cr_assert_eq(run.truth.expect, "deadlock", "ground truth expects %s", run.truth.expect.c_str());
+  cr_assert_eq(run.result.exit_code, kHazardExit, "exit status %d, expected %d; stderr:\n%s", run.result.exit_code,
+               kHazardExit, run.err.c_str());
+  cr_assert(contains(child_line(run).text, "exited with status 66"),
+            "the parent did not stop at a child that exited 66:\n%s", run.out.c_str());
+  int clean = -1;
+  size_t at = run.out.find(" children exited 0 before the parent stopped");
+  cr_assert(at != std::string::npos, "no summary line:\n%s", run.out.c_str());
+  size_t line_start = run.out.rfind('\n', at);
+  clean = std::atoi(run.out.c_str() + (line_start == std::string::npos ? 0 : line_start + 1));
+
+  const Json* deadlock = nullptr;
+  size_t deadlocks = 0, unsafe = 0;
+  for (const Json& hazard : hazards_of(run)) {
+    std::string kind = string_of(hazard.get("kind"));
+    if (kind == "deadlock") {
+      deadlock = &hazard;
+      ++deadlocks;
+      continue;
+    }
+    cr_assert_eq(kind, "unsafe-call", "hazard of kind \"%s\"", kind.c_str());
+    cr_assert_eq(string_of(hazard.get("call")), "setenv", "unsafe call \"%s\"", string_of(hazard.get("call")).c_str());
+    cr_assert_eq(string_of(hazard.get("class")), "hang-prone", "setenv's class is \"%s\"",
+                 string_of(hazard.get("class")).c_str());
+    cr_assert(any_frame_is(hazard.get("stack"), "child_sets_env"), "stack:\n%s",
+              describe_frames(hazard.get("stack")).c_str());
+    ++unsafe;
+  }
+  cr_assert_eq(deadlocks, 1u, "%zu deadlocks, expected 1 (the child the parent stopped at); stderr:\n%s", deadlocks,
+               run.err.c_str());
+  cr_assert_eq(unsafe, static_cast<size_t>(clean), "%zu unsafe-call reports for %d children that exited 0", unsafe,
+               clean);
+  expect_child_deadlock(run, *deadlock, {"setenv", "libc:env", "child_sets_env", "env-writer"});
+  cr_assert_eq(integer_of(deadlock->get("pid")), child_line(run).pid, "the deadlock names process %lld",
+               integer_of(deadlock->get("pid")));
+  passed();
+}
+
+Test(e2e_child, condvar_destroy, .timeout = 60) {
+  Run run = run_example("condvar_destroy");
+  expect_one_child_deadlock(run, {"pthread_cond_destroy", "condvar", "child_destroys_cv", "cv-waiter"});
+  cr_assert_neq(run.truth.lock, 0u, "the example printed no condvar address");
+  passed();
+}
+
+Test(e2e_child, static_init_in_flight, .timeout = 60) {
+  Run run = run_example("static_init_in_flight");
+  expect_one_child_deadlock(run, {"__cxa_guard_acquire", "static-init", "child_uses_the_static", "static-builder"});
+  cr_assert_neq(run.truth.lock, 0u, "the example printed no guard address");
+  cr_assert(contains(run.out, "settings().verbosity = 3"), "the parent's static did not finish:\n%s",
+            run.out.c_str());
+  passed();
+}
+
+// A CPython threading.Lock is a semaphore: held by a thread across os.fork(), the child's acquire never returns.
+// The interpreter's own unsafe calls in the child (its allocator, mostly) may be reported too.
+static void expect_python_lock_deadlock(const Run& run) {
+  cr_assert_eq(run.truth.expect, "deadlock", "ground truth expects %s", run.truth.expect.c_str());
+  cr_assert_eq(run.result.exit_code, kHazardExit, "exit status %d, expected %d; stdout:\n%s\nstderr:\n%s",
+               run.result.exit_code, kHazardExit, run.out.c_str(), run.err.c_str());
+  ChildLine child = child_line(run);
+  cr_assert(contains(child.text, "exited with status 66"), "the child did not end with 66:\n%s", run.out.c_str());
+
+  const Json* deadlock = nullptr;
+  size_t deadlocks = 0;
+  for (const Json& hazard : hazards_of(run)) {
+    std::string kind = string_of(hazard.get("kind"));
+    if (kind == "deadlock") {
+      deadlock = &hazard;
+      ++deadlocks;
+    } else {
+      cr_assert_eq(kind, "unsafe-call", "hazard of kind \"%s\"", kind.c_str());
+    }
+  }
+  cr_assert_eq(deadlocks, 1u, "%zu deadlocks, expected 1; stderr:\n%s", deadlocks, run.err.c_str());
+  std::string call = string_of(deadlock->get("call"));
+  cr_assert(call == "sem_wait" || call == "sem_timedwait" || call == "sem_clockwait", "call is \"%s\"", call.c_str());
+  cr_assert_eq(string_of(member(deadlock->get("lock"), "type")), "semaphore", "lock.type is \"%s\"",
+               string_of(member(deadlock->get("lock"), "type")).c_str());
+  cr_assert_eq(integer_of(deadlock->get("pid")), child.pid, "the deadlock names process %lld, the child was %d",
+               integer_of(deadlock->get("pid")), child.pid);
+  // The thread that took the semaphore, where tracking knows it, is the holder.
+  long long owner = integer_of(member(deadlock->get("owner"), "tid"), 0);
+  if (owner > 0)
+    cr_assert_eq(owner, run.truth.owner_tid, "owner.tid is %lld, the holder was %lld", owner, run.truth.owner_tid);
+  // The stack is the interpreter's: its lock acquisition is there, symbolized.
+  bool acquire = false;
+  for (const Json& frame : array_of(deadlock->get("stack")))
+    acquire = acquire || contains(string_of(frame.get("function")), "acquire");
+  cr_assert(acquire, "no frame of the child's stack acquires a lock:\n%s",
+            describe_frames(deadlock->get("stack")).c_str());
+  cr_assert(contains(run.err, "forkhazard: deadlock"), "no human deadlock report on stderr:\n%s", run.err.c_str());
+}
+
+Test(e2e_child, python_lock_fork, .timeout = 60) {
+  std::string python = python3_or_skip();
+  Run run = run_script(python, "python_lock_fork.py");
+  expect_python_lock_deadlock(run);
+  passed();
+}
+
+// Without the non-portable class, the interpreter's allocations drop out: the deadlock is the only report.
+Test(e2e_child, python_lock_fork_glibc_mode, .timeout = 60) {
+  std::string python = python3_or_skip();
+  Run run = run_script(python, "python_lock_fork.py", {"FORKHAZARD_OPTIONS=mode=glibc"});
+  expect_python_lock_deadlock(run);
+  cr_assert_eq(hazards_of(run).size(), 1u, "%zu hazards under mode=glibc, expected only the deadlock; stderr:\n%s",
+               hazards_of(run).size(), run.err.c_str());
+  passed();
+}
+
+// ---- correct spawners: no report ---------------------------------------------------------------------------------
+
+Test(e2e_child, spawners_while_locked, .timeout = 60) {
+  Run run = run_example("spawners_while_locked");
+  expect_no_report(run, "4 of 4 spawners exited 0");
+  for (const char* how : {"posix_spawn: exit 0", "system: exit 0", "popen: exit 0", "vfork+execve: exit 0"})
+    cr_assert(contains(run.out, how), "no \"%s\" line:\n%s", how, run.out.c_str());
+  passed();
+}
+
+Test(e2e_child, fork_exec_busy, .timeout = 60) {
+  Run run = run_example("fork_exec_busy");
+  expect_no_report(run, "50 of 50 children exited 0");
+  passed();
+}
+
+Test(e2e_child, python_spawn_busy, .timeout = 60) {
+  std::string python = python3_or_skip();
+  Run run = run_script(python, "python_spawn_busy.py");
+  expect_no_report(run, "20 of 20 runs exited 0");
+  passed();
+}
+
+Test(e2e_child, node_spawn_busy, .timeout = 60) {
+  std::string node = node_or_skip();
+  Run run = run_script(node, "node_spawn_busy.js");
+  expect_no_report(run, "20 of 20 spawnSync runs exited 0; execFileSync ok");
+  passed();
+}
