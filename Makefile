@@ -101,9 +101,10 @@ $(BUILD)/bench_locks: tests/bench/bench_locks.cpp
 	$(CXX) -std=c++20 -O2 -pthread -o $@ $<
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/forkhazard
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/forkhazard $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 755 $(BUILD)/forkhazard $(DESTDIR)$(PREFIX)/bin/forkhazard
 	install -m 644 $(BUILD)/libforkhazard.so $(DESTDIR)$(PREFIX)/lib/forkhazard/libforkhazard.so
+	install -m 644 report/forkhazard.1 $(DESTDIR)$(PREFIX)/share/man/man1/forkhazard.1
 
 clean:
 	rm -rf $(BUILD)

@@ -1,153 +1,508 @@
-// `forkhazard run` and `forkhazard report`: argument parsing, then read -> symbolize -> print.
+// `forkhazard run`, `report` and `calls`: options (one table, report/cli_options.def), then
+// read -> symbolize -> merge -> suppress -> print.
 #include "report/cli.h"
 
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "report/catalogue.h"
 #include "report/json.h"
 #include "report/launch.h"
+#include "report/merge.h"
 #include "report/reader.h"
 #include "report/resolve.h"
+#include "report/sarif.h"
+#include "report/suppress.h"
 #include "report/text.h"
 
 namespace fh {
 
 namespace {
 
-const char usage_line[] =
-    "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | "
-    "forkhazard calls\n";
+// The commands an option of cli_options.def belongs to.
+enum CommandBits : unsigned { cmd_run = 1u << 0, cmd_report = 1u << 1 };
 
-const char help_text[] =
-    "forkhazard: finds what breaks in the child of a multithreaded fork() (locks held by threads that\n"
-    "vanished at fork, calls that are not async-signal-safe before exec).\n"
-    "\n"
-    "usage:\n"
-    "  forkhazard run [--json FILE] -- CMD [ARGS...]\n"
-    "      run CMD with libforkhazard.so preloaded into it and all its descendants, then print every\n"
-    "      hazard on stderr. Exit status: 66 when a hazard was reported, else CMD's own (128+N when\n"
-    "      killed by signal N); 127 when CMD cannot be run; 2 on a usage error.\n"
-    "  forkhazard report [--json FILE] PATH...\n"
-    "      print the raw reports in PATH (files, or directories of them) written by the shim with\n"
-    "      FORKHAZARD_OPTIONS=log_path=... Exit status: 66 when a hazard is in them, 1 when a file could\n"
-    "      not be read, else 0.\n"
-    "\n"
-    "options:\n"
-    "  --json FILE   also write the hazards as JSON to FILE ('-' for stdout)\n"
-    "  -h, --help    print this help\n"
-    "\n"
-    "environment:\n"
-    "  FORKHAZARD_LIB       path of libforkhazard.so (default: next to this program, or ../lib/forkhazard/)\n"
-    "  FORKHAZARD_OPTIONS   options of the shim, key=value:key=value (help=1 lists them)\n";
+// Index of `value` among the '|'-separated `choices`, or -1.
+constexpr int choice_index(std::string_view choices, std::string_view value) {
+  for (int index = 0;; ++index) {
+    size_t bar = choices.find('|');
+    if (choices.substr(0, bar) == value) return index;
+    if (bar == std::string_view::npos) return -1;
+    choices.remove_prefix(bar + 1);
+  }
+}
+
+struct CliOptions {
+#define FH_CLI_PATH(name, flag, placeholder, commands, desc) std::string name;
+#define FH_CLI_PATHS(name, flag, placeholder, commands, desc) std::vector<std::string> name;
+#define FH_CLI_CHOICE(name, flag, choices, def, commands, desc) int name = choice_index(choices, def);
+#define FH_CLI_INT(name, flag, placeholder, def, lo, hi, commands, desc) long name = def;
+#define FH_CLI_FLAG(name, flag, short_flag, commands, desc) bool name = false;
+#include "report/cli_options.def"
+#undef FH_CLI_PATH
+#undef FH_CLI_PATHS
+#undef FH_CLI_CHOICE
+#undef FH_CLI_INT
+#undef FH_CLI_FLAG
+};
+
+// Index values of the choice options, in the order of their choices; the asserts below hold them to the table.
+enum FailOn { fail_on_deadlock = 0, fail_on_unsafe_call = 1, fail_on_any = 2 };
+enum ColorWhen { color_auto = 0, color_always = 1, color_never = 2 };
+
+#define FH_CLI_PATH(name, flag, placeholder, commands, desc)
+#define FH_CLI_PATHS(name, flag, placeholder, commands, desc)
+#define FH_CLI_CHOICE(name, flag, choices, def, commands, desc) constexpr std::string_view name##_choices = choices;
+#define FH_CLI_INT(name, flag, placeholder, def, lo, hi, commands, desc)
+#define FH_CLI_FLAG(name, flag, short_flag, commands, desc)
+#include "report/cli_options.def"
+#undef FH_CLI_PATH
+#undef FH_CLI_PATHS
+#undef FH_CLI_CHOICE
+#undef FH_CLI_INT
+#undef FH_CLI_FLAG
+static_assert(choice_index(fail_on_choices, "deadlock") == fail_on_deadlock);
+static_assert(choice_index(fail_on_choices, "unsafe-call") == fail_on_unsafe_call);
+static_assert(choice_index(fail_on_choices, "any") == fail_on_any);
+static_assert(choice_index(color_choices, "auto") == color_auto);
+static_assert(choice_index(color_choices, "always") == color_always);
+static_assert(choice_index(color_choices, "never") == color_never);
+
+enum class ValueKind { path, paths, choice, integer, flag };
+
+// One row of the table, for the parser and the help text; exactly one member pointer is set, as `kind` says.
+struct OptionSpec {
+  ValueKind kind;
+  const char* flag;
+  const char* short_flag;   // flags only; may be null
+  const char* placeholder;  // the value's name in help: FILE, N, or the choices
+  const char* def;          // shown in help; "" for none
+  long lo, hi;              // integers only
+  unsigned commands;
+  const char* description;
+  std::string CliOptions::*path;
+  std::vector<std::string> CliOptions::*paths;
+  int CliOptions::*choice;
+  long CliOptions::*integer;
+  bool CliOptions::*flag_member;
+};
+
+constexpr OptionSpec option_specs[] = {
+#define FH_CLI_PATH(name, flag, placeholder, commands, desc) \
+  {ValueKind::path, flag, nullptr, placeholder, "", 0, 0, commands, desc, &CliOptions::name, nullptr, nullptr, nullptr, nullptr},
+#define FH_CLI_PATHS(name, flag, placeholder, commands, desc) \
+  {ValueKind::paths, flag, nullptr, placeholder, "", 0, 0, commands, desc, nullptr, &CliOptions::name, nullptr, nullptr, nullptr},
+#define FH_CLI_CHOICE(name, flag, choices, def, commands, desc) \
+  {ValueKind::choice, flag, nullptr, choices, def, 0, 0, commands, desc, nullptr, nullptr, &CliOptions::name, nullptr, nullptr},
+#define FH_CLI_INT(name, flag, placeholder, def, lo, hi, commands, desc) \
+  {ValueKind::integer, flag, nullptr, placeholder, #def, lo, hi, commands, desc, nullptr, nullptr, nullptr, &CliOptions::name, nullptr},
+#define FH_CLI_FLAG(name, flag_text, short_flag, commands, desc) \
+  {ValueKind::flag, flag_text, short_flag, "", "", 0, 0, commands, desc, nullptr, nullptr, nullptr, nullptr, &CliOptions::name},
+#include "report/cli_options.def"
+#undef FH_CLI_PATH
+#undef FH_CLI_PATHS
+#undef FH_CLI_CHOICE
+#undef FH_CLI_INT
+#undef FH_CLI_FLAG
+};
+
+const char usage_line[] =
+    "usage: forkhazard run [OPTIONS] -- CMD [ARGS...] | forkhazard report [OPTIONS] PATH... | forkhazard calls | "
+    "forkhazard --help\n";
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "%s\n%s", message.c_str(), usage_line);
   return exit_usage;
 }
 
-// The JSON destination, opened before any work so a bad path fails early.
-struct JsonOutput {
-  std::string path;
-  FILE* file = nullptr;
+// ---- help --------------------------------------------------------------------------------------------------------
+
+// `text` in lines of at most `width` columns (longer words stay whole), each starting with `indent`.
+std::string wrapped(std::string_view text, const std::string& indent, size_t width = 100) {
+  std::string out, line;
+  while (!text.empty()) {
+    size_t space = text.find(' ');
+    std::string_view word = text.substr(0, space);
+    text = space == std::string_view::npos ? std::string_view() : text.substr(space + 1);
+    if (!line.empty() && indent.size() + line.size() + 1 + word.size() > width) {
+      out += indent + line + "\n";
+      line.clear();
+    }
+    if (!line.empty()) line += ' ';
+    line += word;
+  }
+  if (!line.empty()) out += indent + line + "\n";
+  return out;
+}
+
+// "deadlock, unsafe-call or any"
+std::string choices_phrase(std::string_view choices) {
+  std::string out;
+  while (true) {
+    size_t bar = choices.find('|');
+    out += choices.substr(0, bar);
+    if (bar == std::string_view::npos) return out;
+    choices.remove_prefix(bar + 1);
+    out += choices.find('|') == std::string_view::npos ? " or " : ", ";
+  }
+}
+
+std::string option_synopsis(const OptionSpec& spec) {
+  switch (spec.kind) {
+    case ValueKind::path:
+    case ValueKind::paths:
+    case ValueKind::integer: return std::string(spec.flag) + " " + spec.placeholder;
+    case ValueKind::choice: return std::string(spec.flag) + "=" + spec.placeholder;
+    case ValueKind::flag:
+      return spec.short_flag ? std::string(spec.short_flag) + ", " + spec.flag : std::string(spec.flag);
+  }
+  return spec.flag;
+}
+
+std::string options_help(unsigned command) {
+  std::string out = "options (--name VALUE or --name=VALUE):\n";
+  for (const OptionSpec& spec : option_specs) {
+    if ((spec.commands & command) == 0) continue;
+    out += "  " + option_synopsis(spec);
+    if (spec.kind == ValueKind::integer)
+      out += "  (default: " + std::string(spec.def) + "; " + std::to_string(spec.lo) + ".." +
+             std::to_string(spec.hi) + ")";
+    else if (*spec.def != '\0')
+      out += "  (default: " + std::string(spec.def) + ")";
+    out += "\n" + wrapped(spec.description, "      ");
+  }
+  return out;
+}
+
+// The shim's own table (shim/options.def), for `run --help`: what FORKHAZARD_OPTIONS can say.
+std::string shim_options_help() {
+  std::string out = wrapped(
+      "FORKHAZARD_OPTIONS, the shim's options (name=value:name=value; `forkhazard run` passes them on to CMD and "
+      "sets log_path itself; FORKHAZARD_OPTIONS=help=1 prints them when a program starts):",
+      "");
+  auto add = [&](const char* name, const std::string& value, const std::string& def, const char* desc) {
+    out += "  " + std::string(name) + "=" + value + "  (default: " + (def.empty() ? "none" : def) + ")\n";
+    out += wrapped(desc, "      ");
+  };
+#define FH_OPTION_STRING(name, def, desc) add(#name, "STRING", def, desc);
+#define FH_OPTION_CHOICE(name, def, choices, desc) add(#name, choices, def, desc);
+#define FH_OPTION_INT(name, def, lo, hi, desc) add(#name, #lo ".." #hi, std::to_string(def), desc);
+#define FH_OPTION_BOOL(name, def, desc) add(#name, "0|1", (def) ? "1" : "0", desc);
+#include "shim/options.def"
+#undef FH_OPTION_STRING
+#undef FH_OPTION_CHOICE
+#undef FH_OPTION_INT
+#undef FH_OPTION_BOOL
+  return out;
+}
+
+const char run_usage[] =
+    "  forkhazard run [OPTIONS] -- CMD [ARGS...]\n"
+    "      run CMD with libforkhazard.so preloaded into it and all its descendants, then print every hazard\n"
+    "      on stderr, merged across processes, with a summary line.\n";
+const char report_usage[] =
+    "  forkhazard report [OPTIONS] PATH...\n"
+    "      read the raw reports in PATH (files, or directories of them) that the shim wrote with\n"
+    "      FORKHAZARD_OPTIONS=log_path=..., symbolize them with the module map they recorded, print them.\n";
+const char calls_usage[] =
+    "  forkhazard calls\n"
+    "      list the calls the shim reports in the child of a multithreaded fork() (the catalogue).\n";
+const char run_status[] =
+    "  run: the --exitcode (66) when a hazard of the --fail-on kinds remains after suppressions, else CMD's own\n"
+    "  (128+N when killed by signal N); 127 when CMD cannot be run; 2 on a usage error.\n";
+const char report_status[] =
+    "  report: the --exitcode (66) when a hazard of the --fail-on kinds remains after suppressions, else 1 when\n"
+    "  a file could not be read, else 0; 2 on a usage error.\n";
+const char environment_help[] =
+    "environment:\n"
+    "  FORKHAZARD_OPTIONS  the shim's options (run passes them on); suppressions=FILE is also read by run and\n"
+    "                      report, as another --suppressions FILE\n"
+    "  FORKHAZARD_LIB      path of libforkhazard.so (default: next to this program, or ../lib/forkhazard/)\n"
+    "  NO_COLOR            when set and not empty, --color=auto means never (https://no-color.org)\n";
+
+// The help of one command (cmd_run, cmd_report) or, with both bits, of forkhazard as a whole.
+std::string help_text(unsigned command) {
+  bool run = command & cmd_run, report = command & cmd_report, all = run && report;
+  std::string out;
+  if (all)
+    out += "forkhazard: finds what breaks in the child of a multithreaded fork() (locks held by threads that\n"
+           "vanished at fork, calls that are not async-signal-safe before exec).\n\n";
+  out += "usage:\n";
+  if (run) out += run_usage;
+  if (report) out += report_usage;
+  if (all) out += calls_usage;
+  out += "\n" + options_help(command) + "\nexit status:\n";
+  if (run) out += run_status;
+  if (report) out += report_status;
+  out += std::string("\n") + environment_help;
+  if (run) out += "\n" + shim_options_help();
+  out += "\nman forkhazard has the details: suppression files, FILES, examples.\n";
+  return out;
+}
+
+// ---- parsing -----------------------------------------------------------------------------------------------------
+
+// Whole-string decimal; false on anything else (sign, spaces, overflow).
+bool parse_decimal(const std::string& text, long* value) {
+  if (text.empty() || text.size() > 9) return false;
+  long v = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return false;
+    v = v * 10 + (c - '0');
+  }
+  *value = v;
+  return true;
+}
+
+const OptionSpec* find_option(std::string_view flag) {
+  for (const OptionSpec& spec : option_specs)
+    if (flag == spec.flag || (spec.short_flag && flag == spec.short_flag)) return &spec;
+  return nullptr;
+}
+
+// Stores `value` for `spec`; returns the error message ("" when set).
+std::string set_option(const OptionSpec& spec, const std::string& value, const std::string& prefix,
+                       CliOptions* options) {
+  std::string bad = prefix + "bad value for " + spec.flag + ": '" + value + "' (expected ";
+  switch (spec.kind) {
+    case ValueKind::path:
+    case ValueKind::paths:
+      if (value.empty()) return prefix + spec.flag + " needs a " + spec.placeholder;
+      if (spec.kind == ValueKind::path)
+        options->*spec.path = value;
+      else
+        (options->*spec.paths).push_back(value);
+      return "";
+    case ValueKind::choice: {
+      int index = choice_index(spec.placeholder, value);
+      if (index < 0) return bad + choices_phrase(spec.placeholder) + ")";
+      options->*spec.choice = index;
+      return "";
+    }
+    case ValueKind::integer: {
+      long v = 0;
+      if (!parse_decimal(value, &v) || v < spec.lo || v > spec.hi)
+        return bad + std::to_string(spec.lo) + ".." + std::to_string(spec.hi) + ")";
+      options->*spec.integer = v;
+      return "";
+    }
+    case ValueKind::flag: return prefix + spec.flag + " takes no value";
+  }
+  return "";
+}
+
+// What the command line asked for: options, then the operands (PATHs of report, CMD of run after "--").
+struct CommandLine {
+  CliOptions options;
+  std::vector<std::string> operands;
+  bool dashdash = false;  // "--" was given
+};
+
+// Parses `args` for `command` (cmd_run: options end at "--", everything after is CMD; cmd_report: options and
+// PATHs may mix, "--" ends options). Returns an exit status when there is nothing more to do: 0 after --help,
+// exit_usage after a one-line error and the usage line.
+std::optional<int> parse_command_line(const std::vector<std::string>& args, unsigned command, const char* name,
+                                      CommandLine* out) {
+  const std::string prefix = std::string("forkhazard: ") + name + ": ";
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--") {
+      out->dashdash = true;
+      out->operands.insert(out->operands.end(), args.begin() + static_cast<long>(i) + 1, args.end());
+      return std::nullopt;
+    }
+    if (arg.size() < 2 || arg[0] != '-') {
+      if (command == cmd_run) return usage_error(prefix + "put '--' before the command ('" + arg + "')");
+      out->operands.push_back(arg);
+      continue;
+    }
+    size_t eq = arg.rfind("--", 0) == 0 ? arg.find('=') : std::string::npos;
+    std::string flag = arg.substr(0, eq);
+    const OptionSpec* spec = find_option(flag);
+    if (spec == nullptr) return usage_error(prefix + "unknown option '" + flag + "'");
+    if ((spec->commands & command) == 0) return usage_error(prefix + flag + " is not an option of " + name);
+    if (spec->kind == ValueKind::flag) {
+      if (eq != std::string::npos) return usage_error(prefix + flag + " takes no value");
+      out->options.*spec->flag_member = true;
+      if (spec->flag_member == &CliOptions::help) {
+        std::fputs(help_text(command).c_str(), stdout);
+        return 0;
+      }
+      continue;
+    }
+    std::string value;
+    if (eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      switch (spec->kind) {
+        case ValueKind::path:
+        case ValueKind::paths: return usage_error(prefix + flag + " needs a " + spec->placeholder);
+        case ValueKind::choice:
+          return usage_error(prefix + flag + " needs a value (" + choices_phrase(spec->placeholder) + ")");
+        case ValueKind::integer:
+          return usage_error(prefix + flag + " needs a number (" + std::to_string(spec->lo) + ".." +
+                             std::to_string(spec->hi) + ")");
+        case ValueKind::flag: break;
+      }
+    }
+    std::string error = set_option(*spec, value, prefix, &out->options);
+    if (!error.empty()) return usage_error(error);
+  }
+  return std::nullopt;
+}
+
+// suppressions=FILE of FORKHAZARD_OPTIONS in our own environment ("" when none): items are separated by ':'
+// and the last one counts, as the shim reads them (shim/options.cpp).
+std::string suppressions_from_environment() {
+  const char* text = std::getenv("FORKHAZARD_OPTIONS");
+  std::string file;
+  for (std::string_view rest = text ? text : ""; !rest.empty();) {
+    size_t colon = rest.find(':');
+    std::string_view item = rest.substr(0, colon);
+    rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
+    if (item.rfind("suppressions=", 0) == 0) file = std::string(item.substr(13));
+  }
+  return file;
+}
+
+// Every suppressions file, read and parsed before anything runs; false after printing the one-line error.
+bool load_all_suppressions(const CliOptions& options, Suppressions* rules) {
+  std::string error;
+  for (const std::string& file : options.suppressions) {
+    if (!load_suppressions(file, rules, &error)) {
+      std::fprintf(stderr, "%s\n", error.c_str());
+      return false;
+    }
+  }
+  std::string file = suppressions_from_environment();
+  if (!file.empty() && !load_suppressions(file, rules, &error)) {
+    std::fprintf(stderr, "%s (suppressions= in FORKHAZARD_OPTIONS)\n", error.c_str());
+    return false;
+  }
+  return true;
+}
+
+// ---- output --------------------------------------------------------------------------------------------------------
+
+// A --json or --sarif destination, opened before any work so a bad path fails early.
+class OutputFile {
+ public:
+  explicit OutputFile(std::string path) : path_(std::move(path)) {}
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+  ~OutputFile() {
+    if (file_ != nullptr && file_ != stdout) std::fclose(file_);
+  }
+
+  bool wanted() const { return !path_.empty(); }
 
   bool open(std::string* error) {
-    if (path.empty()) return true;
-    file = path == "-" ? stdout : std::fopen(path.c_str(), "w");
-    if (file == nullptr) *error = "forkhazard: cannot write " + path + ": " + std::strerror(errno);
-    return file != nullptr;
+    if (path_.empty()) return true;
+    file_ = path_ == "-" ? stdout : std::fopen(path_.c_str(), "w");
+    if (file_ == nullptr) *error = "forkhazard: cannot write " + path_ + ": " + std::strerror(errno);
+    return file_ != nullptr;
   }
 
   // False (message printed) when the text could not be written.
-  bool write(const std::string& json) {
-    if (file == nullptr) return true;
-    bool ok = std::fputs(json.c_str(), file) >= 0 && std::fputc('\n', file) != EOF;
-    ok = (file == stdout ? std::fflush(file) == 0 : std::fclose(file) == 0) && ok;
-    file = nullptr;
-    if (!ok) std::fprintf(stderr, "forkhazard: cannot write %s: %s\n", path.c_str(), std::strerror(errno));
+  bool write(const std::string& text) {
+    if (file_ == nullptr) return true;
+    bool ok = std::fputs(text.c_str(), file_) >= 0 && std::fputc('\n', file_) != EOF;
+    ok = (file_ == stdout ? std::fflush(file_) == 0 : std::fclose(file_) == 0) && ok;
+    file_ = nullptr;
+    if (!ok) std::fprintf(stderr, "forkhazard: cannot write %s: %s\n", path_.c_str(), std::strerror(errno));
     return ok;
   }
+
+ private:
+  std::string path_;
+  FILE* file_ = nullptr;
 };
 
-// Options shared by both commands. Returns the index of the first operand, or -1 after printing a usage error
-// (*status set); `dashdash_required` makes "--" mandatory before the operands (run).
-int parse_options(const std::vector<std::string>& args, const char* command, bool dashdash_required,
-                  JsonOutput* json, int* status) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "--") return static_cast<int>(i + 1);
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(help_text, stdout);
-      *status = 0;
-      return -1;
+struct Outputs {
+  OutputFile json, sarif;
+  bool both_stdout;
+  explicit Outputs(const CliOptions& options)
+      : json(options.json), sarif(options.sarif), both_stdout(options.json == "-" && options.sarif == "-") {}
+
+  // Both opened, or false after printing the one-line error.
+  bool open(const char* command) {
+    if (both_stdout) {
+      std::fprintf(stderr, "forkhazard: %s: --json and --sarif cannot both write to stdout ('-')\n", command);
+      return false;
     }
-    if (arg == "--json") {
-      if (i + 1 >= args.size()) {
-        *status = usage_error(std::string("forkhazard: ") + command + ": --json needs a FILE");
-        return -1;
-      }
-      json->path = args[++i];
-    } else if (arg.rfind("--json=", 0) == 0) {
-      json->path = arg.substr(7);
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      *status = usage_error(std::string("forkhazard: ") + command + ": unknown option '" + arg + "'");
-      return -1;
-    } else if (dashdash_required) {
-      *status = usage_error(std::string("forkhazard: ") + command + ": put '--' before the command ('" + arg + "')");
-      return -1;
-    } else {
-      return static_cast<int>(i);
-    }
-    if (json->path.empty()) {
-      *status = usage_error(std::string("forkhazard: ") + command + ": --json needs a FILE");
-      return -1;
-    }
+    std::string error;
+    if (json.open(&error) && sarif.open(&error)) return true;
+    std::fprintf(stderr, "%s\n", error.c_str());
+    return false;
   }
-  return static_cast<int>(args.size());
+};
+
+bool fails_on(HazardKind kind, int fail_on) {
+  if (fail_on == fail_on_any) return true;
+  switch (kind) {
+    case HazardKind::deadlock: return fail_on == fail_on_deadlock;
+    case HazardKind::unsafe_call: return fail_on == fail_on_unsafe_call;
+    case HazardKind::other: return false;
+  }
+  return true;
 }
 
-struct Presented {
-  size_t hazards = 0;
-  bool json_failed = false;
+struct Outcome {
+  bool fail = false;           // a hazard of the --fail-on kinds remains
+  bool output_failed = false;  // --json or --sarif could not be written
 };
 
-// Symbolizes, prints the human report and read errors on stderr, writes the JSON.
-Presented present(ReadResult& result, JsonOutput& json) {
+// Symbolizes, merges, suppresses; prints read errors, the human report, the used suppressions and the summary on
+// stderr; writes the JSON and SARIF.
+Outcome present(ReadResult& result, const CliOptions& options, Suppressions& rules, Outputs& outputs) {
   for (const std::string& error : result.errors) std::fprintf(stderr, "%s\n", error.c_str());
   Symbolizer symbolizer;
   FrameResolver resolver(symbolizer);
-  Presented presented;
-  for (Report& report : result.reports) {
-    resolver.resolve(report);
-    presented.hazards += report.hazards.size();
-  }
+  for (Report& report : result.reports) resolver.resolve(report);
   for (const std::string& warning : symbolizer.warnings()) std::fprintf(stderr, "%s\n", warning.c_str());
+
+  std::vector<HazardGroup> groups = merge_hazards(result.reports);
+  apply_suppressions(&rules, &groups);
 
   TextStyle style;
   char cwd[4096];
   if (getcwd(cwd, sizeof cwd) != nullptr) style.strip_prefix = std::string(cwd) + "/";
-  std::string text = format_text(result.reports, style);
-  std::fputs(text.c_str(), stderr);
-  std::fputs(format_summary(result.reports).c_str(), stderr);
-  presented.json_failed = !json.write(to_json(result.reports));
-  return presented;
+  style.color = options.color == color_always ||
+                (options.color == color_auto && auto_color(isatty(STDERR_FILENO) == 1, std::getenv("NO_COLOR")));
+  std::fputs(format_text(groups, style).c_str(), stderr);
+  std::fputs(format_used_suppressions(rules).c_str(), stderr);
+  std::fputs(format_summary(groups).c_str(), stderr);
+
+  Outcome outcome;
+  for (const HazardGroup& group : groups) outcome.fail = outcome.fail || fails_on(group.hazard.kind, options.fail_on);
+  if (!outputs.json.write(to_json(groups))) outcome.output_failed = true;
+  if (outputs.sarif.wanted() && !outputs.sarif.write(to_sarif(groups, style.strip_prefix)))
+    outcome.output_failed = true;
+  return outcome;
 }
 
-int command_run(const std::vector<std::string>& args) {
-  JsonOutput json;
-  int status = 0;
-  int first = parse_options(args, "run", true, &json, &status);
-  if (first < 0) return status;
-  // With '--' mandatory, options end only at it: no '--' means no command.
-  if (first == 0 || args[first - 1] != "--") return usage_error("forkhazard: run: missing '-- CMD'");
-  if (static_cast<size_t>(first) == args.size()) return usage_error("forkhazard: run: no command after '--'");
-  std::vector<std::string> command(args.begin() + first, args.end());
+// ---- commands ------------------------------------------------------------------------------------------------------
 
+int command_run(const std::vector<std::string>& args) {
+  CommandLine line;
+  if (std::optional<int> done = parse_command_line(args, cmd_run, "run", &line)) return *done;
+  // With '--' mandatory, options end only at it: no '--' means no command.
+  if (!line.dashdash) return usage_error("forkhazard: run: missing '-- CMD'");
+  if (line.operands.empty()) return usage_error("forkhazard: run: no command after '--'");
+  const std::vector<std::string>& command = line.operands;
+
+  Suppressions rules;
+  if (!load_all_suppressions(line.options, &rules)) return exit_usage;
   std::string error;
   std::string shim = find_shim_library(&error);
   if (shim.empty()) {
@@ -161,10 +516,8 @@ int command_run(const std::vector<std::string>& args) {
   }
   std::string warning = unwatchable_warning(program, command[0]);
   if (!warning.empty()) std::fprintf(stderr, "%s\n", warning.c_str());
-  if (!json.open(&error)) {
-    std::fprintf(stderr, "%s\n", error.c_str());
-    return exit_usage;
-  }
+  Outputs outputs(line.options);
+  if (!outputs.open("run")) return exit_usage;
   std::string dir = make_private_dir(&error);
   if (dir.empty()) {
     std::fprintf(stderr, "%s\n", error.c_str());
@@ -184,29 +537,26 @@ int command_run(const std::vector<std::string>& args) {
 
   ReadResult result;
   read_raw_path(dir, result);
-  Presented presented = present(result, json);
+  Outcome outcome = present(result, line.options, rules, outputs);
   remove_private_dir(dir);
-  if (presented.hazards > 0) return exit_hazard;
+  if (outcome.fail) return static_cast<int>(line.options.exitcode);
   int command_status = shell_status(run.wait_status);
-  return presented.json_failed && command_status == 0 ? 1 : command_status;
+  return outcome.output_failed && command_status == 0 ? 1 : command_status;
 }
 
 int command_report(const std::vector<std::string>& args) {
-  JsonOutput json;
-  int status = 0;
-  int first = parse_options(args, "report", false, &json, &status);
-  if (first < 0) return status;
-  if (static_cast<size_t>(first) >= args.size()) return usage_error("forkhazard: report: no PATH to read");
-  std::string error;
-  if (!json.open(&error)) {
-    std::fprintf(stderr, "%s\n", error.c_str());
-    return exit_usage;
-  }
+  CommandLine line;
+  if (std::optional<int> done = parse_command_line(args, cmd_report, "report", &line)) return *done;
+  if (line.operands.empty()) return usage_error("forkhazard: report: no PATH to read");
+  Suppressions rules;
+  if (!load_all_suppressions(line.options, &rules)) return exit_usage;
+  Outputs outputs(line.options);
+  if (!outputs.open("report")) return exit_usage;
   ReadResult result;
-  for (size_t i = static_cast<size_t>(first); i < args.size(); ++i) read_raw_path(args[i], result);
-  Presented presented = present(result, json);
-  if (presented.hazards > 0) return exit_hazard;
-  if (!result.errors.empty() || presented.json_failed) return 1;
+  for (const std::string& path : line.operands) read_raw_path(path, result);
+  Outcome outcome = present(result, line.options, rules, outputs);
+  if (outcome.fail) return static_cast<int>(line.options.exitcode);
+  if (!result.errors.empty() || outcome.output_failed) return 1;
   if (result.files == 0) std::fprintf(stderr, "forkhazard: no report files found\n");
   return 0;
 }
@@ -219,12 +569,16 @@ int cli_main(int argc, char** argv) {
   const std::string& command = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "-h" || command == "--help" || command == "help") {
-    std::fputs(help_text, stdout);
+    std::fputs(help_text(cmd_run | cmd_report).c_str(), stdout);
     return 0;
   }
   if (command == "run") return command_run(rest);
   if (command == "report") return command_report(rest);
   if (command == "calls") {
+    if (rest.size() == 1 && (rest[0] == "-h" || rest[0] == "--help")) {
+      std::fputs(calls_usage, stdout);
+      return 0;
+    }
     if (!rest.empty()) return usage_error("forkhazard: calls: takes no arguments");
     std::fputs(format_catalogue().c_str(), stdout);
     return 0;

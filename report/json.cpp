@@ -136,6 +136,7 @@ class Writer {
     out += "]}";
   }
 
+  // The fields of `h`, without the closing brace: the group adds its own.
   void hazard(const Hazard& h) {
     out += '{';
     str("kind", spelling(h.kind, h.kind_spelling));
@@ -190,7 +191,20 @@ class Writer {
       out += ',';
       fork(*h.fork);
     }
-    out += '}';
+  }
+
+  void group(const HazardGroup& g) {
+    hazard(g.hazard);
+    out += ',';
+    num("occurrences", g.occurrences);
+    out += ',';
+    key("pids");
+    out += '[';
+    for (size_t i = 0; i < g.pids.size(); ++i) {
+      if (i > 0) out += ',';
+      out += std::to_string(g.pids[i]);
+    }
+    out += "]}";
   }
 };
 
@@ -234,16 +248,12 @@ std::string json_string(std::string_view text) {
   return out;
 }
 
-std::string to_json(const std::vector<Report>& reports) {
+std::string to_json(const std::vector<HazardGroup>& groups) {
   Writer w;
   w.out = "{\"version\":" + std::to_string(json_version) + ",\"hazards\":[";
-  bool first = true;
-  for (const Report& report : reports) {
-    for (const Hazard& hazard : report.hazards) {
-      if (!first) w.out += ',';
-      first = false;
-      w.hazard(hazard);
-    }
+  for (size_t i = 0; i < groups.size(); ++i) {
+    if (i > 0) w.out += ',';
+    w.group(groups[i]);
   }
   w.out += "]}";
   return w.out;

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "report/merge.h"
 #include "report/model.h"
 
 namespace fh {
@@ -16,7 +17,8 @@ inline constexpr int json_version = 1;
 // so the output always parses.
 std::string json_string(std::string_view text);
 
-// {"version":1,"hazards":[...]}: every hazard of every report, in order, without whitespace or newline.
-std::string to_json(const std::vector<Report>& reports);
+// {"version":1,"hazards":[...]}: one entry per merged hazard, in order, with "occurrences" and "pids" added to
+// the fields of its first occurrence; without whitespace or newline.
+std::string to_json(const std::vector<HazardGroup>& groups);
 
 }  // namespace fh

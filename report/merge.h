@@ -11,8 +11,8 @@
 namespace fh {
 
 struct HazardGroup {
-  Hazard hazard;               // the first occurrence (symbolized), as the printers show it
-  int64_t occurrences = 1;     // hazards merged into this one (unsafe-call repeat counts stay in hazard.count)
+  Hazard hazard;               // the first occurrence (symbolized); for unsafe calls `count` sums all of them
+  int64_t occurrences = 1;     // hazards merged into this one
   std::vector<int64_t> pids;   // processes that reported it, in order of appearance, without duplicates
 };
 

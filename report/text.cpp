@@ -11,6 +11,16 @@ namespace {
 
 const char separator[] = "==================\n";
 
+// The sanitizers' decorations (sanitizer_common/sanitizer_report_decorator.h): a bold colour for the headline,
+// plain bold for names, and a reset after each piece so a cut-off line never colours the terminal.
+const char ansi_reset[] = "\033[0m";
+const char ansi_bold[] = "\033[1m";
+const char ansi_dim[] = "\033[2m";
+const char ansi_bold_red[] = "\033[1m\033[31m";
+const char ansi_bold_magenta[] = "\033[1m\033[35m";
+const char ansi_bold_yellow[] = "\033[1m\033[33m";
+const char ansi_green[] = "\033[32m";
+
 std::string hex(uint64_t value) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
@@ -281,29 +291,31 @@ class Printer {
     for (size_t i = 0; i < frames.size(); ++i) {
       const Frame& f = frames[i];
       out += indent + "#" + std::to_string(i) + " " + hex(f.pc);
-      if (!f.function.empty()) out += " in " + f.function;
+      if (!f.function.empty()) out += " in " + paint(ansi_bold, f.function);
       if (!f.file.empty()) {
         out += " " + source_path(f.file);
         if (f.line > 0) out += ":" + std::to_string(f.line);
       }
       if (!f.module.empty()) {
-        out += " (" + basename_of(f.module) + "+" + hex(f.offset) + ")";
+        out += " " + paint(ansi_dim, "(" + basename_of(f.module) + "+" + hex(f.offset) + ")");
       } else {
-        out += " (no module)";
+        out += " " + paint(ansi_dim, "(no module)");
       }
       if (f.inlined) out += " [inlined]";
       out += '\n';
     }
   }
 
-  void hazard(const Hazard& h) {
+  // `group` (may be null) adds how often and where the hazard occurred when it merged several.
+  void hazard(const Hazard& h, const HazardGroup* group = nullptr) {
     out += separator;
-    out += "forkhazard: " + kind_title(h) + " in process " + std::to_string(h.pid) + " (child of " +
-           std::to_string(h.ppid);
+    std::string headline = "forkhazard: " + kind_title(h) + " in process " + std::to_string(h.pid) +
+                           " (child of " + std::to_string(h.ppid);
     // A grandchild inherits the restriction of its ancestor's multithreaded fork: name that ancestor.
     if (h.fork && h.fork->parent_pid != h.ppid)
-      out += "; restricted since process " + std::to_string(h.fork->parent_pid) + " forked with threads running";
-    out += ")";
+      headline += "; restricted since process " + std::to_string(h.fork->parent_pid) + " forked with threads running";
+    headline += ")";
+    out += paint(headline_color(h.kind), headline);
     if (h.kind == HazardKind::unsafe_call) {
       out += ": " + what_happened(h) + "\n";
       if (h.klass) out += "  " + class_explanation(*h.klass, h.klass_spelling) + "\n";
@@ -311,14 +323,36 @@ class Printer {
     } else {
       out += "\n  " + what_happened(h) + "\n";
     }
+    if (group && group->occurrences > 1) out += "  " + occurrences(*group) + "\n";
     stack(h.stack, "    ");
     if (h.owner) acquisition(h);
     if (h.fork) fork(*h.fork);
-    out += "\n  hint: " + hint(h) + "\n";
+    out += "\n  " + paint(ansi_green, "hint: " + hint(h)) + "\n";
     out += separator;
   }
 
  private:
+  std::string paint(const char* code, const std::string& text) const {
+    return style_.color ? code + text + ansi_reset : text;
+  }
+
+  static const char* headline_color(HazardKind kind) {
+    switch (kind) {
+      case HazardKind::deadlock: return ansi_bold_red;
+      case HazardKind::unsafe_call: return ansi_bold_magenta;
+      case HazardKind::other: return ansi_bold_yellow;
+    }
+    return ansi_bold;
+  }
+
+  // "(3 occurrences in processes 11, 12, 13)"
+  static std::string occurrences(const HazardGroup& group) {
+    std::string text = "(" + std::to_string(group.occurrences) + " occurrences in process";
+    if (group.pids.size() != 1) text += "es";
+    for (size_t i = 0; i < group.pids.size(); ++i) text += (i == 0 ? " " : ", ") + std::to_string(group.pids[i]);
+    return text + ")";
+  }
+
   std::string source_path(const std::string& file) const {
     const std::string& prefix = style_.strip_prefix;
     if (!prefix.empty() && file.size() > prefix.size() && file.compare(0, prefix.size(), prefix) == 0)
@@ -453,34 +487,14 @@ std::string format_hazard(const Hazard& hazard, const TextStyle& style) {
   return p.out;
 }
 
-std::string format_text(const std::vector<Report>& reports, const TextStyle& style) {
-  std::string out;
-  for (const Report& report : reports)
-    for (const Hazard& hazard : report.hazards) out += format_hazard(hazard, style);
-  return out;
+bool auto_color(bool is_terminal, const char* no_color) {
+  return is_terminal && (no_color == nullptr || no_color[0] == '\0');
 }
 
-std::string format_summary(const std::vector<Report>& reports) {
-  size_t deadlocks = 0, unsafe_calls = 0, others = 0;
-  for (const Report& report : reports) {
-    for (const Hazard& hazard : report.hazards) {
-      switch (hazard.kind) {
-        case HazardKind::deadlock: ++deadlocks; break;
-        case HazardKind::unsafe_call: ++unsafe_calls; break;
-        case HazardKind::other: ++others; break;
-      }
-    }
-  }
-  std::string counts;
-  auto add = [&](size_t n, const char* one, const char* many) {
-    if (n == 0) return;
-    if (!counts.empty()) counts += ", ";
-    counts += std::to_string(n) + " " + (n == 1 ? one : many);
-  };
-  add(deadlocks, "deadlock", "deadlocks");
-  add(unsafe_calls, "unsafe call", "unsafe calls");
-  add(others, "hazard of a kind unknown to this forkhazard", "hazards of kinds unknown to this forkhazard");
-  return counts.empty() ? counts : "forkhazard: reported " + counts + "\n";
+std::string format_text(const std::vector<HazardGroup>& groups, const TextStyle& style) {
+  Printer p(style);
+  for (const HazardGroup& group : groups) p.hazard(group.hazard, &group);
+  return p.out;
 }
 
 }  // namespace fh

@@ -1,4 +1,5 @@
 // Unit tests of report/: the raw-format reader, frame resolution, the JSON and text printers, CLI arguments.
+// The printers take merged hazards (report/merge.h); each hazard here is its own group of one occurrence.
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <dlfcn.h>
@@ -15,6 +16,7 @@
 
 #include "report/cli.h"
 #include "report/json.h"
+#include "report/merge.h"
 #include "report/reader.h"
 #include "report/resolve.h"
 #include "report/text.h"
@@ -29,6 +31,11 @@ extern "C" __attribute__((noinline, used)) int fh_reader_probe(int x) { return x
     const std::string expected_text = (expected);       \
     cr_expect_str_eq(actual_text.c_str(), expected_text.c_str()); \
   } while (0)
+
+// The line after every usage error.
+#define USAGE \
+  "usage: forkhazard run [OPTIONS] -- CMD [ARGS...] | forkhazard report [OPTIONS] PATH... | forkhazard calls | " \
+  "forkhazard --help\n"
 
 namespace {
 
@@ -71,7 +78,8 @@ const char small_json[] =
     R"("acquired_at":[{"pc":"0xa1"}],"stack":[{"pc":"0xb1"},{"pc":"0xb2"}],)"
     R"("fork":{"parent_pid":10,"forking_tid":10,"stack":[{"pc":"0xc1"}],)"
     R"("threads":[{"tid":11,"name":"w\"q","relation":"vanished","created_at":[{"pc":"0xd1"}],)"
-    R"("held":[{"addr":"0x1000","type":"mutex","depth":2,"acquired_at":[{"pc":"0xe1"}]}]}]}}]})";
+    R"("held":[{"addr":"0x1000","type":"mutex","depth":2,"acquired_at":[{"pc":"0xe1"}]}]}]},)"
+    R"("occurrences":1,"pids":[20]}]})";
 
 // An unsafe call in a child whose PCs lie in a module that cannot be read: frames get module and offset only.
 const char unsafe_block[] =
@@ -94,7 +102,8 @@ const char unsafe_json[] =
     R"("threads":[{"tid":4239,"name":"w","relation":"vanished",)"
     R"("created_at":[{"pc":"0x401050","module":"/nonexistent/forkhazard/app","offset":"0x2050"}],)"
     R"("held":[{"addr":"0x4000","type":"mutex","depth":1,)"
-    R"("acquired_at":[{"pc":"0x401010","module":"/nonexistent/forkhazard/app","offset":"0x2010"}]}]}]}}]})";
+    R"("acquired_at":[{"pc":"0x401010","module":"/nonexistent/forkhazard/app","offset":"0x2010"}]}]}]},)"
+    R"("occurrences":1,"pids":[4242]}]})";
 
 // The process's own count of that call, written when it exits.
 const char unsafe_repeats[] =
@@ -308,7 +317,7 @@ Test(reader, unknown_words_are_kept_verbatim) {
   cr_expect(h.kind == fh::HazardKind::other);
   cr_expect(h.lock->type == fh::LockType::other);
   cr_expect(h.owner->relation == fh::Relation::other);
-  std::string json = fh::to_json(r.reports);
+  std::string json = fh::to_json(fh::merge_hazards(r.reports));
   cr_expect(json.find(R"("kind":"cond-destroy")") != std::string::npos, "%s", json.c_str());
   cr_expect(json.find(R"("type":"barrier")") != std::string::npos, "%s", json.c_str());
   cr_expect(json.find(R"("relation":"zombie")") != std::string::npos, "%s", json.c_str());
@@ -370,23 +379,23 @@ Test(reader, json_of_a_parsed_report) {
   fh::ReadResult r = parse(small_block);
   cr_assert(r.errors.empty(), "%s", joined_errors(r).c_str());
   resolve_all(r);
-  EXPECT_TEXT(fh::to_json(r.reports), small_json);
+  EXPECT_TEXT(fh::to_json(fh::merge_hazards(r.reports)), small_json);
 }
 
 Test(reader, json_of_a_clean_run) {
   EXPECT_TEXT(fh::to_json({}), R"({"version":1,"hazards":[]})");
   fh::ReadResult r = parse("forkhazard-raw v=1\nreport pid=1 ppid=0\nend\n");
   cr_assert_eq(r.reports.size(), 1u);
-  EXPECT_TEXT(fh::to_json(r.reports), R"({"version":1,"hazards":[]})");
+  EXPECT_TEXT(fh::to_json(fh::merge_hazards(r.reports)), R"({"version":1,"hazards":[]})");
 }
 
 Test(reader, json_omits_what_a_hazard_lacks) {
   fh::ReadResult r = parse("forkhazard-raw v=1\nreport pid=9 ppid=8\nhazard kind=unsafe-call call=localtime_r\n"
                            "stack pcs=0x5\nend\n");
   cr_assert(r.errors.empty(), "%s", joined_errors(r).c_str());
-  EXPECT_TEXT(fh::to_json(r.reports),
+  EXPECT_TEXT(fh::to_json(fh::merge_hazards(r.reports)),
                    R"({"version":1,"hazards":[{"kind":"unsafe-call","pid":9,"call":"localtime_r","count":1,)"
-                   R"("stack":[{"pc":"0x5"}]}]})");
+                   R"("stack":[{"pc":"0x5"}],"occurrences":1,"pids":[9]}]})");
 }
 
 Test(reader, json_frames_with_module_and_source) {
@@ -411,12 +420,12 @@ Test(reader, json_frames_with_module_and_source) {
   bare.module = "/m/x.so";
   bare.offset = 0x1000;
   h.stack = {inner, outer, bare};
-  EXPECT_TEXT(fh::to_json({report}),
+  EXPECT_TEXT(fh::to_json(fh::merge_hazards({report})),
                    R"({"version":1,"hazards":[{"kind":"deadlock","pid":1,"call":"sem_wait","stack":[)"
                    R"({"pc":"0x1010","module":"/m/x.so","offset":"0x10","function":"inner","file":"a.c","line":3,)"
                    R"("inlined":true},)"
                    R"({"pc":"0x1010","module":"/m/x.so","offset":"0x10","function":"outer","file":"a.c","line":9},)"
-                   R"({"pc":"0x2000","module":"/m/x.so","offset":"0x1000"}]}]})");
+                   R"({"pc":"0x2000","module":"/m/x.so","offset":"0x1000"}],"occurrences":1,"pids":[1]}]})");
 }
 
 Test(reader, json_string_escaping) {
@@ -451,11 +460,11 @@ Test(reader, frames_in_an_unreadable_module_get_module_and_offset) {
   cr_expect(s[1].module.empty(), "a PC outside every module keeps only its pc");
   cr_expect_eq(s[2].offset, 0x2000u);
   cr_expect_eq(symbolizer.warnings().size(), 1u, "one warning per module, not per frame");
-  std::string json = fh::to_json(r.reports);
+  std::string json = fh::to_json(fh::merge_hazards(r.reports));
   cr_expect(json.find(R"({"pc":"0x401234","module":"/nonexistent/forkhazard/x.so","offset":"0x2234"})") !=
                 std::string::npos,
             "%s", json.c_str());
-  std::string text = fh::format_text(r.reports);
+  std::string text = fh::format_text(fh::merge_hazards(r.reports));
   cr_expect(text.find("    #0 0x401234 (x.so+0x2234)\n") != std::string::npos, "%s", text.c_str());
   cr_expect(text.find("    #1 0x999 (no module)\n") != std::string::npos, "%s", text.c_str());
 }
@@ -490,7 +499,7 @@ Test(reader, frames_of_this_binary_are_symbolized) {
 Test(reader, text_report_reads_like_a_sanitizer) {
   fh::ReadResult r = parse(small_block);
   resolve_all(r);
-  std::string text = fh::format_text(r.reports);
+  std::string text = fh::format_text(fh::merge_hazards(r.reports));
   const char* expected[] = {
       "==================\nforkhazard: deadlock in process 20 (child of 10)\n",
       "  pthread_mutex_lock(0x1000) would block forever: the mutex is held by thread 11 \"w\"q\", which vanished "
@@ -537,24 +546,15 @@ Test(reader, cli_rejects_bad_arguments_without_running_anything, .init = cr_redi
   cr_expect_eq(call_cli({"calls", "extra"}), fh::exit_usage);
   std::fflush(stderr);
   cr_expect_stderr_eq_str(
-      "forkhazard: missing command\n"
-      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | forkhazard calls\n"
-      "forkhazard: unknown command 'frob'\n"
-      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | forkhazard calls\n"
-      "forkhazard: run: missing '-- CMD'\n"
-      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | forkhazard calls\n"
-      "forkhazard: run: unknown option '--bogus'\n"
-      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | forkhazard calls\n"
-      "forkhazard: run: put '--' before the command ('/bin/true')\n"
-      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | forkhazard calls\n"
-      "forkhazard: run: --json needs a FILE\n"
-      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | forkhazard calls\n"
-      "forkhazard: run: no command after '--'\n"
-      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | forkhazard calls\n"
-      "forkhazard: report: no PATH to read\n"
-      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | forkhazard calls\n"
-      "forkhazard: calls: takes no arguments\n"
-      "usage: forkhazard run [--json FILE] -- CMD [ARGS...] | forkhazard report [--json FILE] PATH... | forkhazard calls\n");
+      "forkhazard: missing command\n" USAGE
+      "forkhazard: unknown command 'frob'\n" USAGE
+      "forkhazard: run: missing '-- CMD'\n" USAGE
+      "forkhazard: run: unknown option '--bogus'\n" USAGE
+      "forkhazard: run: put '--' before the command ('/bin/true')\n" USAGE
+      "forkhazard: run: --json needs a FILE\n" USAGE
+      "forkhazard: run: no command after '--'\n" USAGE
+      "forkhazard: report: no PATH to read\n" USAGE
+      "forkhazard: calls: takes no arguments\n" USAGE);
 }
 
 Test(reader, cli_report_exit_codes_and_json, .init = cr_redirect_stderr) {
@@ -604,7 +604,7 @@ Test(reader, parses_an_unsafe_call_block) {
   cr_expect_str_eq(frob.klass_spelling.c_str(), "sticky");
   cr_expect(!frob.site.has_value());
   cr_expect(frob.why.empty());
-  std::string json = fh::to_json({r.reports.at(1)});
+  std::string json = fh::to_json(fh::merge_hazards({r.reports.at(1)}));
   cr_expect(json.find(R"("call":"frob","class":"sticky","count":1,"stack":[])") != std::string::npos, "%s",
             json.c_str());
 }
@@ -683,7 +683,7 @@ Test(reader, lock_without_addr_is_glibc_state) {
   cr_expect(r.reports[2].hazards.at(0).lock->type == fh::LockType::static_init);
   cr_expect_eq(r.reports[2].hazards.at(0).lock->addr, 0x40u);
 
-  std::string json = fh::to_json(r.reports);
+  std::string json = fh::to_json(fh::merge_hazards(r.reports));
   cr_expect(json.find(R"("call":"setenv","lock":{"type":"libc:env"},"owner":)") != std::string::npos, "%s",
             json.c_str());
   cr_expect(json.find(R"("held":[{"type":"libc:env","depth":1,)") != std::string::npos, "%s", json.c_str());
@@ -696,13 +696,13 @@ Test(reader, json_of_an_unsafe_call_with_unknown_modules) {
   fh::ReadResult r = parse(std::string(unsafe_block) + unsafe_repeats);
   cr_assert(r.errors.empty(), "%s", joined_errors(r).c_str());
   resolve_all(r);
-  EXPECT_TEXT(fh::to_json(r.reports), unsafe_json);
+  EXPECT_TEXT(fh::to_json(fh::merge_hazards(r.reports)), unsafe_json);
 }
 
 Test(reader, text_of_an_unsafe_call) {
   fh::ReadResult r = parse(std::string(unsafe_block) + unsafe_repeats);
   resolve_all(r);
-  std::string text = fh::format_text(r.reports);
+  std::string text = fh::format_text(fh::merge_hazards(r.reports));
   const char* expected[] = {
       "==================\nforkhazard: unsafe call in process 4242 (child of 4241): malloc() is not "
       "async-signal-safe (allocates)\n",
@@ -820,22 +820,4 @@ Test(reader, text_of_deadlocks_on_glibc_state_condvars_statics_and_semaphores) {
   cr_expect(setenv_text.find("  hint: build the child's environment before fork() and pass it to execve()\n") !=
                 std::string::npos,
             "%s", setenv_text.c_str());
-}
-
-Test(reader, summary_counts_hazards_by_kind) {
-  EXPECT_TEXT(fh::format_summary({}), "");
-  fh::ReadResult r = parse(small_block);
-  EXPECT_TEXT(fh::format_summary(r.reports), "forkhazard: reported 1 deadlock\n");
-  fh::ReadResult more = parse(std::string(unsafe_block) +
-                              "report pid=4243 ppid=4241\n"
-                              "hazard kind=unsafe-call call=printf class=non-portable site=0x1\n"
-                              "hazard kind=unsafe-call call=exit class=hang-prone site=0x2\nend\n");
-  cr_assert(more.errors.empty(), "%s", joined_errors(more).c_str());
-  EXPECT_TEXT(fh::format_summary(more.reports), "forkhazard: reported 3 unsafe calls\n");
-  r.reports.insert(r.reports.end(), more.reports.begin(), more.reports.end());
-  r.reports.push_back(r.reports[0]);
-  EXPECT_TEXT(fh::format_summary(r.reports), "forkhazard: reported 2 deadlocks, 3 unsafe calls\n");
-  r.reports[0].hazards[0].kind = fh::HazardKind::other;
-  EXPECT_TEXT(fh::format_summary(r.reports),
-              "forkhazard: reported 1 deadlock, 3 unsafe calls, 1 hazard of a kind unknown to this forkhazard\n");
 }

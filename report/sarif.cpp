@@ -1,0 +1,568 @@
+// SARIF 2.1.0 printer (OASIS sarif-v2.1.0-os): a small tree of JSON values, written indented and in a fixed
+// order, so the same hazards always give the same bytes. No analysis: only where and how to show each hazard.
+#include "report/sarif.h"
+
+#include <cstdio>
+#include <string_view>
+#include <utility>
+
+namespace fh {
+
+namespace {
+
+// ---- JSON ----------------------------------------------------------------------------------------------------
+
+// Length of the valid UTF-8 sequence at s[i] (1..4), or 0 when it is not one (RFC 3629: no overlongs,
+// no surrogates, nothing above U+10FFFF). As in report/json.cpp.
+size_t utf8_sequence(std::string_view s, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  unsigned char c = byte(i);
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
+  if (c < 0x80) return 1;
+  if (c >= 0xc2 && c <= 0xdf) n = 2;
+  else if (c == 0xe0) n = 3, lo = 0xa0;
+  else if (c >= 0xe1 && c <= 0xef) n = 3, hi = c == 0xed ? 0x9f : 0xbf;
+  else if (c == 0xf0) n = 4, lo = 0x90;
+  else if (c >= 0xf1 && c <= 0xf3) n = 4;
+  else if (c == 0xf4) n = 4, hi = 0x8f;
+  else return 0;
+  if (i + n > s.size()) return 0;
+  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k)
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return 0;
+  return n;
+}
+
+// A JSON string literal; bytes that are not valid UTF-8 become U+FFFD, since SARIF files are UTF-8.
+std::string quoted(std::string_view text) {
+  std::string out = "\"";
+  for (size_t i = 0; i < text.size();) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    size_t n = utf8_sequence(text, i);
+    if (n == 0) {
+      out += "\\ufffd";
+      ++i;
+      continue;
+    }
+    if (n > 1) {
+      out.append(text.substr(i, n));
+      i += n;
+      continue;
+    }
+    ++i;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+struct Value {
+  enum class Kind { string, number, array, object };
+  Kind kind = Kind::object;
+  std::string text;  // string
+  int64_t number = 0;
+  std::vector<Value> items;                            // array
+  std::vector<std::pair<std::string, Value>> members;  // object, in output order
+
+  // Adds a member and returns it (references stay valid only until the next add to the same object).
+  Value& add(std::string name, Value value) {
+    members.emplace_back(std::move(name), std::move(value));
+    return members.back().second;
+  }
+  Value& push(Value value) {
+    items.push_back(std::move(value));
+    return items.back();
+  }
+  bool scalar() const { return kind == Kind::string || kind == Kind::number; }
+};
+
+Value string_value(std::string_view text) {
+  Value v;
+  v.kind = Value::Kind::string;
+  v.text = text;
+  return v;
+}
+Value number_value(int64_t number) {
+  Value v;
+  v.kind = Value::Kind::number;
+  v.number = number;
+  return v;
+}
+Value array_value() {
+  Value v;
+  v.kind = Value::Kind::array;
+  return v;
+}
+Value object_value() { return Value{}; }
+// {"text": ...}: SARIF's message and multiformatMessageString objects.
+Value text_object(std::string_view text) {
+  Value v;
+  v.add("text", string_value(text));
+  return v;
+}
+
+// Two-space indentation; an array of scalars (pids) on one line.
+void write(const Value& v, int depth, std::string& out) {
+  std::string indent(2 * static_cast<size_t>(depth + 1), ' ');
+  std::string close(2 * static_cast<size_t>(depth), ' ');
+  switch (v.kind) {
+    case Value::Kind::string: out += quoted(v.text); return;
+    case Value::Kind::number: out += std::to_string(v.number); return;
+    case Value::Kind::array: {
+      if (v.items.empty()) {
+        out += "[]";
+        return;
+      }
+      bool flat = true;
+      for (const Value& item : v.items) flat = flat && item.scalar();
+      out += '[';
+      for (size_t i = 0; i < v.items.size(); ++i) {
+        if (i > 0) out += flat ? ", " : ",";
+        if (!flat) out += "\n" + indent;
+        write(v.items[i], depth + 1, out);
+      }
+      if (!flat) out += "\n" + close;
+      out += ']';
+      return;
+    }
+    case Value::Kind::object: {
+      if (v.members.empty()) {
+        out += "{}";
+        return;
+      }
+      out += '{';
+      for (size_t i = 0; i < v.members.size(); ++i) {
+        out += i > 0 ? ",\n" : "\n";
+        out += indent + quoted(v.members[i].first) + ": ";
+        write(v.members[i].second, depth + 1, out);
+      }
+      out += "\n" + close + "}";
+      return;
+    }
+  }
+}
+
+// ---- words ---------------------------------------------------------------------------------------------------
+
+const char tool_version[] = "0.1.0";
+const char srcroot[] = "%SRCROOT%";
+
+std::string hex(uint64_t value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
+  return buf;
+}
+
+std::string basename_of(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string thread_label(int64_t tid, const std::string& name) {
+  std::string label = "thread " + std::to_string(tid);
+  if (!name.empty()) label += " \"" + name + "\"";
+  return label;
+}
+
+std::string lock_noun(const LockRef& lock) {
+  switch (lock.type) {
+    case LockType::mutex: return "mutex";
+    case LockType::rwlock_read: return "rwlock";
+    case LockType::rwlock_write: return "rwlock";
+    case LockType::semaphore: return "semaphore";
+    case LockType::condvar: return "condition variable";
+    case LockType::static_init: return "function-local static";
+    case LockType::libc: return "glibc " + std::string(libc_family(lock)) + " lock";
+    case LockType::other: return "lock (" + lock.type_spelling + ")";
+  }
+  return "lock";
+}
+
+// "thread 4239 \"w\", which vanished at fork()": the owner as the text report names it.
+std::string owner_phrase(const Owner& owner) {
+  switch (owner.relation) {
+    case Relation::vanished: return thread_label(owner.tid, owner.name) + ", which vanished at fork()";
+    case Relation::forker:
+      return "this thread since before fork() (under its parent-side tid " + std::to_string(owner.tid) + ")";
+    case Relation::unknown: return thread_label(owner.tid, owner.name) + ", which does not exist in this process";
+    case Relation::other:
+      return thread_label(owner.tid, owner.name) + " (relation '" + owner.relation_spelling + "')";
+  }
+  return thread_label(owner.tid, owner.name);
+}
+
+// "<who> was <doing> when it vanished at fork()", for locks whose owner was *in* something.
+std::string owner_was(const std::optional<Owner>& owner, const std::string& doing) {
+  if (!owner) return "a thread that vanished at fork() was " + doing;
+  switch (owner->relation) {
+    case Relation::vanished:
+      return thread_label(owner->tid, owner->name) + " was " + doing + " when it vanished at fork()";
+    case Relation::forker:
+      return "this thread was " + doing + " before fork() (under its parent-side tid " + std::to_string(owner->tid) +
+             ")";
+    case Relation::unknown:
+      return thread_label(owner->tid, owner->name) + " was " + doing + " and does not exist in this process";
+    case Relation::other:
+      return thread_label(owner->tid, owner->name) + " (relation '" + owner->relation_spelling + "') was " + doing;
+  }
+  return thread_label(owner->tid, owner->name) + " was " + doing;
+}
+
+std::string deadlock_sentence(const Hazard& h) {
+  std::string call = h.call + "(" + (h.lock && h.lock->has_addr ? hex(h.lock->addr) : "") + ") would block forever";
+  if (!h.lock) return call;
+  switch (h.lock->type) {
+    case LockType::semaphore:
+      return call + ": the semaphore is at 0" + (h.owner ? ", taken by " + owner_phrase(*h.owner) : "") +
+             ", and nothing left in this single-threaded process can post it";
+    case LockType::condvar: return call + ": " + owner_was(h.owner, "waiting on this condition variable");
+    case LockType::static_init: return call + ": " + owner_was(h.owner, "constructing this function-local static");
+    case LockType::libc:
+      return call + ": " + owner_was(h.owner, "inside the glibc " + std::string(libc_family(*h.lock)) + " lock family");
+    case LockType::rwlock_read:
+      if (h.owner) return call + ": the rwlock is held for reading (which blocks writers) by " + owner_phrase(*h.owner);
+      break;
+    case LockType::rwlock_write:
+      if (h.owner) return call + ": the rwlock is held for writing by " + owner_phrase(*h.owner);
+      break;
+    case LockType::mutex:
+    case LockType::other:
+      if (h.owner) return call + ": the " + lock_noun(*h.lock) + " is held by " + owner_phrase(*h.owner);
+      break;
+  }
+  return call + ": nothing left in this process can release the " + lock_noun(*h.lock);
+}
+
+std::string unsafe_call_sentence(const Hazard& h) {
+  std::string text = h.call + "() is not async-signal-safe" + (h.why.empty() ? "" : " (" + h.why + ")") +
+                     " in the child of a multithreaded fork()";
+  if (h.klass) text += "; class " + std::string(spelling(*h.klass, h.klass_spelling));
+  if (h.count > 1) text += "; called " + std::to_string(h.count) + " times at this site";
+  return text;
+}
+
+// " (in process 12)", " (2 occurrences in processes 11, 12)"
+std::string where_sentence(const HazardGroup& group) {
+  if (group.pids.empty())
+    return group.occurrences > 1 ? " (" + std::to_string(group.occurrences) + " occurrences)" : "";
+  std::string pids;
+  for (size_t i = 0; i < group.pids.size(); ++i) pids += (i > 0 ? ", " : "") + std::to_string(group.pids[i]);
+  std::string processes = (group.pids.size() == 1 ? "process " : "processes ") + pids;
+  if (group.occurrences == 1) return " (in " + processes + ")";
+  return " (" + std::to_string(group.occurrences) + " occurrences in " + processes + ")";
+}
+
+std::string message(const HazardGroup& group) {
+  const Hazard& h = group.hazard;
+  std::string sentence;
+  switch (h.kind) {
+    case HazardKind::deadlock: sentence = deadlock_sentence(h); break;
+    case HazardKind::unsafe_call: sentence = unsafe_call_sentence(h); break;
+    case HazardKind::other:
+      sentence = h.call + ": hazard '" + h.kind_spelling + "', unknown to this forkhazard (upgrade it for details)";
+      break;
+  }
+  return sentence + where_sentence(group) + ".";
+}
+
+// ---- rules ---------------------------------------------------------------------------------------------------
+
+struct Rule {
+  std::string id, name, short_description, full_description, help, level;
+};
+
+std::vector<Rule> fixed_rules() {
+  return {
+      {"deadlock", "Deadlock", "A lock call in the child of a multithreaded fork() can never return",
+       "fork() copies only the thread that calls it. A lock that another thread held at that moment (a mutex, "
+       "rwlock or semaphore, a condition variable it waited on, a function-local static it was constructing, or "
+       "a glibc-internal lock) stays held in the child forever, because the thread that would release it does not "
+       "exist there: the child blocks forever when it takes that lock.",
+       "Take the lock in a pthread_atfork prepare handler and release it in the parent and child handlers, so "
+       "that no other thread holds it at fork(); or call only async-signal-safe functions in the child until "
+       "exec() (see signal-safety(7)); or start the child with posix_spawn instead of fork() and exec().",
+       "error"},
+      {"unsafe-call", "UnsafeCallAfterFork",
+       "A function that is not async-signal-safe is called in the child of a multithreaded fork() before exec",
+       "After fork() in a multithreaded process POSIX allows the child only async-signal-safe functions until it "
+       "calls exec(). Others (the allocator, stdio, exit(), the environment, time zones, locales, NSS, the dynamic "
+       "loader, ...) use state another thread may have held or been changing at the moment of fork(): hang-prone "
+       "calls take a glibc lock that fork() does not reset and can hang the child; non-portable calls work with "
+       "glibc but are undefined by POSIX.",
+       "Call only async-signal-safe functions between fork() and exec() (see signal-safety(7)): prepare "
+       "arguments, environment and file descriptors before fork(), and leave a child that does not exec with "
+       "_exit(), not exit(). Better, start the child with posix_spawn instead of fork() and exec().",
+       "warning"},
+  };
+}
+
+Value rule_value(const Rule& rule) {
+  Value v;
+  v.add("id", string_value(rule.id));
+  v.add("name", string_value(rule.name));
+  v.add("shortDescription", text_object(rule.short_description));
+  v.add("fullDescription", text_object(rule.full_description));
+  v.add("help", text_object(rule.help));
+  v.add("defaultConfiguration", object_value()).add("level", string_value(rule.level));
+  return v;
+}
+
+// A rule for a kind a newer shim wrote, so that every result still names a rule of the driver.
+Rule unknown_kind_rule(const std::string& id) {
+  return {id, "UnknownHazardKind", "A hazard of a kind unknown to this forkhazard",
+          "The report names a hazard kind '" + id + "' that this version of forkhazard does not know.",
+          "Read the report with a newer forkhazard for details.", "warning"};
+}
+
+// ---- locations -----------------------------------------------------------------------------------------------
+
+// A URI reference for a path: unreserved characters, '/' and the sub-delimiters that need no escape in a path
+// stay; everything else (space, '%', '#', '?', non-ASCII bytes) is percent-encoded (RFC 3986).
+std::string uri_path(std::string_view path) {
+  static const char keep[] = "-._~/!$&'()*+,;=:@";
+  std::string out;
+  for (char ch : path) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 (c != 0 && std::string_view(keep).find(ch) != std::string_view::npos);
+    if (plain) {
+      out += ch;
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+bool starts_with(std::string_view text, std::string_view prefix) {
+  return text.size() >= prefix.size() && text.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool has_source(const Frame& f) { return !f.file.empty() && f.line > 0; }
+
+bool is_system_module(const std::string& module) {
+  return starts_with(module, "/lib/") || starts_with(module, "/usr/lib/") || starts_with(module, "/lib64/");
+}
+
+// A frame of the program's own code: with source, not in a system header or library, not in glibc's sources
+// (their DWARF names them relative, "../sysdeps/...").
+bool is_user_frame(const Frame& f) {
+  if (!has_source(f)) return false;
+  if (starts_with(f.file, "/usr/") || starts_with(f.file, "../")) return false;
+  return !is_system_module(f.module);
+}
+
+// The frame to show a stack at: the innermost user frame, else the innermost with source, else the innermost
+// in a module (one of the program's own before a system library's); null when there is none.
+const Frame* representative_frame(const Stack& stack) {
+  for (const Frame& f : stack)
+    if (is_user_frame(f)) return &f;
+  for (const Frame& f : stack)
+    if (has_source(f)) return &f;
+  for (const Frame& f : stack)
+    if (!f.module.empty() && !is_system_module(f.module)) return &f;
+  for (const Frame& f : stack)
+    if (!f.module.empty()) return &f;
+  return nullptr;
+}
+
+class Printer {
+ public:
+  explicit Printer(const std::string& strip_prefix) : strip_prefix_(strip_prefix) {}
+
+  // physicalLocation of a frame: its source line, or the module file without a region; false when neither.
+  bool physical_location(const Frame& f, Value* out) const {
+    Value artifact;
+    Value region;
+    if (has_source(f)) {
+      std::string path = f.file;
+      if (!strip_prefix_.empty() && path.size() > strip_prefix_.size() && starts_with(path, strip_prefix_))
+        path = path.substr(strip_prefix_.size());
+      if (starts_with(path, "/")) {
+        artifact.add("uri", string_value("file://" + uri_path(path)));
+      } else {
+        artifact.add("uri", string_value(uri_path(path)));
+        artifact.add("uriBaseId", string_value(srcroot));
+      }
+      region.add("startLine", number_value(f.line));
+    } else if (starts_with(f.module, "/")) {
+      artifact.add("uri", string_value("file://" + uri_path(f.module)));
+    } else if (!f.module.empty()) {  // a module map should hold absolute paths; keep whatever it said
+      artifact.add("uri", string_value(uri_path(f.module)));
+    } else {
+      return false;
+    }
+    Value& physical = out->add("physicalLocation", object_value());
+    physical.add("artifactLocation", std::move(artifact));
+    if (!region.members.empty()) physical.add("region", std::move(region));
+    return true;
+  }
+
+  // A location object for a frame (physical and, when the function is known, logical), or nothing.
+  std::optional<Value> location(const Frame& f) const {
+    Value v;
+    if (!physical_location(f, &v)) return std::nullopt;
+    if (!f.function.empty()) {
+      Value logical;
+      logical.add("fullyQualifiedName", string_value(f.function));
+      v.add("logicalLocations", array_value()).push(std::move(logical));
+    }
+    return v;
+  }
+
+  static std::string frame_words(size_t index, const Frame& f) {
+    std::string words = "#" + std::to_string(index) + " ";
+    if (!f.function.empty()) return words + f.function;
+    if (!f.module.empty()) return words + basename_of(f.module) + "+" + hex(f.offset);
+    return words + hex(f.pc);
+  }
+
+  Value code_flow(const Stack& stack) const {
+    Value locations = array_value();
+    for (size_t i = 0; i < stack.size(); ++i) {
+      Value location;
+      physical_location(stack[i], &location);
+      location.add("message", text_object(frame_words(i, stack[i])));
+      Value step;
+      step.add("location", std::move(location));
+      locations.push(std::move(step));
+    }
+    Value thread_flow;
+    thread_flow.add("locations", std::move(locations));
+    Value flow;
+    flow.add("threadFlows", array_value()).push(std::move(thread_flow));
+    return flow;
+  }
+
+  Value related_locations(const Hazard& h) const {
+    Value related = array_value();
+    int64_t id = 0;
+    auto add = [&](const Frame& f, const std::string& text) {
+      Value v;
+      if (!physical_location(f, &v)) return;
+      v.add("id", number_value(++id));
+      v.add("message", text_object(text));
+      related.push(std::move(v));
+    };
+    if (h.kind == HazardKind::deadlock) {
+      std::string who;
+      if (h.owner && h.owner->relation == Relation::forker)
+        who = " by this thread before fork()";
+      else if (h.owner)
+        who = " by " + thread_label(h.owner->tid, h.owner->name);
+      for (size_t i = 0; i < h.acquired_at.size(); ++i)
+        add(h.acquired_at[i], "acquired here" + who + " (" + frame_words(i, h.acquired_at[i]) + ")");
+    }
+    if (h.fork)
+      if (const Frame* site = representative_frame(h.fork->stack)) add(*site, "fork() called here");
+    return related;
+  }
+
+  Value result(const HazardGroup& group, const std::string& rule_id, size_t rule_index, const std::string& level) {
+    const Hazard& h = group.hazard;
+    Value v;
+    v.add("ruleId", string_value(rule_id));
+    v.add("ruleIndex", number_value(static_cast<int64_t>(rule_index)));
+    v.add("level", string_value(level));
+    v.add("message", text_object(message(group)));
+
+    // An unsafe call recorded without a stack still has its call site.
+    const Frame* shown = representative_frame(h.stack);
+    if (shown == nullptr && h.site) shown = &*h.site;
+    Value locations = array_value();
+    if (shown)
+      if (std::optional<Value> where = location(*shown)) locations.push(std::move(*where));
+    v.add("locations", std::move(locations));
+
+    // SARIF requires at least one location in a thread flow.
+    if (!h.stack.empty()) v.add("codeFlows", array_value()).push(code_flow(h.stack));
+    Value related = related_locations(h);
+    if (!related.items.empty()) v.add("relatedLocations", std::move(related));
+
+    v.add("partialFingerprints", object_value())
+        .add("forkhazardSignature/v1", string_value(fingerprint(hazard_signature(h))));
+    Value& properties = v.add("properties", object_value());
+    properties.add("occurrences", number_value(group.occurrences));
+    Value& pids = properties.add("pids", array_value());
+    for (int64_t pid : group.pids) pids.push(number_value(pid));
+    if (h.kind == HazardKind::unsafe_call && h.klass)
+      properties.add("class", string_value(spelling(*h.klass, h.klass_spelling)));
+    return v;
+  }
+
+  // FNV-1a 64: the same on every machine and compiler, unlike std::hash.
+  static std::string fingerprint(std::string_view text) {
+    uint64_t hash = 0xcbf29ce484222325ull;
+    for (char c : text) {
+      hash ^= static_cast<unsigned char>(c);
+      hash *= 0x100000001b3ull;
+    }
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(hash));
+    return buf;
+  }
+
+ private:
+  const std::string& strip_prefix_;
+};
+
+}  // namespace
+
+std::string to_sarif(const std::vector<HazardGroup>& groups, const std::string& strip_prefix) {
+  std::vector<Rule> rules = fixed_rules();
+  auto rule_index = [&](const Hazard& h) {
+    std::string id(spelling(h.kind, h.kind_spelling));
+    for (size_t i = 0; i < rules.size(); ++i)
+      if (rules[i].id == id) return i;
+    rules.push_back(unknown_kind_rule(id));
+    return rules.size() - 1;
+  };
+
+  Printer printer(strip_prefix);
+  Value results = array_value();
+  for (const HazardGroup& group : groups) {
+    size_t index = rule_index(group.hazard);
+    results.push(printer.result(group, rules[index].id, index, rules[index].level));
+  }
+
+  Value root;
+  root.add("version", string_value("2.1.0"));
+  root.add("$schema", string_value("https://json.schemastore.org/sarif-2.1.0.json"));
+  Value run;
+  Value& driver = run.add("tool", object_value()).add("driver", object_value());
+  driver.add("name", string_value("forkhazard"));
+  driver.add("version", string_value(tool_version));
+  Value& rule_values = driver.add("rules", array_value());
+  for (const Rule& rule : rules) rule_values.push(rule_value(rule));
+  run.add("originalUriBaseIds", object_value())
+      .add(srcroot, object_value())
+      .add("description", text_object("the working directory of the run"));
+  run.add("results", std::move(results));
+  root.add("runs", array_value()).push(std::move(run));
+
+  std::string out;
+  write(root, 0, out);
+  out += '\n';
+  return out;
+}
+
+}  // namespace fh
