@@ -2,6 +2,9 @@
 // order, so the same hazards always give the same bytes. No analysis: only where and how to show each hazard.
 #include "report/sarif.h"
 
+#include "report/json.h"
+#include "report/phrases.h"
+
 #include <cstdio>
 #include <string_view>
 #include <utility>
@@ -12,66 +15,8 @@ namespace {
 
 // ---- JSON ----------------------------------------------------------------------------------------------------
 
-// Length of the valid UTF-8 sequence at s[i] (1..4), or 0 when it is not one (RFC 3629: no overlongs,
-// no surrogates, nothing above U+10FFFF). As in report/json.cpp.
-size_t utf8_sequence(std::string_view s, size_t i) {
-  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-  unsigned char c = byte(i);
-  size_t n;
-  unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
-  if (c < 0x80) return 1;
-  if (c >= 0xc2 && c <= 0xdf) n = 2;
-  else if (c == 0xe0) n = 3, lo = 0xa0;
-  else if (c >= 0xe1 && c <= 0xef) n = 3, hi = c == 0xed ? 0x9f : 0xbf;
-  else if (c == 0xf0) n = 4, lo = 0x90;
-  else if (c >= 0xf1 && c <= 0xf3) n = 4;
-  else if (c == 0xf4) n = 4, hi = 0x8f;
-  else return 0;
-  if (i + n > s.size()) return 0;
-  if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
-  for (size_t k = 2; k < n; ++k)
-    if (byte(i + k) < 0x80 || byte(i + k) > 0xbf) return 0;
-  return n;
-}
-
-// A JSON string literal; bytes that are not valid UTF-8 become U+FFFD, since SARIF files are UTF-8.
-std::string quoted(std::string_view text) {
-  std::string out = "\"";
-  for (size_t i = 0; i < text.size();) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t n = utf8_sequence(text, i);
-    if (n == 0) {
-      out += "\\ufffd";
-      ++i;
-      continue;
-    }
-    if (n > 1) {
-      out.append(text.substr(i, n));
-      i += n;
-      continue;
-    }
-    ++i;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
+// A JSON string literal (bytes that are not valid UTF-8 become U+FFFD: SARIF files are UTF-8).
+std::string quoted(std::string_view text) { return json_string(text); }
 
 struct Value {
   enum class Kind { string, number, array, object };
@@ -163,67 +108,6 @@ void write(const Value& v, int depth, std::string& out) {
 
 const char tool_version[] = "0.1.0";
 const char srcroot[] = "%SRCROOT%";
-
-std::string hex(uint64_t value) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
-  return buf;
-}
-
-std::string basename_of(const std::string& path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-std::string thread_label(int64_t tid, const std::string& name) {
-  std::string label = "thread " + std::to_string(tid);
-  if (!name.empty()) label += " \"" + name + "\"";
-  return label;
-}
-
-std::string lock_noun(const LockRef& lock) {
-  switch (lock.type) {
-    case LockType::mutex: return "mutex";
-    case LockType::rwlock_read: return "rwlock";
-    case LockType::rwlock_write: return "rwlock";
-    case LockType::semaphore: return "semaphore";
-    case LockType::condvar: return "condition variable";
-    case LockType::static_init: return "function-local static";
-    case LockType::libc: return "glibc " + std::string(libc_family(lock)) + " lock";
-    case LockType::other: return "lock (" + lock.type_spelling + ")";
-  }
-  return "lock";
-}
-
-// "thread 4239 \"w\", which vanished at fork()": the owner as the text report names it.
-std::string owner_phrase(const Owner& owner) {
-  switch (owner.relation) {
-    case Relation::vanished: return thread_label(owner.tid, owner.name) + ", which vanished at fork()";
-    case Relation::forker:
-      return "this thread since before fork() (under its parent-side tid " + std::to_string(owner.tid) + ")";
-    case Relation::unknown: return thread_label(owner.tid, owner.name) + ", which does not exist in this process";
-    case Relation::other:
-      return thread_label(owner.tid, owner.name) + " (relation '" + owner.relation_spelling + "')";
-  }
-  return thread_label(owner.tid, owner.name);
-}
-
-// "<who> was <doing> when it vanished at fork()", for locks whose owner was *in* something.
-std::string owner_was(const std::optional<Owner>& owner, const std::string& doing) {
-  if (!owner) return "a thread that vanished at fork() was " + doing;
-  switch (owner->relation) {
-    case Relation::vanished:
-      return thread_label(owner->tid, owner->name) + " was " + doing + " when it vanished at fork()";
-    case Relation::forker:
-      return "this thread was " + doing + " before fork() (under its parent-side tid " + std::to_string(owner->tid) +
-             ")";
-    case Relation::unknown:
-      return thread_label(owner->tid, owner->name) + " was " + doing + " and does not exist in this process";
-    case Relation::other:
-      return thread_label(owner->tid, owner->name) + " (relation '" + owner->relation_spelling + "') was " + doing;
-  }
-  return thread_label(owner->tid, owner->name) + " was " + doing;
-}
 
 std::string deadlock_sentence(const Hazard& h) {
   std::string call = h.call + "(" + (h.lock && h.lock->has_addr ? hex(h.lock->addr) : "") + ") would block forever";

@@ -1,6 +1,8 @@
 // Human report printer: no analysis here, only words for what the model says.
 #include "report/text.h"
 
+#include "report/phrases.h"
+
 #include <cstdio>
 #include <optional>
 #include <string_view>
@@ -20,24 +22,6 @@ const char ansi_bold_red[] = "\033[1m\033[31m";
 const char ansi_bold_magenta[] = "\033[1m\033[35m";
 const char ansi_bold_yellow[] = "\033[1m\033[33m";
 const char ansi_green[] = "\033[32m";
-
-std::string hex(uint64_t value) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
-  return buf;
-}
-
-std::string basename_of(const std::string& path) {
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-// `thread 4239 "worker"`, or `thread 4239` when the thread had no name.
-std::string thread_label(int64_t tid, const std::string& name) {
-  std::string label = "thread " + std::to_string(tid);
-  if (!name.empty()) label += " \"" + name + "\"";
-  return label;
-}
 
 // The calls of each glibc lock family that fork() does not reset (DESIGN.md section 1), for `libc:<family>`.
 struct LibcFamily {
@@ -62,20 +46,6 @@ std::string libc_family_phrase(std::string_view family) {
   for (const LibcFamily& f : libc_families)
     if (f.name == family) return phrase + " (" + f.calls + ")";
   return phrase;
-}
-
-std::string lock_noun(const LockRef& lock) {
-  switch (lock.type) {
-    case LockType::mutex: return "mutex";
-    case LockType::rwlock_read: return "rwlock";
-    case LockType::rwlock_write: return "rwlock";
-    case LockType::semaphore: return "semaphore";
-    case LockType::condvar: return "condition variable";
-    case LockType::static_init: return "function-local static";
-    case LockType::libc: return "glibc " + std::string(libc_family(lock)) + " lock";
-    case LockType::other: return "lock (" + lock.type_spelling + ")";
-  }
-  return "lock";
 }
 
 // "the mutex is held by", "the rwlock is held for reading by", ... (for the types a thread holds and releases)
@@ -221,37 +191,6 @@ std::string kind_title(const Hazard& h) {
     case HazardKind::other: return h.kind_spelling;
   }
   return h.kind_spelling;
-}
-
-std::string owner_phrase(const Owner& owner) {
-  switch (owner.relation) {
-    case Relation::vanished: return thread_label(owner.tid, owner.name) + ", which vanished at fork()";
-    case Relation::forker:
-      return "this thread since before fork() (under its parent-side tid " + std::to_string(owner.tid) + ")";
-    case Relation::unknown:
-      return thread_label(owner.tid, owner.name) + ", which does not exist in this process";
-    case Relation::other:
-      return thread_label(owner.tid, owner.name) + " (relation '" + owner.relation_spelling + "')";
-  }
-  return thread_label(owner.tid, owner.name);
-}
-
-// "<who> was <doing> when it vanished at fork()" for the lock types whose owner was *in* something
-// (a condvar wait, a static's constructor, a glibc family) rather than holding a lock.
-std::string owner_was(const std::optional<Owner>& owner, const std::string& doing) {
-  if (!owner) return "a thread that vanished at fork() was " + doing;
-  switch (owner->relation) {
-    case Relation::vanished:
-      return thread_label(owner->tid, owner->name) + " was " + doing + " when it vanished at fork()";
-    case Relation::forker:
-      return "this thread was " + doing + " before fork() (under its parent-side tid " + std::to_string(owner->tid) +
-             ")";
-    case Relation::unknown:
-      return thread_label(owner->tid, owner->name) + " was " + doing + " and does not exist in this process";
-    case Relation::other:
-      return thread_label(owner->tid, owner->name) + " (relation '" + owner->relation_spelling + "') was " + doing;
-  }
-  return thread_label(owner->tid, owner->name) + " was " + doing;
 }
 
 // "its taker, thread 4239 \"w\", vanished at fork()": who took a semaphore that is now at 0.

@@ -1,0 +1,72 @@
+// Phrases the text and SARIF printers share: how a thread, a lock and its owner are named.
+#include "report/phrases.h"
+
+#include <cstdio>
+
+namespace fh {
+
+std::string hex(uint64_t value) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
+  return buf;
+}
+
+std::string basename_of(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// `thread 4239 "worker"`, or `thread 4239` when the thread had no name.
+std::string thread_label(int64_t tid, const std::string& name) {
+  std::string label = "thread " + std::to_string(tid);
+  if (!name.empty()) label += " \"" + name + "\"";
+  return label;
+}
+
+std::string lock_noun(const LockRef& lock) {
+  switch (lock.type) {
+    case LockType::mutex: return "mutex";
+    case LockType::rwlock_read: return "rwlock";
+    case LockType::rwlock_write: return "rwlock";
+    case LockType::semaphore: return "semaphore";
+    case LockType::condvar: return "condition variable";
+    case LockType::static_init: return "function-local static";
+    case LockType::libc: return "glibc " + std::string(libc_family(lock)) + " lock";
+    case LockType::other: return "lock (" + lock.type_spelling + ")";
+  }
+  return "lock";
+}
+
+// "thread 4239 \"w\", which vanished at fork()": the owner of a lock.
+std::string owner_phrase(const Owner& owner) {
+  switch (owner.relation) {
+    case Relation::vanished: return thread_label(owner.tid, owner.name) + ", which vanished at fork()";
+    case Relation::forker:
+      return "this thread since before fork() (under its parent-side tid " + std::to_string(owner.tid) + ")";
+    case Relation::unknown:
+      return thread_label(owner.tid, owner.name) + ", which does not exist in this process";
+    case Relation::other:
+      return thread_label(owner.tid, owner.name) + " (relation '" + owner.relation_spelling + "')";
+  }
+  return thread_label(owner.tid, owner.name);
+}
+
+// "<who> was <doing> when it vanished at fork()", for the lock types whose owner was *in* something
+// (a condvar wait, a static's constructor, a glibc family) rather than holding a lock.
+std::string owner_was(const std::optional<Owner>& owner, const std::string& doing) {
+  if (!owner) return "a thread that vanished at fork() was " + doing;
+  switch (owner->relation) {
+    case Relation::vanished:
+      return thread_label(owner->tid, owner->name) + " was " + doing + " when it vanished at fork()";
+    case Relation::forker:
+      return "this thread was " + doing + " before fork() (under its parent-side tid " + std::to_string(owner->tid) +
+             ")";
+    case Relation::unknown:
+      return thread_label(owner->tid, owner->name) + " was " + doing + " and does not exist in this process";
+    case Relation::other:
+      return thread_label(owner->tid, owner->name) + " (relation '" + owner->relation_spelling + "') was " + doing;
+  }
+  return thread_label(owner->tid, owner->name) + " was " + doing;
+}
+
+}  // namespace fh
