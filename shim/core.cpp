@@ -46,6 +46,24 @@ size_t robust_hash(uintptr_t a) { return (a >> 4) * 0x9E3779B97F4A7C15ull >> 54;
 
 int raw_gettid() { return static_cast<int>(syscall(SYS_gettid)); }
 
+// Tids of threads that passed our exit hook, most recent last. The kernel still lists an exiting thread for
+// a moment after pthread_join returns, and its registry slot may already serve a new thread by then: without
+// this, a single-threaded fork right after a join could count it as an unknown (raw clone) thread.
+constexpr uint32_t recent_exits_size = 256;
+int g_recent_exits[recent_exits_size];
+uint32_t g_recent_exits_next;
+
+void remember_exit(int tid) {
+  uint32_t i = __atomic_fetch_add(&g_recent_exits_next, 1, __ATOMIC_RELAXED);
+  __atomic_store_n(&g_recent_exits[i % recent_exits_size], tid, __ATOMIC_RELEASE);
+}
+
+bool exited_recently(int tid) {
+  for (const int& t : g_recent_exits)
+    if (__atomic_load_n(&t, __ATOMIC_ACQUIRE) == tid) return true;
+  return false;
+}
+
 void exit_key_destructor(void* p) { thread_exiting(static_cast<ThreadSlot*>(p)); }
 
 void read_kernel_name(ThreadSlot* s) {
@@ -123,14 +141,6 @@ int kernel_thread_count() {
   return -1;
 }
 
-bool tid_known(int tid) {
-  uint32_t used = slots_used();
-  for (uint32_t i = 0; i < used; i++) {
-    uint32_t st = slot_state(g_slots[i]);
-    if ((st == slot_live || st == slot_exited || st == slot_claimed) && g_slots[i].tid == tid) return true;
-  }
-  return false;
-}
 
 // Threads the kernel lists that we never registered (raw clone(), or made before the shim could see them).
 // Threads that passed our exit hook are still listed for a moment after pthread_join returns: they are known.
@@ -198,6 +208,7 @@ void thread_exiting(ThreadSlot* s) {
   if (s == nullptr || tls.slot != s) return;
   tls.slot = nullptr;
   tls.exited = true;
+  remember_exit(s->tid);
   __atomic_fetch_sub(&g_process.live_threads, 1, __ATOMIC_RELAXED);
   set_slot_state(*s, slot_exited);
 }
@@ -333,6 +344,15 @@ bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, L
   *owner = reader->tid;
   *held_as = LockType::rwlock_read;
   return true;
+}
+
+bool tid_known(int tid) {
+  uint32_t used = slots_used();
+  for (uint32_t i = 0; i < used; i++) {
+    uint32_t st = slot_state(g_slots[i]);
+    if ((st == slot_live || st == slot_exited || st == slot_claimed) && g_slots[i].tid == tid) return true;
+  }
+  return exited_recently(tid);
 }
 
 const char* relation_name(Relation r) {

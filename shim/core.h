@@ -193,6 +193,10 @@ const HeldLock* find_held(const ThreadSlot* s, const void* addr, bool rwlock_rea
 // Is a thread with this tid alive in this process? (tgkill with signal 0; errno preserved)
 bool tid_alive(int tid);
 
+// Did the registry ever see this tid (live, starting, or exited recently, even if its slot was reused)?
+// The fork prepare step counts the tids the kernel lists that it does not know as raw-clone threads.
+bool tid_known(int tid);
+
 // What the vanished threads were doing at fork (valid in a forked child): the first one that was inside a
 // glibc lock family, waiting on `cond`, constructing the static guarded by `guard`, or holding semaphore
 // `sem`; nullptr if none.

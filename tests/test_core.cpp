@@ -260,9 +260,14 @@ Test(core, private_robust_mutex_is_judged) {
 namespace {
 
 // Runs body() in a fresh child process (single-threaded whatever the test runner has) and asserts it exits 0.
+// The child runs the core's child step as every fork under the shim does (cached pid and tid refreshed).
 void in_single_threaded_process(int (*body)()) {
   pid_t pid = fork();
-  if (pid == 0) _exit(body());
+  if (pid == 0) {
+    core::fork_child();
+    g_process.restricted = false;  // the runner's own threads are not what these tests are about
+    _exit(body());
+  }
   int status;
   waitpid(pid, &status, 0);
   cr_assert(WIFEXITED(status));
@@ -312,6 +317,25 @@ Test(core, unregistered_thread_makes_fork_multithreaded) {
     pthread_create(&t, nullptr, park, nullptr);
     return fork_reports_restricted() == 1 ? 0 : 1;
   });
+}
+
+Test(core, exited_tid_stays_known_after_its_slot_is_reused) {
+  static int exited_tid;
+  ThreadSlot* s = core::claim_slot();
+  pthread_t t;
+  pthread_create(&t, nullptr, [](void* p) -> void* {
+    core::thread_started(static_cast<ThreadSlot*>(p));
+    exited_tid = tls.tid;
+    return nullptr;
+  }, s);
+  pthread_join(t, nullptr);
+  cr_assert_eq(slot_state(*s), slot_exited);
+  ThreadSlot* reused = core::claim_slot();
+  cr_assert_eq(reused, s, "the lowest reusable slot is taken again");
+  cr_assert_eq(reused->tid, 0);
+  // The kernel may still list the joined thread for a moment: it must not look like a raw-clone thread.
+  cr_assert(core::tid_known(exited_tid));
+  cr_assert_not(core::tid_known(0x7ffffff0));
 }
 
 Test(core, joined_threads_do_not_count) {
