@@ -250,7 +250,7 @@ Test(e2e, churn_fork_300, .timeout = 60) {
   passed();
 }
 
-// C++ exceptions keep their native unwinder: libgcc_s, never the shim's libunwind, owns _Unwind_RaiseException.
+// C++ exceptions keep their native unwinder: libgcc_s owns _Unwind_RaiseException (the shim links no libunwind).
 Test(e2e, unwinder_owner, .timeout = 60) {
   cr_assert(e2e::file_exists(kCli), "%s is missing: run `make` first", kCli);
   Run run = run_command_in(fresh_dir(), {kCli, "run", "--", "build/examples/unwinder_owner"}, {});
