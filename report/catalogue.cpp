@@ -48,4 +48,14 @@ std::string format_catalogue() {
   return out;
 }
 
+std::string family_calls(std::string_view family) {
+  std::string calls;
+  for (const Row& r : rows) {
+    if (family != r.family) continue;
+    if (!calls.empty()) calls += '/';
+    calls += r.name;
+  }
+  return calls;
+}
+
 }  // namespace fh

@@ -1,6 +1,7 @@
 // Human report printer: no analysis here, only words for what the model says.
 #include "report/text.h"
 
+#include "report/catalogue.h"
 #include "report/phrases.h"
 
 #include <cstdio>
@@ -23,29 +24,12 @@ const char ansi_bold_magenta[] = "\033[1m\033[35m";
 const char ansi_bold_yellow[] = "\033[1m\033[33m";
 const char ansi_green[] = "\033[32m";
 
-// The calls of each glibc lock family that fork() does not reset (DESIGN.md section 1), for `libc:<family>`.
-struct LibcFamily {
-  std::string_view name;
-  const char* calls;
-};
-constexpr LibcFamily libc_families[] = {
-    {"env", "setenv/unsetenv/putenv"},
-    {"tz", "localtime/mktime/strftime/tzset"},
-    {"random", "random/rand/srandom"},
-    {"loader", "dlopen/dlclose/dl_iterate_phdr"},
-    {"locale", "setlocale/newlocale"},
-    {"syslog", "syslog/openlog/closelog"},
-    {"nss", "getpwnam/getgrnam/getaddrinfo/gethostbyname"},
-    {"iconv", "iconv_open/iconv_close"},
-    {"exit", "exit/atexit"},
-};
-
-// "the glibc env lock family (setenv/unsetenv/putenv)"
+// "the glibc env lock family (setenv/unsetenv/putenv/clearenv)"
+// The family's calls come from the shim's own table (shim/interpose.def), so they cannot drift from it.
 std::string libc_family_phrase(std::string_view family) {
   std::string phrase = "the glibc " + std::string(family) + " lock family";
-  for (const LibcFamily& f : libc_families)
-    if (f.name == family) return phrase + " (" + f.calls + ")";
-  return phrase;
+  std::string calls = family_calls(family);
+  return calls.empty() ? phrase : phrase + " (" + calls + ")";
 }
 
 // "the mutex is held by", "the rwlock is held for reading by", ... (for the types a thread holds and releases)

@@ -33,9 +33,9 @@
 //   repeat call=malloc site=0x55d5d2a2b2f0 count=17
 //   end
 //
-// A deadlock on glibc-internal state has `lock type=libc:<family>` and no addr (families: env, tz, random,
-// loader, locale, syslog, nss, iconv, exit); on a condition variable a vanished thread waited on (its destroy
-// waits for that waiter forever) `type=condvar`; on a function-local static a vanished thread was
+// A deadlock on glibc-internal state has `lock type=libc:<family>` and no addr (families: the family column
+// of shim/interpose.def: env, tz, random, loader, locale, syslog, nss, iconv, gettext); on a condition
+// variable a vanished thread waited on (its destroy waits for that waiter forever) `type=condvar`; on a function-local static a vanished thread was
 // constructing `type=static-init` (addr = the guard variable).
 //
 // Grammar: every line is RECORD (' ' KEY '=' VALUE)*. VALUE is percent-escaped: bytes outside 0x21..0x7e and

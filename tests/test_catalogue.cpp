@@ -98,3 +98,9 @@ Test(catalogue, listing_names_every_row) {
   for (const CallInfo& c : g_calls) cr_assert(text.find(std::string("\n") + c.name + " ") != std::string::npos, "%s", c.name);
   cr_assert(text.find(std::to_string(static_cast<int>(call_count)) + " functions") != std::string::npos);
 }
+
+Test(catalogue, family_calls_come_from_the_table) {
+  cr_assert_str_eq(family_calls("env").c_str(), "setenv/unsetenv/putenv/clearenv");
+  cr_assert_str_eq(family_calls("random").c_str(), "random/srandom/rand/srand/initstate/setstate");
+  cr_assert_str_eq(family_calls("exit").c_str(), "", "no such family in the shim");
+}

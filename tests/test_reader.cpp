@@ -785,10 +785,10 @@ Test(reader, text_of_deadlocks_on_glibc_state_condvars_statics_and_semaphores) {
   } cases[] = {
       {0,
        {"  setenv() would block forever: thread 4239 \"w\" was inside the glibc env lock family "
-        "(setenv/unsetenv/putenv) when it vanished at fork()\n",
-        "  Thread 4239 \"w\" entered the glibc env lock family (setenv/unsetenv/putenv) at:\n    #0 0x5 (no module)\n"
+        "(setenv/unsetenv/putenv/clearenv) when it vanished at fork()\n",
+        "  Thread 4239 \"w\" entered the glibc env lock family (setenv/unsetenv/putenv/clearenv) at:\n    #0 0x5 (no module)\n"
         "\n  Process 6 called fork()",
-        "      inside the glibc env lock family (setenv/unsetenv/putenv), entered at:\n"}},
+        "      inside the glibc env lock family (setenv/unsetenv/putenv/clearenv), entered at:\n"}},
       {1,
        {"  pthread_cond_destroy(0x30) would block forever: thread 4239 \"w\" was waiting on this condition "
         "variable when it vanished at fork()\n",
