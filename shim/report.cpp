@@ -22,8 +22,10 @@ namespace {
 int g_log_fd = -1;
 int g_log_pid = 0;
 
+}  // namespace
+
 // Opens <log_path>.<pid> once per process: O_EXCL|O_NOFOLLOW so a planted file or link is never written through.
-int open_report_fd() {
+int report_fd() {
   if (g_options.log_path[0] == '\0') return STDERR_FILENO;
   if (g_log_fd >= 0 && g_log_pid == g_process.pid) return g_log_fd;
   char path[sizeof g_options.log_path + 40];
@@ -58,6 +60,8 @@ int open_report_fd() {
       .str(" (errno ").dec(errno).str("); reporting on stderr\n");
   return STDERR_FILENO;
 }
+
+namespace {
 
 // The modules, kept short for the comment lines people read on stderr.
 struct ModuleBrief {
@@ -203,7 +207,6 @@ void report_hazard(const Hazard& h) {
   errno = saved;
 }
 
-int report_fd() { return open_report_fd(); }
 
 namespace {
 int g_report_lock;
