@@ -2,6 +2,7 @@
 #include "shim/core.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -10,7 +11,9 @@
 #include <cerrno>
 
 #include "shim/glibc_locks.h"
+#include "shim/remote.h"
 #include "shim/safe_io.h"
+#include "shim/wait_rule.h"
 #include "symbols/capture.h"
 
 namespace fh {
@@ -19,6 +22,22 @@ __thread ThreadState tls __attribute__((tls_model("initial-exec")));
 ProcessState g_process;
 ThreadSlot g_slots[max_threads];
 pthread_key_t g_exit_key;
+
+}  // namespace fh
+
+// Exported (exports.map.in) for the watchdog of `forkhazard run`, which reads it from outside (remote.h).
+// Constant-initialised: it costs the process nothing.
+extern "C" __attribute__((visibility("default"))) const fh::RemoteState forkhazard_remote_state = {
+    fh::remote_magic,
+    fh::remote_version,
+    sizeof(fh::ProcessState),
+    sizeof(fh::ThreadSlot),
+    fh::max_threads,
+    &fh::g_process,
+    fh::g_slots,
+};
+
+namespace fh {
 
 const char* lock_type_name(LockType type) {
   switch (type) {
@@ -84,6 +103,7 @@ void reset_slot(ThreadSlot* s) {
   s->fork_pcs_set = false;
   s->nheld = 0;
   s->held_dropped = 0;
+  for (SemTake& e : s->sem_takes) e = SemTake{};
   for (uint16_t& n : s->inside) n = 0;
   s->waiting_cond = nullptr;
   s->nconstructing = 0;
@@ -116,32 +136,6 @@ void make_live(ThreadSlot* s) {
   set_slot_state(*s, slot_live);
 }
 
-// /proc/self/stat field 20 is the kernel's thread count: one read, no directory walk, in the common case.
-int kernel_thread_count() {
-  int fd = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  char buf[1024];
-  ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return -1;
-  buf[n] = '\0';
-  // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
-  char* p = buf + n;
-  while (p > buf && *p != ')') p--;
-  int field = 2;
-  for (; *p != '\0'; p++) {
-    if (*p != ' ') continue;
-    field++;
-    if (field == 20) {
-      long v = 0;
-      for (p++; *p >= '0' && *p <= '9'; p++) v = v * 10 + (*p - '0');
-      return static_cast<int>(v);
-    }
-  }
-  return -1;
-}
-
-
 // Threads the kernel lists that we never registered (raw clone(), or made before the shim could see them).
 // Threads that passed our exit hook are still listed for a moment after pthread_join returns: they are known.
 int count_unknown_threads() {
@@ -167,6 +161,45 @@ int count_unknown_threads() {
 
 }  // namespace
 
+// /proc/self/stat field 20 is the kernel's thread count: one read, no directory walk, in the common case.
+int kernel_thread_count() {
+  int fd = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[1024];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
+  char* p = buf + n;
+  while (p > buf && *p != ')') p--;
+  int field = 2;
+  for (; *p != '\0'; p++) {
+    if (*p != ' ') continue;
+    field++;
+    if (field == 20) {
+      long v = 0;
+      for (p++; *p >= '0' && *p <= '9'; p++) v = v * 10 + (*p - '0');
+      return static_cast<int>(v);
+    }
+  }
+  return -1;
+}
+
+uint64_t caught_signals() {
+  int saved = errno;
+  uint64_t caught = 0;
+  for (int sig = 1; sig <= 64; sig++) {
+    struct sigaction sa;
+    if (sigaction(sig, nullptr, &sa) != 0) continue;
+    bool handler = (sa.sa_flags & SA_SIGINFO) != 0 ? sa.sa_sigaction != nullptr
+                                                  : sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN;
+    if (handler) caught |= signal_bit(sig);
+  }
+  errno = saved;
+  return caught;
+}
+
 void init() {
   if (__atomic_exchange_n(&g_core_started, true, __ATOMIC_ACQ_REL)) return;
   g_process.pid = static_cast<int>(syscall(SYS_getpid));
@@ -181,6 +214,7 @@ ThreadSlot* register_current_thread() {
   int saved = errno;
   if (t.tid == 0) t.tid = raw_gettid();
   ThreadSlot* s = claim_any();
+  if (s == nullptr) __atomic_fetch_add(&g_process.threads_untracked, 1, __ATOMIC_RELAXED);
   if (s != nullptr) {
     read_kernel_name(s);
     make_live(s);
@@ -191,7 +225,11 @@ ThreadSlot* register_current_thread() {
   return s;
 }
 
-ThreadSlot* claim_slot() { return claim_any(); }
+ThreadSlot* claim_slot() {
+  ThreadSlot* s = claim_any();
+  if (s == nullptr) __atomic_fetch_add(&g_process.threads_untracked, 1, __ATOMIC_RELAXED);
+  return s;
+}
 
 void release_claim(ThreadSlot* s) { set_slot_state(*s, slot_free); }
 
@@ -346,6 +384,12 @@ bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, L
   return true;
 }
 
+bool semaphore_blocks_forever(const sem_t* sem) {
+  if (!glibc::sem_private(sem) || glibc::sem_value(sem) != 0) return false;
+  if (live_threads() > 1 || kernel_thread_count() != 1) return false;
+  return !handlers_may_end_wait(caught_signals());
+}
+
 bool tid_known(int tid) {
   uint32_t used = slots_used();
   for (uint32_t i = 0; i < used; i++) {
@@ -424,6 +468,15 @@ const ThreadSlot* vanished_holding(const void* lock, LockType type) {
     const HeldLock* h = find_held(&s, lock, false);
     return h != nullptr && h->type == type;
   });
+}
+
+const ThreadSlot* vanished_took_semaphore(const void* sem) {
+  return first_vanished([sem](const ThreadSlot& s) { return find_sem_take(&s, sem) != nullptr; });
+}
+
+const SemTake* find_sem_take(const ThreadSlot* s, const void* sem) {
+  const SemTake& e = s->sem_takes[sem_slot(sem)];
+  return e.sem == sem && e.outstanding > 0 ? &e : nullptr;
 }
 
 const HeldLock* find_held(const ThreadSlot* s, const void* addr, bool rwlock_read_only) {

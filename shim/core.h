@@ -25,6 +25,7 @@ inline constexpr size_t max_former_tids = 8;
 inline constexpr size_t thread_name_len = 16;
 inline constexpr size_t max_families = 16;      // glibc lock families of hang-prone calls (unsafe.h)
 inline constexpr size_t max_constructing = 4;   // nested function-local statics under construction
+inline constexpr size_t sem_memory = 8;         // semaphores a thread remembers taking (direct-mapped)
 
 struct HeldLock {
   const void* addr;
@@ -40,6 +41,16 @@ enum SlotState : uint32_t {
   slot_live,      // a running thread
   slot_exited,    // thread ended; reusable; tid kept to recognise it while the kernel still lists it
   slot_vanished,  // a thread of an ancestor process that did not survive fork(); never reused here
+};
+
+// A semaphore this thread took (sem_wait and friends) and how many of those takes it has not posted back.
+// Semaphores are often signals (a producer posts, a consumer waits), not locks: they stay out of the held
+// stack, and this direct-mapped memory costs a few stores per take and never fills up. An eviction loses an
+// explanation, never a verdict (the verdict reads the semaphore itself: core::semaphore_blocks_forever).
+struct SemTake {
+  const void* sem;
+  uintptr_t pc;         // where it was last taken
+  uint32_t outstanding; // takes minus this thread's posts; saturates
 };
 
 // One thread. Only the thread itself writes its held-lock stack (no atomics needed on the hot path); a forked
@@ -58,12 +69,13 @@ struct ThreadSlot {
   uint32_t nfork_pcs;
   bool fork_pcs_set;                // the fork wrapper captured fork_pcs already
   uintptr_t fork_pcs[max_site_pcs]; // where this thread last called fork()
-  uint16_t inside[max_families];    // calls in flight per glibc lock family (hang-prone calls)
+  uint16_t inside[max_families];    // calls in flight per glibc lock family: explains a hang, never decides one
   const void* waiting_cond;         // the condition variable this thread is waiting on, if any
   uint32_t nconstructing;
   const void* constructing[max_constructing];  // guards of the statics this thread is constructing
   uint32_t nheld;
   uint32_t held_dropped;            // acquisitions not recorded because the stack was full
+  SemTake sem_takes[sem_memory];
   HeldLock held[max_held];
 };
 
@@ -72,6 +84,8 @@ struct ThreadState {
   ThreadSlot* slot;
   int tid;      // cached gettid(); refreshed in a forked child
   int guard;    // >0 while the shim itself is running: inner calls pass straight through
+  int in_reported;  // >0 inside a catalogued call already reported: its inner calls are not reported again,
+                    // but they are still judged and tracked (atexit handlers, library destructors)
   bool exited;  // past our thread-exit hook: track nothing more
 };
 extern __thread ThreadState tls __attribute__((tls_model("initial-exec")));
@@ -88,6 +102,7 @@ struct ProcessState {
   int fork_parent_pid;               // the multithreaded fork whose threads vanished
   int fork_forking_tid;              // the forking thread's tid in that parent
   int prepare_unknown_threads;       // threads the kernel listed but we never saw, at the last fork prepare
+  uint32_t threads_untracked;        // threads the full registry could not take (reported, never silent)
 };
 extern ProcessState g_process;
 
@@ -169,6 +184,26 @@ inline void lock_released(const void* addr, LockFamily family) {
   }
 }
 
+// Semaphores: a take and a post by the calling thread (see SemTake).
+inline size_t sem_slot(const void* sem) { return (reinterpret_cast<uintptr_t>(sem) >> 5) % sem_memory; }
+inline void sem_taken(const void* sem, uintptr_t pc) {
+  ThreadSlot* s = current_slot();
+  if (s == nullptr) return;
+  SemTake& e = s->sem_takes[sem_slot(sem)];
+  if (e.sem != sem) {
+    e.outstanding = 0;
+    e.sem = sem;
+  }
+  e.pc = pc;
+  if (e.outstanding != UINT32_MAX) e.outstanding++;
+}
+inline void sem_posted(const void* sem) {
+  ThreadSlot* s = tls.slot;
+  if (s == nullptr) return;
+  SemTake& e = s->sem_takes[sem_slot(sem)];
+  if (e.sem == sem && e.outstanding > 0 && e.outstanding != UINT32_MAX) e.outstanding--;
+}
+const SemTake* find_sem_take(const ThreadSlot* s, const void* sem);  // nullptr unless taken and not posted back
 
 // Process-private robust mutexes: glibc sets the process-shared bit on every robust mutex, so the lock word
 // cannot tell them from process-shared ones; we remember them at init.
@@ -183,6 +218,15 @@ void fork_child();
 // holds it (parent-side) and *held_as how.
 bool mutex_blocks_forever(const pthread_mutex_t* m, int* owner);
 bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, LockType* held_as);
+// An untimed wait on a private semaphore at 0 in a process with one thread and no handler that could post it
+// (shim/wait_rule.h): nothing left can ever post it. Reads the semaphore, the kernel's thread count and the
+// signal dispositions.
+bool semaphore_blocks_forever(const sem_t* sem);
+
+// The kernel's thread count of this process (/proc/self/stat), -1 when unreadable.
+int kernel_thread_count();
+// Signals this process catches, as a SigCgt mask (bit sig-1).
+uint64_t caught_signals();
 
 // Explaining: the slot of a (parent-side) tid in this process's memory, and how it relates to the caller.
 enum class Relation : uint8_t { vanished, forker, unknown };
@@ -204,6 +248,7 @@ const ThreadSlot* vanished_inside_family(size_t family);
 const ThreadSlot* vanished_waiting_on(const void* cond);
 const ThreadSlot* vanished_constructing(const void* guard);
 const ThreadSlot* vanished_holding(const void* lock, LockType type);
+const ThreadSlot* vanished_took_semaphore(const void* sem);
 
 }  // namespace core
 }  // namespace fh

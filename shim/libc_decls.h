@@ -32,6 +32,12 @@ int __vprintf_chk(int flag, const char* format, va_list ap);
 int __vfprintf_chk(FILE* stream, int flag, const char* format, va_list ap);
 int __vsprintf_chk(char* s, int flag, size_t slen, const char* format, va_list ap);
 int __vsnprintf_chk(char* s, size_t maxlen, int flag, size_t slen, const char* format, va_list ap);
+int __dprintf_chk(int fd, int flag, const char* format, ...);
+int __vdprintf_chk(int fd, int flag, const char* format, va_list ap);
+size_t __fread_chk(void* ptr, size_t ptrlen, size_t size, size_t n, FILE* stream);
+char* __fgets_chk(char* s, size_t size, int n, FILE* stream);
+void __syslog_chk(int priority, int flag, const char* format, ...);
+void __vsyslog_chk(int priority, int flag, const char* format, va_list ap);
 // Itanium C++ ABI 3.3.2: the guard is a 64-bit object whose first byte says "initialised".
 int __cxa_guard_acquire(int64_t* guard);
 void __cxa_guard_release(int64_t* guard);

@@ -33,10 +33,23 @@
 //   repeat call=malloc site=0x55d5d2a2b2f0 count=17
 //   end
 //
-// A deadlock on glibc-internal state has `lock type=libc:<family>` and no addr (families: the family column
-// of shim/interpose.def: env, tz, random, loader, locale, syslog, nss, iconv, gettext); on a condition
-// variable a vanished thread waited on (its destroy waits for that waiter forever) `type=condvar`; on a function-local static a vanished thread was
-// constructing `type=static-init` (addr = the guard variable).
+// A deadlock on a condition variable a vanished thread waited on (its destroy waits for that waiter forever)
+// has `type=condvar`; on a function-local static a vanished thread was constructing `type=static-init` (addr =
+// the guard variable); on a futex word the process waits on with no thread left to wake it, judged from
+// outside by the watchdog of `forkhazard run`, `type=futex` (addr = the word). `type=libc:<family>` (no addr)
+// is read for reports of older shims, which judged glibc-internal locks by calls in flight; no longer written.
+//
+// An unsafe call of a family (the family column of shim/interpose.def: env, tz, random, loader, locale,
+// syslog, nss, iconv, gettext, popen) may carry an `owner` line: a vanished thread that was inside a call of
+// the same family at fork (relation=vanished), the explanation should the call block.
+//
+// A block may carry what the shim's fixed-size records could not hold (never silent):
+//
+//   overflow held=N threads=N sites=N     (acquisitions dropped by full held stacks, threads the full
+//                                          registry did not take, call sites reported again by a full table)
+//
+// Semaphores are not held locks (they are often signals): no `held` line names one; a semaphore deadlock's
+// `acquired` is where the owner last took it without posting it back.
 //
 // Grammar: every line is RECORD (' ' KEY '=' VALUE)*. VALUE is percent-escaped: bytes outside 0x21..0x7e and
 // the bytes '%' ',' '=' are written %XX, so a value never contains a space. A value of exactly "-" is empty (a

@@ -12,6 +12,7 @@
 #include "shim/options.h"
 #include "shim/protocol.h"
 #include "shim/safe_io.h"
+#include "shim/unsafe.h"
 #include "symbols/capture.h"
 #include "symbols/modules.h"
 
@@ -118,10 +119,28 @@ void write_thread(SafeWriter& w, const ThreadSlot& s, int tid, core::Relation re
   }
 }
 
+// What the fixed-size records could not hold, so a missing explanation is never silent: acquisitions the
+// full held stacks dropped, threads the full registry could not take, call sites the full table re-reported.
+void write_overflow(SafeWriter& w) {
+  uint64_t held_dropped = 0;
+  uint32_t used = slots_used();
+  for (uint32_t i = 0; i < used; i++) held_dropped += g_slots[i].held_dropped;
+  uint32_t threads = __atomic_load_n(&g_process.threads_untracked, __ATOMIC_RELAXED);
+  uint32_t sites = call_sites_full();
+  if (held_dropped == 0 && threads == 0 && sites == 0) return;
+  w.str("# not recorded: ").udec(held_dropped).str(" lock acquisitions (held stacks full), ").udec(threads)
+      .str(" threads (registry full), ").udec(sites).str(" call sites (table full)\n");
+  w.str("overflow held=").udec(held_dropped).str(" threads=").udec(threads).str(" sites=").udec(sites).chr('\n');
+}
+
 void describe(SafeWriter& w, const Hazard& h, const ThreadSlot* owner, core::Relation relation) {
   w.str("# forkhazard: ").str(h.kind).str(" in process ").dec(g_process.pid).str(": ").str(h.call).str("()");
   if (h.unsafe_class != nullptr) {
     w.str(" is not async-signal-safe (").str(h.why).str("); class ").str(h.unsafe_class).chr('\n');
+    if (owner != nullptr && h.inside_family != nullptr)
+      w.str("#   thread ").dec(h.owner_tid).str(" \"").escaped(owner->name, sizeof owner->name)
+          .str("\" was inside a call that takes glibc's ").str(h.inside_family)
+          .str(" lock when it vanished at fork(): if it held that lock, this call never returns\n");
     return;
   }
   w.str(" would block forever on ").str(h.lock_type != nullptr ? h.lock_type : "?");
@@ -158,9 +177,13 @@ void report_hazard(const Hazard& h) {
 
   core::Relation relation = core::Relation::unknown;
   const ThreadSlot* owner = h.owner_tid != 0 ? core::find_thread(h.owner_tid, &relation) : nullptr;
-  const HeldLock* held = owner != nullptr && h.tracked
+  const HeldLock* held = owner != nullptr && h.tracked && h.held_as != LockType::semaphore
                              ? core::find_held(owner, h.lock, h.held_as == LockType::rwlock_read)
                              : nullptr;
+  const SemTake* took = owner != nullptr && h.tracked && h.held_as == LockType::semaphore
+                            ? core::find_sem_take(owner, h.lock)
+                            : nullptr;
+  uintptr_t took_pc = took != nullptr ? took->pc : 0;
 
   bool locked = report_lock();
   SafeWriter w(report_fd());
@@ -169,6 +192,7 @@ void report_hazard(const Hazard& h) {
   describe(w, h, owner, relation);
   comment_frames(w, "the call:", stack, nstack, mods);
   if (held != nullptr) comment_frames(w, "where the owner took the lock:", held->pcs, held->npcs, mods);
+  if (took != nullptr) comment_frames(w, "where the owner took the semaphore:", &took_pc, 1, mods);
   w.str("#   symbolized: forkhazard report <this file>, or run the program under `forkhazard run --`\n");
 
   w.str("hazard kind=").str(h.kind).str(" call=").str(h.call);
@@ -185,6 +209,7 @@ void report_hazard(const Hazard& h) {
         .str(" relation=").str(core::relation_name(relation)).chr('\n');
   }
   if (held != nullptr) w.str("acquired pcs=").pcs(held->pcs, held->npcs).chr('\n');
+  if (took != nullptr) w.str("acquired pcs=").pcs(&took_pc, 1).chr('\n');
   w.str("stack pcs=").pcs(stack, nstack).chr('\n');
 
   const ThreadSlot* self = tls.slot;
@@ -199,6 +224,7 @@ void report_hazard(const Hazard& h) {
     if (slot_state(s) == slot_vanished) write_thread(w, s, s.tid, core::Relation::vanished);
   }
   if (self != nullptr && self->nformer > 0) write_thread(w, *self, self->former_tids[self->nformer - 1], core::Relation::forker);
+  write_overflow(w);
   for_each_module(write_module, &w);
   w.str("end\n");
   w.flush();
@@ -237,18 +263,11 @@ void abort_now() {
   sigaddset(&set, SIGABRT);
   sigprocmask(SIG_UNBLOCK, &set, nullptr);
   syscall(SYS_tgkill, g_process.pid, tls.tid, SIGABRT);
-  _exit(134);
+  exit_now(134);
 }
 
-void act_on_deadlock() {
-  switch (g_options.on_deadlock) {
-    case on_deadlock_exit:
-      _exit(static_cast<int>(g_options.exitcode));
-    case on_deadlock_abort:
-      abort_now();
-    case on_deadlock_continue:
-      return;
-  }
+void exit_now(int code) {
+  for (;;) syscall(SYS_exit_group, code);
 }
 
 }  // namespace fh

@@ -17,13 +17,15 @@ struct Hazard {
   const char* unsafe_class = nullptr;  // unsafe-call only: protocol::class_*
   const char* why = nullptr;
   uintptr_t site = 0;                  // unsafe-call only: the program's return address
+  const char* inside_family = nullptr; // unsafe-call only: owner_tid was inside this glibc lock family at fork
 };
 
 // Writes one report block to stderr or to <log_path>.<pid>. errno is preserved.
 void report_hazard(const Hazard& hazard);
 
-// Applies on_deadlock after a deadlock report: _exit(exitcode), abort(), or return (the call then blocks).
-void act_on_deadlock();
+// Ends the process with `code` by the exit_group system call: nothing of the program's runs, and not our own
+// _exit wrapper either (it would write the repeat counts a second time).
+[[noreturn]] void exit_now(int code);
 
 // Ends the process with SIGABRT without running anything of the program's (no stdio flush, no handlers).
 [[noreturn]] void abort_now();

@@ -40,6 +40,7 @@ const char* family_name(Family f) {
     case Family::nss: return "nss";
     case Family::iconv: return "iconv";
     case Family::gettext: return "gettext";
+    case Family::popen: return "popen";
   }
   return "?";
 }
@@ -55,10 +56,12 @@ struct SiteEntry {
 };
 SiteEntry g_sites[site_table_size];
 uint32_t g_sites_used;
+uint32_t g_sites_full;  // calls that found the table full: reported each time, counted in the report
 
 uint64_t site_key(CallId id, uintptr_t site) { return (static_cast<uint64_t>(id) + 1) << 48 | (site & ((1ull << 48) - 1)); }
 
-// Counts one call at (id, site); returns true the first time.
+}  // namespace
+
 bool first_call_at(CallId id, uintptr_t site) {
   uint64_t key = site_key(id, site);
   size_t h = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 54) % site_table_size;
@@ -77,44 +80,8 @@ bool first_call_at(CallId id, uintptr_t site) {
       return false;
     }
   }
+  __atomic_fetch_add(&g_sites_full, 1, __ATOMIC_RELAXED);
   return true;
-}
-
-void report_family_deadlock(CallId id, const ThreadSlot* inside) {
-  char type[32];
-  size_t n = 0;
-  for (const char* p = protocol::type_libc_prefix; *p != '\0';) type[n++] = *p++;
-  safe_strcpy(type + n, family_name(g_calls[id].family), sizeof type - n);
-  report_hazard(Hazard{protocol::kind_deadlock, g_calls[id].name, nullptr, type, false, LockType::mutex, inside->tid});
-  act_on_deadlock();
-}
-
-}  // namespace
-
-void on_unsafe_call(CallId id, uintptr_t site) {
-  const CallInfo& call = g_calls[id];
-  if (call.family != Family::none) {
-    if (const ThreadSlot* inside = core::vanished_inside_family(static_cast<size_t>(call.family))) {
-      report_family_deadlock(id, inside);
-      return;  // on_deadlock=continue: the call goes on (and hangs, as it would have)
-    }
-  }
-  if (call.cls == UnsafeClass::non_portable && g_options.mode == mode_glibc) return;
-  if (!first_call_at(id, site)) return;
-  Hazard h{protocol::kind_unsafe_call, call.name, nullptr, nullptr, false, LockType::mutex, 0};
-  h.unsafe_class = unsafe_class_name(call.cls);
-  h.why = call.why;
-  h.site = site;
-  report_hazard(h);
-  switch (g_options.on_unsafe) {
-    case on_unsafe_report: return;
-    case on_unsafe_exit:
-      flush_repeats();
-      _exit(static_cast<int>(g_options.exitcode));
-    case on_unsafe_abort:
-      flush_repeats();
-      abort_now();
-  }
 }
 
 void flush_repeats() {
@@ -142,10 +109,13 @@ void flush_repeats() {
   errno = saved;
 }
 
+uint32_t call_sites_full() { return __atomic_load_n(&g_sites_full, __ATOMIC_RELAXED); }
+
 void reset_call_sites() {
   if (__atomic_load_n(&g_sites_used, __ATOMIC_RELAXED) == 0) return;
   for (SiteEntry& e : g_sites) e = SiteEntry{0, 0};
   g_sites_used = 0;
+  g_sites_full = 0;
 }
 
 }  // namespace fh

@@ -1,6 +1,5 @@
-// The catalogue of calls that are not async-signal-safe (interpose.def's FH_UNSAFE rows) and what the shim
-// does when a restricted process makes one: upgrade to a deadlock where it is certain, else report it once
-// per call site, counting repeats.
+// The catalogue of calls that are not async-signal-safe (interpose.def's FH_UNSAFE rows) and the per-process
+// table of their call sites (each reported once, repeats counted).
 #pragma once
 
 #include <cstddef>
@@ -12,8 +11,8 @@ enum class UnsafeClass : uint8_t { hang_prone, non_portable };
 const char* unsafe_class_name(UnsafeClass c);
 
 // The glibc lock a hang-prone call takes (interpose.def's family column).
-enum class Family : uint8_t { none, env, tz, random, loader, locale, syslog, nss, iconv, gettext };
-inline constexpr size_t family_count = 10;
+enum class Family : uint8_t { none, env, tz, random, loader, locale, syslog, nss, iconv, gettext, popen };
+inline constexpr size_t family_count = 11;
 const char* family_name(Family f);
 
 enum CallId : uint16_t {
@@ -30,10 +29,10 @@ struct CallInfo {
 };
 extern const CallInfo g_calls[call_count];
 
-// In a restricted process, a catalogued call from the program (not from inside another one): reports it,
-// or a deadlock when a vanished thread was inside the same glibc lock family; applies on_unsafe/on_deadlock.
-// errno is preserved.
-void on_unsafe_call(CallId id, uintptr_t site);
+// Counts one call at (id, site) in this process; true the first time (and whenever the table is full).
+bool first_call_at(CallId id, uintptr_t site);
+// Calls that found the site table full (each was reported as if new).
+uint32_t call_sites_full();
 
 // Writes the repeat counts of this process's reported calls (before exec, _exit, exit). Async-signal-safe.
 void flush_repeats();

@@ -12,6 +12,7 @@
 #include "shim/glibc_locks.h"
 #include "shim/libc_decls.h"
 #include "shim/options.h"
+#include "shim/policy.h"
 #include "shim/protocol.h"
 #include "shim/report.h"
 #include "shim/safe_io.h"
@@ -135,51 +136,57 @@ __attribute__((constructor)) void shim_constructor() { ensure_init(); }
 
 #define FH_REAL(name) (FH_UNLIKELY(real::name == nullptr) ? resolve_late(&real::name, #name) : real::name)
 
-// ---- restricted-child and in-flight scopes for catalogued calls -----------------------------------------
+// ---- the scope every wrapper enters -----------------------------------------------------------------------
 
-// In a restricted process: the program's call is reported (or judged a deadlock) once, and whatever the real
-// function calls inside (printf -> malloc) passes through unreported.
-class ChildCall {
+// Entered first by every wrapper (compiler-rt's interceptor scope). It keeps two things apart that one counter
+// once did both of (and so switched lock judgement off inside exit()):
+//  - own(): the shim itself is running (tls.guard): the call passes straight through, nothing is judged,
+//    reported or recorded;
+//  - unsafe(): a catalogued call the program made in a restricted process is reported once, and until the
+//    scope ends the calls it makes in turn (printf -> malloc) are not reported again. They are still judged
+//    and tracked: an atexit handler or library destructor taking a lock a vanished thread held is a deadlock.
+// in_flight() counts this thread inside a glibc lock family for the call's duration (any process): plain
+// per-thread counters the child reads in the vanished threads' frozen slots, to explain a hang.
+class CallScope {
  public:
-  ChildCall(CallId id, uintptr_t site) : active_(tls.guard == 0) {
-    if (active_) {
-      on_unsafe_call(id, site);
-      tls.guard++;
+  CallScope() { ensure_init(); }
+  ~CallScope() {
+    if (reported_) tls.in_reported--;
+    if (inside_ != nullptr) (*inside_)--;
+  }
+  CallScope(const CallScope&) = delete;
+  CallScope& operator=(const CallScope&) = delete;
+
+  static bool own() { return tls.guard > 0; }
+
+  // In a restricted process: reports the program's own catalogued call (errno preserved).
+  void unsafe(CallId id, uintptr_t site) {
+    if (own() || tls.in_reported > 0) return;
+    int saved = errno;
+    policy::unsafe_call(id, site);
+    errno = saved;
+    tls.in_reported++;
+    reported_ = true;
+  }
+
+  void in_flight(Family f) {
+    if (f == Family::none || own()) return;
+    if (ThreadSlot* s = core::current_slot()) {
+      inside_ = &s->inside[static_cast<size_t>(f)];
+      (*inside_)++;
     }
   }
-  ~ChildCall() {
-    if (active_) tls.guard--;
-  }
-  ChildCall(const ChildCall&) = delete;
-  ChildCall& operator=(const ChildCall&) = delete;
 
  private:
-  bool active_;
+  bool reported_ = false;
+  uint16_t* inside_ = nullptr;
 };
 
-// In any process: this thread is inside a glibc lock family while the real call runs. A fork that freezes it
-// there leaves that lock locked in the child forever. Plain per-thread counters: only this thread writes them,
-// and the child reads the frozen copy. Nothing at all for calls without a family.
-template <Family F>
-class InFlight {
- public:
-  InFlight() {
-    if constexpr (F != Family::none) {
-      slot_ = core::current_slot();
-      if (slot_ != nullptr) slot_->inside[static_cast<size_t>(F)]++;
-    }
-  }
-  ~InFlight() {
-    if constexpr (F != Family::none) {
-      if (slot_ != nullptr) slot_->inside[static_cast<size_t>(F)]--;
-    }
-  }
-  InFlight(const InFlight&) = delete;
-  InFlight& operator=(const InFlight&) = delete;
-
- private:
-  ThreadSlot* slot_ = nullptr;
-};
+// The restricted-process check every catalogued wrapper makes, then either the report or the in-flight count.
+inline void enter_catalogued(CallScope& scope, CallId id, uintptr_t site) {
+  if (FH_UNLIKELY(g_process.restricted)) scope.unsafe(id, site);
+  else scope.in_flight(g_calls[id].family);
+}
 
 // ---- bootstrap allocator: serves allocations made before dlsym has found malloc -----------------------
 
@@ -225,36 +232,6 @@ __attribute__((noinline)) void note_acquired_deep(const void* addr, LockType typ
 inline __attribute__((always_inline)) void note_acquired(const void* addr, LockType type, uintptr_t caller) {
   if (FH_UNLIKELY(g_options.lock_stack_depth > 1)) return note_acquired_deep(addr, type, caller);
   core::lock_acquired(addr, type, &caller, 1);
-}
-
-void deadlock(const char* call, const void* lock, LockType held_as, int owner) {
-  report_hazard(Hazard{protocol::kind_deadlock, call, lock, lock_type_name(held_as), true, held_as, owner});
-  act_on_deadlock();
-}
-
-void deadlock_untracked(const char* call, const void* lock, const char* type, int owner) {
-  report_hazard(Hazard{protocol::kind_deadlock, call, lock, type, false, LockType::mutex, owner});
-  act_on_deadlock();
-}
-
-// sem_wait and friends in a restricted, single-threaded process on a private semaphore at 0 whose taker
-// vanished at fork: nothing left can post it (CPython's threading.Lock is such a semaphore). A semaphore some
-// signal handler posts is never taken by a vanished thread, so it is not judged.
-void check_semaphore(sem_t* sem, const char* call) {
-  if (!g_process.restricted || live_threads() > 1 || !glibc::sem_private(sem) || glibc::sem_value(sem) != 0) return;
-  if (const ThreadSlot* taker = core::vanished_holding(sem, LockType::semaphore))
-    deadlock(call, sem, LockType::semaphore, taker->tid);
-}
-
-void check_mutex(const pthread_mutex_t* m, const char* call) {
-  int owner;
-  if (core::mutex_blocks_forever(m, &owner)) deadlock(call, m, LockType::mutex, owner);
-}
-
-void check_rwlock(const pthread_rwlock_t* rw, bool write, const char* call) {
-  int owner;
-  LockType held_as;
-  if (core::rwlock_blocks_forever(rw, write, &owner, &held_as)) deadlock(call, rw, held_as, owner);
 }
 
 bool acquired(int rc) { return rc == 0 || rc == EOWNERDEAD; }
@@ -303,9 +280,9 @@ using namespace fh;
 // ---- threads --------------------------------------------------------------------------------------------
 
 FH_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*), void* arg) {
-  ensure_init();
-  if (tls.guard > 0) return FH_REAL(pthread_create)(thread, attr, start, arg);
-  if (FH_UNLIKELY(g_process.restricted)) on_unsafe_call(call_pthread_create, FH_CALLER());
+  CallScope scope;
+  if (scope.own()) return FH_REAL(pthread_create)(thread, attr, start, arg);
+  if (FH_UNLIKELY(g_process.restricted)) scope.unsafe(call_pthread_create, FH_CALLER());
   core::current_slot();  // the creator counts as a live thread from now on
   ThreadSlot* s = core::claim_slot();
   if (s == nullptr) return FH_REAL(pthread_create)(thread, attr, start, arg);
@@ -318,15 +295,15 @@ FH_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void
 }
 
 FH_EXPORT void pthread_exit(void* retval) {
-  ensure_init();
+  CallScope scope;
   FH_REAL(pthread_exit)(retval);
   __builtin_unreachable();
 }
 
 FH_EXPORT int pthread_setname_np(pthread_t thread, const char* name) {
-  ensure_init();
+  CallScope scope;
   int rc = FH_REAL(pthread_setname_np)(thread, name);
-  if (rc == 0 && tls.guard == 0) {
+  if (rc == 0 && !scope.own()) {
     ThreadSlot* s = pthread_equal(thread, pthread_self()) ? core::current_slot() : core::find_slot_by_handle(thread);
     if (s != nullptr) core::set_name(s, name);
   }
@@ -336,9 +313,9 @@ FH_EXPORT int pthread_setname_np(pthread_t thread, const char* name) {
 // ---- mutexes --------------------------------------------------------------------------------------------
 
 FH_EXPORT int pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t* attr) {
-  ensure_init();
+  CallScope scope;
   int rc = FH_REAL(pthread_mutex_init)(m, attr);
-  if (rc == 0 && tls.guard == 0) {
+  if (rc == 0 && !scope.own()) {
     int saved = errno;
     int robust = PTHREAD_MUTEX_STALLED, pshared = PTHREAD_PROCESS_PRIVATE;
     if (attr != nullptr) {
@@ -352,127 +329,114 @@ FH_EXPORT int pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t* 
 }
 
 FH_EXPORT int pthread_mutex_destroy(pthread_mutex_t* m) {
-  ensure_init();
+  CallScope scope;
   int rc = FH_REAL(pthread_mutex_destroy)(m);
-  if (rc == 0 && tls.guard == 0) core::note_mutex_init(m, false);
+  if (rc == 0 && !scope.own()) core::note_mutex_init(m, false);
   return rc;
 }
 
 FH_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
-  ensure_init();
-  if (tls.guard > 0) return FH_REAL(pthread_mutex_lock)(m);
-  if (FH_UNLIKELY(g_process.forked_child)) check_mutex(m, "pthread_mutex_lock");
+  CallScope scope;
+  if (scope.own()) return FH_REAL(pthread_mutex_lock)(m);
+  if (FH_UNLIKELY(g_process.forked_child)) policy::before_mutex_lock(m, "pthread_mutex_lock");
   int rc = FH_REAL(pthread_mutex_lock)(m);
   if (acquired(rc)) note_acquired(m, LockType::mutex, FH_CALLER());
   return rc;
 }
 
+// trylock never blocks, and the timed calls return ETIMEDOUT rather than hang: recorded, never judged.
 FH_EXPORT int pthread_mutex_trylock(pthread_mutex_t* m) {
-  ensure_init();
+  CallScope scope;
   int rc = FH_REAL(pthread_mutex_trylock)(m);
-  if (acquired(rc) && tls.guard == 0) note_acquired(m, LockType::mutex, FH_CALLER());
+  if (acquired(rc) && !scope.own()) note_acquired(m, LockType::mutex, FH_CALLER());
   return rc;
 }
 
 FH_EXPORT int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec* abstime) {
-  ensure_init();
-  if (tls.guard > 0) return FH_REAL(pthread_mutex_timedlock)(m, abstime);
-  if (FH_UNLIKELY(g_process.forked_child)) check_mutex(m, "pthread_mutex_timedlock");
+  CallScope scope;
   int rc = FH_REAL(pthread_mutex_timedlock)(m, abstime);
-  if (acquired(rc)) note_acquired(m, LockType::mutex, FH_CALLER());
+  if (acquired(rc) && !scope.own()) note_acquired(m, LockType::mutex, FH_CALLER());
   return rc;
 }
 
 FH_EXPORT int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t clock, const struct timespec* abstime) {
-  ensure_init();
-  if (tls.guard > 0) return FH_REAL(pthread_mutex_clocklock)(m, clock, abstime);
-  if (FH_UNLIKELY(g_process.forked_child)) check_mutex(m, "pthread_mutex_clocklock");
+  CallScope scope;
   int rc = FH_REAL(pthread_mutex_clocklock)(m, clock, abstime);
-  if (acquired(rc)) note_acquired(m, LockType::mutex, FH_CALLER());
+  if (acquired(rc) && !scope.own()) note_acquired(m, LockType::mutex, FH_CALLER());
   return rc;
 }
 
 FH_EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
-  ensure_init();
+  CallScope scope;
   int rc = FH_REAL(pthread_mutex_unlock)(m);
-  if (rc == 0 && tls.guard == 0) core::lock_released(m, LockFamily::mutex);
+  if (rc == 0 && !scope.own()) core::lock_released(m, LockFamily::mutex);
   return rc;
 }
 
 // ---- rwlocks --------------------------------------------------------------------------------------------
 
 FH_EXPORT int pthread_rwlock_init(pthread_rwlock_t* rw, const pthread_rwlockattr_t* attr) {
-  ensure_init();
+  CallScope scope;
   return FH_REAL(pthread_rwlock_init)(rw, attr);
 }
 
-#define FH_RWLOCK_BLOCKING(name, write, params, args)                                   \
-  FH_EXPORT int name params {                                                          \
-    ensure_init();                                                                     \
-    if (tls.guard > 0) return FH_REAL(name) args;                                      \
-    if (FH_UNLIKELY(g_process.forked_child)) check_rwlock(rw, write, #name);           \
-    int rc = FH_REAL(name) args;                                                       \
-    if (rc == 0) note_acquired(rw, write ? LockType::rwlock_write : LockType::rwlock_read, FH_CALLER()); \
-    return rc;                                                                         \
+// judged: the untimed calls are judged in a forked child before they block; all are recorded on success.
+#define FH_RWLOCK_LOCK(name, write, judged, params, args)                                                   \
+  FH_EXPORT int name params {                                                                              \
+    CallScope scope;                                                                                       \
+    if (scope.own()) return FH_REAL(name) args;                                                            \
+    if (judged && FH_UNLIKELY(g_process.forked_child)) policy::before_rwlock_lock(rw, write, #name);       \
+    int rc = FH_REAL(name) args;                                                                           \
+    if (rc == 0) note_acquired(rw, write ? LockType::rwlock_write : LockType::rwlock_read, FH_CALLER());   \
+    return rc;                                                                                             \
   }
-FH_RWLOCK_BLOCKING(pthread_rwlock_rdlock, false, (pthread_rwlock_t* rw), (rw))
-FH_RWLOCK_BLOCKING(pthread_rwlock_wrlock, true, (pthread_rwlock_t* rw), (rw))
-FH_RWLOCK_BLOCKING(pthread_rwlock_timedrdlock, false, (pthread_rwlock_t* rw, const struct timespec* t), (rw, t))
-FH_RWLOCK_BLOCKING(pthread_rwlock_timedwrlock, true, (pthread_rwlock_t* rw, const struct timespec* t), (rw, t))
-FH_RWLOCK_BLOCKING(pthread_rwlock_clockrdlock, false, (pthread_rwlock_t* rw, clockid_t c, const struct timespec* t),
-                   (rw, c, t))
-FH_RWLOCK_BLOCKING(pthread_rwlock_clockwrlock, true, (pthread_rwlock_t* rw, clockid_t c, const struct timespec* t),
-                   (rw, c, t))
-#undef FH_RWLOCK_BLOCKING
-
-FH_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t* rw) {
-  ensure_init();
-  int rc = FH_REAL(pthread_rwlock_tryrdlock)(rw);
-  if (rc == 0 && tls.guard == 0) note_acquired(rw, LockType::rwlock_read, FH_CALLER());
-  return rc;
-}
-
-FH_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t* rw) {
-  ensure_init();
-  int rc = FH_REAL(pthread_rwlock_trywrlock)(rw);
-  if (rc == 0 && tls.guard == 0) note_acquired(rw, LockType::rwlock_write, FH_CALLER());
-  return rc;
-}
+FH_RWLOCK_LOCK(pthread_rwlock_rdlock, false, true, (pthread_rwlock_t* rw), (rw))
+FH_RWLOCK_LOCK(pthread_rwlock_wrlock, true, true, (pthread_rwlock_t* rw), (rw))
+FH_RWLOCK_LOCK(pthread_rwlock_tryrdlock, false, false, (pthread_rwlock_t* rw), (rw))
+FH_RWLOCK_LOCK(pthread_rwlock_trywrlock, true, false, (pthread_rwlock_t* rw), (rw))
+FH_RWLOCK_LOCK(pthread_rwlock_timedrdlock, false, false, (pthread_rwlock_t* rw, const struct timespec* t), (rw, t))
+FH_RWLOCK_LOCK(pthread_rwlock_timedwrlock, true, false, (pthread_rwlock_t* rw, const struct timespec* t), (rw, t))
+FH_RWLOCK_LOCK(pthread_rwlock_clockrdlock, false, false,
+               (pthread_rwlock_t* rw, clockid_t c, const struct timespec* t), (rw, c, t))
+FH_RWLOCK_LOCK(pthread_rwlock_clockwrlock, true, false,
+               (pthread_rwlock_t* rw, clockid_t c, const struct timespec* t), (rw, c, t))
+#undef FH_RWLOCK_LOCK
 
 FH_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t* rw) {
-  ensure_init();
+  CallScope scope;
   int rc = FH_REAL(pthread_rwlock_unlock)(rw);
-  if (rc == 0 && tls.guard == 0) core::lock_released(rw, LockFamily::rwlock);
+  if (rc == 0 && !scope.own()) core::lock_released(rw, LockFamily::rwlock);
   return rc;
 }
 
 // ---- semaphores -----------------------------------------------------------------------------------------
+// Often signals rather than locks (a producer posts, a consumer waits): a take is remembered per thread
+// (core::sem_taken), never pushed on the held stack.
 
 FH_EXPORT int sem_init(sem_t* s, int pshared, unsigned value) {
-  ensure_init();
+  CallScope scope;
   return FH_REAL(sem_init)(s, pshared, value);
 }
 
-#define FH_SEM_WAIT(name, params, args)                                           \
-  FH_EXPORT int name params {                                                    \
-    ensure_init();                                                               \
-    if (FH_UNLIKELY(g_process.restricted) && tls.guard == 0 && !FH_IS_TRY(name)) check_semaphore(s, #name); \
-    int rc = FH_REAL(name) args;                                                 \
-    if (rc == 0 && tls.guard == 0) note_acquired(s, LockType::semaphore, FH_CALLER()); \
-    return rc;                                                                   \
+#define FH_SEM_WAIT(name, judged, params, args)                                                \
+  FH_EXPORT int name params {                                                                 \
+    CallScope scope;                                                                          \
+    if (scope.own()) return FH_REAL(name) args;                                               \
+    if (judged && FH_UNLIKELY(g_process.forked_child)) policy::before_sem_wait(s, #name);     \
+    int rc = FH_REAL(name) args;                                                              \
+    if (rc == 0) core::sem_taken(s, FH_CALLER());                                             \
+    return rc;                                                                                \
   }
-#define FH_IS_TRY(name) (sizeof(#name) == sizeof("sem_trywait") && #name[4] == 't' && #name[5] == 'r')
-FH_SEM_WAIT(sem_wait, (sem_t* s), (s))
-FH_SEM_WAIT(sem_trywait, (sem_t* s), (s))
-FH_SEM_WAIT(sem_timedwait, (sem_t* s, const struct timespec* t), (s, t))
-FH_SEM_WAIT(sem_clockwait, (sem_t* s, clockid_t c, const struct timespec* t), (s, c, t))
+FH_SEM_WAIT(sem_wait, true, (sem_t* s), (s))
+FH_SEM_WAIT(sem_trywait, false, (sem_t* s), (s))
+FH_SEM_WAIT(sem_timedwait, false, (sem_t* s, const struct timespec* t), (s, t))
+FH_SEM_WAIT(sem_clockwait, false, (sem_t* s, clockid_t c, const struct timespec* t), (s, c, t))
 #undef FH_SEM_WAIT
-#undef FH_IS_TRY
 
 FH_EXPORT int sem_post(sem_t* s) {
-  ensure_init();
+  CallScope scope;
   int rc = FH_REAL(sem_post)(s);
-  if (rc == 0 && tls.guard == 0) core::lock_released(s, LockFamily::semaphore);
+  if (rc == 0 && !scope.own()) core::sem_posted(s);
   return rc;
 }
 
@@ -482,8 +446,8 @@ FH_EXPORT int sem_post(sem_t* s) {
 
 #define FH_COND_WAIT(name, params, args)                          \
   FH_EXPORT int name params {                                    \
-    ensure_init();                                               \
-    if (tls.guard > 0) return FH_REAL(name) args;                \
+    CallScope scope;                                             \
+    if (scope.own()) return FH_REAL(name) args;                  \
     core::lock_released(m, LockFamily::mutex);                   \
     set_waiting_cond(c);                                         \
     int rc;                                                      \
@@ -502,26 +466,18 @@ FH_COND_WAIT(pthread_cond_clockwait,
              (pthread_cond_t* c, pthread_mutex_t* m, clockid_t clock, const struct timespec* t), (c, m, clock, t))
 #undef FH_COND_WAIT
 
-// glibc's pthread_cond_destroy waits until every waiter has left; a waiter that vanished at fork never does.
 FH_EXPORT int pthread_cond_destroy(pthread_cond_t* c) {
-  ensure_init();
-  if (FH_UNLIKELY(g_process.forked_child) && tls.guard == 0) {
-    if (const ThreadSlot* waiter = core::vanished_waiting_on(c))
-      deadlock_untracked("pthread_cond_destroy", c, protocol::type_condvar, waiter->tid);
-  }
+  CallScope scope;
+  if (FH_UNLIKELY(g_process.forked_child) && !scope.own()) policy::before_cond_destroy(c);
   return FH_REAL(pthread_cond_destroy)(c);
 }
 
 // ---- function-local statics (Itanium C++ ABI guards) ----------------------------------------------------
-// __cxa_guard_acquire waits for the thread constructing the static; one that vanished at fork never finishes.
 
 FH_EXPORT int __cxa_guard_acquire(int64_t* guard) {
-  ensure_init();
-  if (tls.guard > 0) return FH_REAL(__cxa_guard_acquire)(guard);
-  if (FH_UNLIKELY(g_process.forked_child) && *reinterpret_cast<volatile char*>(guard) == 0) {
-    if (const ThreadSlot* builder = core::vanished_constructing(guard))
-      deadlock_untracked("__cxa_guard_acquire", guard, protocol::type_static_init, builder->tid);
-  }
+  CallScope scope;
+  if (scope.own()) return FH_REAL(__cxa_guard_acquire)(guard);
+  if (FH_UNLIKELY(g_process.forked_child)) policy::before_guard_acquire(guard);
   int rc = FH_REAL(__cxa_guard_acquire)(guard);
   if (rc == 1) {
     ThreadSlot* s = core::current_slot();
@@ -548,13 +504,13 @@ void construction_done(const void* guard) {
 }  // namespace
 
 FH_EXPORT void __cxa_guard_release(int64_t* guard) {
-  ensure_init();
+  CallScope scope;
   construction_done(guard);
   FH_REAL(__cxa_guard_release)(guard);
 }
 
 FH_EXPORT void __cxa_guard_abort(int64_t* guard) {
-  ensure_init();
+  CallScope scope;
   construction_done(guard);
   FH_REAL(__cxa_guard_abort)(guard);
 }
@@ -563,25 +519,29 @@ FH_EXPORT void __cxa_guard_abort(int64_t* guard) {
 // vfork is deliberately not wrapped: its child borrows our stack frame and memory, so a wrapper returning in
 // the child would wreck the frame the parent resumes on.
 
-FH_EXPORT pid_t fork(void) {
-  ensure_init();
-  ThreadSlot* s = tls.guard == 0 ? core::current_slot() : nullptr;
+namespace {
+// The forking thread's slot with the fork site captured, or nullptr when the shim itself forks.
+ThreadSlot* note_fork_site(const CallScope& scope) {
+  ThreadSlot* s = scope.own() ? nullptr : core::current_slot();
   if (s != nullptr) {
     s->nfork_pcs = static_cast<uint32_t>(capture_site(s->fork_pcs));
     s->fork_pcs_set = true;
   }
+  return s;
+}
+}  // namespace
+
+FH_EXPORT pid_t fork(void) {
+  CallScope scope;
+  ThreadSlot* s = note_fork_site(scope);
   pid_t pid = FH_REAL(fork)();  // runs atfork_prepare and, in the child, atfork_child
   if (s != nullptr) s->fork_pcs_set = false;
   return pid;
 }
 
 FH_EXPORT pid_t _Fork(void) {
-  ensure_init();
-  ThreadSlot* s = tls.guard == 0 ? core::current_slot() : nullptr;
-  if (s != nullptr) {
-    s->nfork_pcs = static_cast<uint32_t>(capture_site(s->fork_pcs));
-    s->fork_pcs_set = true;
-  }
+  CallScope scope;
+  ThreadSlot* s = note_fork_site(scope);
   atfork_prepare();
   pid_t pid = FH_REAL(_Fork)();
   if (pid == 0) atfork_child();
@@ -590,6 +550,8 @@ FH_EXPORT pid_t _Fork(void) {
 }
 
 // ---- allocator ------------------------------------------------------------------------------------------
+// The hot path is one predictable branch on g_process.restricted; the scope is entered only in a restricted
+// process (a forked child), where the call is reported.
 
 FH_EXPORT void* malloc(size_t n) {
   if (FH_UNLIKELY(real::malloc == nullptr)) {
@@ -597,7 +559,8 @@ FH_EXPORT void* malloc(size_t n) {
     if (real::malloc == nullptr) return pool_alloc(n);
   }
   if (FH_UNLIKELY(g_process.restricted)) {
-    ChildCall scope(call_malloc, FH_CALLER());
+    CallScope scope;
+    scope.unsafe(call_malloc, FH_CALLER());
     return real::malloc(n);
   }
   return real::malloc(n);
@@ -612,7 +575,8 @@ FH_EXPORT void* calloc(size_t count, size_t size) {
     }
   }
   if (FH_UNLIKELY(g_process.restricted)) {
-    ChildCall scope(call_calloc, FH_CALLER());
+    CallScope scope;
+    scope.unsafe(call_calloc, FH_CALLER());
     return real::calloc(count, size);
   }
   return real::calloc(count, size);
@@ -632,7 +596,8 @@ FH_EXPORT void* realloc(void* p, size_t n) {
     if (real::realloc == nullptr) return p == nullptr ? pool_alloc(n) : nullptr;
   }
   if (FH_UNLIKELY(g_process.restricted)) {
-    ChildCall scope(call_realloc, FH_CALLER());
+    CallScope scope;
+    scope.unsafe(call_realloc, FH_CALLER());
     return real::realloc(p, n);
   }
   return real::realloc(p, n);
@@ -645,7 +610,8 @@ FH_EXPORT void free(void* p) {
     if (real::free == nullptr) return;  // cannot happen: nothing real was allocated before free resolved
   }
   if (FH_UNLIKELY(g_process.restricted)) {
-    ChildCall scope(call_free, FH_CALLER());
+    CallScope scope;
+    scope.unsafe(call_free, FH_CALLER());
     return real::free(p);
   }
   real::free(p);
@@ -655,94 +621,70 @@ FH_EXPORT void free(void* p) {
 
 #define FH_UNSAFE_GEN(ret, name, params, args, cls, family, why) \
   FH_EXPORT ret name params {                                   \
-    ensure_init();                                              \
-    if (FH_UNLIKELY(g_process.restricted)) {                    \
-      ChildCall scope(call_##name, FH_CALLER());                \
-      return FH_REAL(name) args;                                \
-    }                                                           \
-    InFlight<Family::family> in_flight;                         \
+    CallScope scope;                                            \
+    enter_catalogued(scope, call_##name, FH_CALLER());          \
     return FH_REAL(name) args;                                  \
   }
 #include "shim/interpose.def"
 
-// Variadic ones forward to libc's v-variant (which is exactly what glibc's own printf does).
-#define FH_PRINTF_LIKE(name, vname, params, last, ...)            \
-  FH_EXPORT int name params {                                      \
-    ensure_init();                                                 \
-    va_list ap;                                                    \
-    va_start(ap, last);                                            \
-    int rc;                                                        \
-    if (FH_UNLIKELY(g_process.restricted)) {                       \
-      ChildCall scope(call_##name, FH_CALLER());                   \
-      rc = FH_REAL(vname)(__VA_ARGS__, ap);                        \
-    } else {                                                       \
-      rc = FH_REAL(vname)(__VA_ARGS__, ap);                        \
-    }                                                              \
-    va_end(ap);                                                    \
-    return rc;                                                     \
+// Variadic ones forward to libc's v-variant (which is exactly what glibc's own printf and syslog do).
+#define FH_UNPAREN(...) __VA_ARGS__
+#define FH_UNSAFE_VARIADIC(ret, name, vname, params, last, fwd, cls, family, why) \
+  FH_EXPORT ret name params {                                                    \
+    CallScope scope;                                                             \
+    enter_catalogued(scope, call_##name, FH_CALLER());                           \
+    va_list ap;                                                                  \
+    va_start(ap, last);                                                          \
+    ret rc = FH_REAL(vname)(FH_UNPAREN fwd, ap);                                 \
+    va_end(ap);                                                                  \
+    return rc;                                                                   \
   }
-FH_PRINTF_LIKE(printf, vprintf, (const char* f, ...), f, f)
-FH_PRINTF_LIKE(fprintf, vfprintf, (FILE* s, const char* f, ...), f, s, f)
-FH_PRINTF_LIKE(dprintf, vdprintf, (int fd, const char* f, ...), f, fd, f)
-FH_PRINTF_LIKE(sprintf, vsprintf, (char* s, const char* f, ...), f, s, f)
-FH_PRINTF_LIKE(snprintf, vsnprintf, (char* s, size_t n, const char* f, ...), f, s, n, f)
-FH_PRINTF_LIKE(__printf_chk, __vprintf_chk, (int flag, const char* f, ...), f, flag, f)
-FH_PRINTF_LIKE(__fprintf_chk, __vfprintf_chk, (FILE* s, int flag, const char* f, ...), f, s, flag, f)
-FH_PRINTF_LIKE(__sprintf_chk, __vsprintf_chk, (char* s, int flag, size_t len, const char* f, ...), f, s, flag, len, f)
-FH_PRINTF_LIKE(__snprintf_chk, __vsnprintf_chk, (char* s, size_t n, int flag, size_t len, const char* f, ...), f, s,
-               n, flag, len, f)
-#undef FH_PRINTF_LIKE
-
-FH_EXPORT void syslog(int priority, const char* f, ...) {
-  ensure_init();
-  va_list ap;
-  va_start(ap, f);
-  if (FH_UNLIKELY(g_process.restricted)) {
-    ChildCall scope(call_syslog, FH_CALLER());
-    FH_REAL(vsyslog)(priority, f, ap);
-  } else {
-    InFlight<Family::syslog> in_flight;
-    FH_REAL(vsyslog)(priority, f, ap);
+#define FH_UNSAFE_VARIADIC_VOID(name, vname, params, last, fwd, cls, family, why) \
+  FH_EXPORT void name params {                                                   \
+    CallScope scope;                                                             \
+    enter_catalogued(scope, call_##name, FH_CALLER());                           \
+    va_list ap;                                                                  \
+    va_start(ap, last);                                                          \
+    FH_REAL(vname)(FH_UNPAREN fwd, ap);                                          \
+    va_end(ap);                                                                  \
   }
-  va_end(ap);
-}
+#include "shim/interpose.def"
+#undef FH_UNPAREN
 
 // dlopen and dlsym: the assembly stubs (stubs.S) call these, then tail-call libc with the program's own
-// return address still on the stack, so libc resolves the caller's RUNPATH and RTLD_NEXT as without us.
+// return address still on the stack, so libc resolves the caller's RUNPATH and RTLD_NEXT as without us. They
+// cannot count themselves in flight (no return to uncount on); in the child they are reported like the rest.
 #define FH_UNSAFE_STUB(name, cls, family, why)                                              \
   extern "C" __attribute__((visibility("hidden"))) void* fh_stub_enter_##name(uintptr_t caller) { \
-    ensure_init();                                                                          \
-    if (FH_UNLIKELY(g_process.restricted) && tls.guard == 0) {                              \
-      int saved = errno;                                                                    \
-      on_unsafe_call(call_##name, caller);                                                  \
-      errno = saved;                                                                        \
-    }                                                                                       \
+    CallScope scope;                                                                        \
+    if (FH_UNLIKELY(g_process.restricted)) scope.unsafe(call_##name, caller);               \
     return reinterpret_cast<void*>(FH_REAL(name));                                          \
   }
 #include "shim/interpose.def"
 
 // ---- exit and exec --------------------------------------------------------------------------------------
 
+// In a restricted process exit() is reported; the atexit handlers and destructors it runs are inside the
+// reported call (their unsafe calls are not reported again) but their lock calls are still judged.
 FH_EXPORT void exit(int status) {
-  ensure_init();
-  if (FH_UNLIKELY(g_process.restricted) && tls.guard == 0) {
-    on_unsafe_call(call_exit, FH_CALLER());
-    flush_repeats();
-    tls.guard++;  // atexit handlers and destructors run inside the reported call
+  CallScope scope;
+  if (FH_UNLIKELY(g_process.restricted)) {
+    scope.unsafe(call_exit, FH_CALLER());
+    if (!scope.own()) flush_repeats();
   }
   FH_REAL(exit)(status);
   __builtin_unreachable();
 }
 
 FH_EXPORT void _exit(int status) {
-  ensure_init();
+  CallScope scope;
   before_exec_or_exit();
   FH_REAL(_exit)(status);
   __builtin_unreachable();
 }
 
 FH_EXPORT void _Exit(int status) {
-  ensure_init();
+  CallScope scope;
   before_exec_or_exit();
   FH_REAL(_Exit)(status);
   __builtin_unreachable();
@@ -752,7 +694,7 @@ FH_EXPORT void _Exit(int status) {
 // else is touched: a vfork child calls these on its parent's memory.
 #define FH_EXEC(name, params, args)                     \
   FH_EXPORT int name params {                           \
-    ensure_init();                                      \
+    CallScope scope;                                    \
     before_exec_or_exit();                              \
     return FH_REAL(name) args;                          \
   }

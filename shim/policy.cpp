@@ -1,0 +1,91 @@
+// The forked child's policy (see policy.h).
+#include "shim/policy.h"
+
+#include <unistd.h>
+
+#include "shim/core.h"
+#include "shim/options.h"
+#include "shim/protocol.h"
+#include "shim/report.h"
+
+namespace fh::policy {
+
+namespace {
+
+void deadlock(const char* call, const void* lock, LockType held_as, int owner) {
+  report_hazard(Hazard{protocol::kind_deadlock, call, lock, lock_type_name(held_as), true, held_as, owner});
+  act_on_deadlock();
+}
+
+void deadlock_untracked(const char* call, const void* lock, const char* type, int owner) {
+  report_hazard(Hazard{protocol::kind_deadlock, call, lock, type, false, LockType::mutex, owner});
+  act_on_deadlock();
+}
+
+}  // namespace
+
+void before_mutex_lock(const pthread_mutex_t* m, const char* call) {
+  int owner;
+  if (core::mutex_blocks_forever(m, &owner)) deadlock(call, m, LockType::mutex, owner);
+}
+
+void before_rwlock_lock(const pthread_rwlock_t* rw, bool write, const char* call) {
+  int owner;
+  LockType held_as;
+  if (core::rwlock_blocks_forever(rw, write, &owner, &held_as)) deadlock(call, rw, held_as, owner);
+}
+
+void before_sem_wait(const sem_t* sem, const char* call) {
+  if (!core::semaphore_blocks_forever(sem)) return;
+  // The explanation: a vanished thread that took it and had not posted it back (CPython's threading.Lock).
+  const ThreadSlot* taker = core::vanished_took_semaphore(sem);
+  deadlock(call, sem, LockType::semaphore, taker != nullptr ? taker->tid : 0);
+}
+
+void before_cond_destroy(const pthread_cond_t* c) {
+  if (const ThreadSlot* waiter = core::vanished_waiting_on(c))
+    deadlock_untracked("pthread_cond_destroy", c, protocol::type_condvar, waiter->tid);
+}
+
+void before_guard_acquire(const int64_t* guard) {
+  if (*reinterpret_cast<const volatile char*>(guard) != 0) return;  // constructed already
+  if (const ThreadSlot* builder = core::vanished_constructing(guard))
+    deadlock_untracked("__cxa_guard_acquire", guard, protocol::type_static_init, builder->tid);
+}
+
+void unsafe_call(CallId id, uintptr_t site) {
+  const CallInfo& call = g_calls[id];
+  if (call.cls == UnsafeClass::non_portable && g_options.mode == mode_glibc) return;
+  if (!first_call_at(id, site)) return;
+  const ThreadSlot* inside =
+      call.family != Family::none ? core::vanished_inside_family(static_cast<size_t>(call.family)) : nullptr;
+  Hazard h{protocol::kind_unsafe_call, call.name, nullptr, nullptr, false, LockType::mutex,
+           inside != nullptr ? inside->tid : 0};
+  h.unsafe_class = unsafe_class_name(call.cls);
+  h.why = call.why;
+  h.site = site;
+  h.inside_family = inside != nullptr ? family_name(call.family) : nullptr;
+  report_hazard(h);
+  switch (g_options.on_unsafe) {
+    case on_unsafe_report: return;
+    case on_unsafe_exit:
+      flush_repeats();
+      exit_now(static_cast<int>(g_options.exitcode));
+    case on_unsafe_abort:
+      flush_repeats();
+      abort_now();
+  }
+}
+
+void act_on_deadlock() {
+  switch (g_options.on_deadlock) {
+    case on_deadlock_exit:
+      exit_now(static_cast<int>(g_options.exitcode));
+    case on_deadlock_abort:
+      abort_now();
+    case on_deadlock_continue:
+      return;
+  }
+}
+
+}  // namespace fh::policy

@@ -1,0 +1,36 @@
+// The forked child's policy: judge a call before it blocks, report, act (on_deadlock, on_unsafe). The
+// wrappers ask it before the real call; it reads lock words and the core's frozen records, never guesses.
+// Linked into the test runner with the core (no LD_PRELOAD), so each rule has a unit test.
+#pragma once
+
+#include <pthread.h>
+#include <semaphore.h>
+
+#include <cstdint>
+
+#include "shim/unsafe.h"
+
+namespace fh::policy {
+
+// Before a blocking, untimed lock call in a forked child: a deadlock report and on_deadlock when the call can
+// never return (a mutex or write-held rwlock whose owner is gone; an rwlock read-held by a vanished thread
+// when writing). A timed call returns ETIMEDOUT instead of hanging: never judged.
+void before_mutex_lock(const pthread_mutex_t* m, const char* call);
+void before_rwlock_lock(const pthread_rwlock_t* rw, bool write, const char* call);
+// sem_wait: a private semaphore at 0 in a process left with one thread and no handler that could post it.
+void before_sem_wait(const sem_t* sem, const char* call);
+// pthread_cond_destroy waits for every waiter; one that vanished at fork never leaves.
+void before_cond_destroy(const pthread_cond_t* c);
+// __cxa_guard_acquire waits for the thread constructing the static; one that vanished never finishes.
+void before_guard_acquire(const int64_t* guard);
+
+// A catalogued (not async-signal-safe) call the program made in a restricted process: reported once per call
+// site, with the vanished thread that was inside the same glibc lock at fork as the explanation; then
+// on_unsafe. It is never a deadlock verdict: the lock inside glibc cannot be read (the watchdog of
+// `forkhazard run` judges the wait itself if the call blocks).
+void unsafe_call(CallId id, uintptr_t site);
+
+// After a deadlock report: _exit(exitcode), abort, or return (the call then blocks, as it would have).
+void act_on_deadlock();
+
+}  // namespace fh::policy
