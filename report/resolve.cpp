@@ -1,6 +1,8 @@
 // PC -> frames through the report's module map and fh::Symbolizer, with inlined calls expanded.
 #include "report/resolve.h"
 
+#include <algorithm>
+
 namespace fh {
 
 const ModuleInfo* find_module(const Report& report, uint64_t pc) {
@@ -45,10 +47,15 @@ void FrameResolver::resolve(const Report& report, Stack& stack) {
 void FrameResolver::resolve(Report& report) {
   for (Hazard& hazard : report.hazards) {
     if (hazard.site) {
-      // The site is one machine frame; of its source frames keep the innermost: the line that made the call.
+      // The site is one machine frame; of its source frames keep the innermost that is the program's: the line
+      // that made the call. Frames inlined from the system headers (the fortify wrappers of
+      // -D_FORTIFY_SOURCE: syslog() in bits/syslog.h calling __syslog_chk) are the library's, not the program's.
       Stack site{*hazard.site};
       resolve(report, site);
-      if (!site.empty()) hazard.site = site.front();
+      auto program_frame = std::find_if(site.begin(), site.end(), [](const Frame& f) {
+        return !(f.inlined && f.file.starts_with("/usr/include/"));
+      });
+      if (program_frame != site.end()) hazard.site = *program_frame;
     }
     resolve(report, hazard.acquired_at);
     resolve(report, hazard.stack);

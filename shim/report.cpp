@@ -134,7 +134,9 @@ void write_overflow(SafeWriter& w) {
 }
 
 void describe(SafeWriter& w, const Hazard& h, const ThreadSlot* owner, core::Relation relation) {
-  w.str("# forkhazard: ").str(h.kind).str(" in process ").dec(g_process.pid).str(": ").str(h.call).str("()");
+  size_t call_len;
+  const char* call = call_shown_name(h.call, &call_len);
+  w.str("# forkhazard: ").str(h.kind).str(" in process ").dec(g_process.pid).str(": ").str(call, call_len).str("()");
   if (h.unsafe_class != nullptr) {
     w.str(" is not async-signal-safe (").str(h.why).str("); class ").str(h.unsafe_class).chr('\n');
     if (owner != nullptr && h.inside_family != nullptr)
@@ -195,7 +197,9 @@ void report_hazard(const Hazard& h) {
   if (took != nullptr) comment_frames(w, "where the owner took the semaphore:", &took_pc, 1, mods);
   w.str("#   symbolized: forkhazard report <this file>, or run the program under `forkhazard run --`\n");
 
-  w.str("hazard kind=").str(h.kind).str(" call=").str(h.call);
+  size_t call_len;
+  const char* call = call_shown_name(h.call, &call_len);
+  w.str("hazard kind=").str(h.kind).str(" call=").str(call, call_len);
   if (h.unsafe_class != nullptr)
     w.str(" class=").str(h.unsafe_class).str(" site=").hex(h.site).str(" why=").escaped(h.why);
   w.chr('\n');

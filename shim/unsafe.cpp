@@ -62,6 +62,16 @@ uint64_t site_key(CallId id, uintptr_t site) { return (static_cast<uint64_t>(id)
 
 }  // namespace
 
+const char* call_shown_name(const char* name, size_t* len) {
+  size_t n = safe_strlen(name);
+  if (n > 6 && name[0] == '_' && name[1] == '_' && safe_streq(name + n - 4, "_chk")) {
+    *len = n - 6;
+    return name + 2;
+  }
+  *len = n;
+  return name;
+}
+
 bool first_call_at(CallId id, uintptr_t site) {
   uint64_t key = site_key(id, site);
   size_t h = static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 54) % site_table_size;
@@ -100,7 +110,9 @@ void flush_repeats() {
       if (e.key == 0 || e.count <= 1) continue;
       size_t id = static_cast<size_t>(e.key >> 48) - 1;
       if (id >= call_count) continue;
-      w.str("repeat call=").str(g_calls[id].name).str(" site=").hex(e.key & ((1ull << 48) - 1))
+      size_t len;
+      const char* shown = call_shown_name(g_calls[id].name, &len);
+      w.str("repeat call=").str(shown, len).str(" site=").hex(e.key & ((1ull << 48) - 1))
           .str(" count=").udec(e.count).chr('\n');
     }
     w.str("end\n");

@@ -29,6 +29,10 @@ struct CallInfo {
 };
 extern const CallInfo g_calls[call_count];
 
+// The name a report gives a call: a fortified entry point (__syslog_chk, __fprintf_chk) is the call the
+// program's source made (syslog, fprintf). Returns a pointer into `name` and sets *len.
+const char* call_shown_name(const char* name, size_t* len);
+
 // Counts one call at (id, site) in this process; true the first time (and whenever the table is full).
 bool first_call_at(CallId id, uintptr_t site);
 // Calls that found the site table full (each was reported as if new).

@@ -302,6 +302,15 @@ Test(e2e_child, exit_in_child_glibc_mode, .timeout = 60) {
   passed();
 }
 
+// A fortified build (-O2 -D_FORTIFY_SOURCE=2) calls __syslog_chk: reported once, as syslog, and none of the
+// allocations syslog makes inside.
+Test(e2e_child, syslog_in_child_fortified, .timeout = 60) {
+  Run run = run_example("syslog_in_child_fortified");
+  expect_one_unsafe_call(run, "child_logs");
+  cr_assert(contains(child_line(run).text, "exited with status 0"), "the child did not exit 0:\n%s", run.out.c_str());
+  passed();
+}
+
 Test(e2e_child, thread_in_child, .timeout = 60) {
   Run run = run_example("thread_in_child");
   expect_one_unsafe_call(run, "child_starts_thread");
@@ -355,6 +364,33 @@ Test(e2e_child, setenv_in_flight, .timeout = 60) {
   expect_child_deadlock(run, *deadlock, {"setenv", "libc:env", "child_sets_env", "env-writer"});
   cr_assert_eq(integer_of(deadlock->get("pid")), child_line(run).pid, "the deadlock names process %lld",
                integer_of(deadlock->get("pid")));
+  passed();
+}
+
+// exit() in the child runs an atexit handler that locks a mutex a worker held at fork: exit() is reported
+// (hang-prone), and the lock inside it is still judged (a reported call does not switch judgement off).
+Test(e2e_child, atexit_handler_lock, .timeout = 60) {
+  Run run = run_example("atexit_handler_lock");
+  cr_assert_eq(run.truth.expect, "deadlock", "ground truth expects %s", run.truth.expect.c_str());
+  cr_assert_eq(run.result.exit_code, kHazardExit, "exit status %d; stderr:\n%s", run.result.exit_code, run.err.c_str());
+  cr_assert(contains(child_line(run).text, "exited with status 66"), "the child did not exit 66:\n%s",
+            run.out.c_str());
+  const Json* deadlock = nullptr;
+  size_t unsafe_exit = 0;
+  for (const Json& hazard : hazards_of(run)) {
+    std::string kind = string_of(hazard.get("kind"));
+    if (kind == "deadlock") {
+      cr_assert_null(deadlock, "more than one deadlock reported");
+      deadlock = &hazard;
+    } else if (kind == "unsafe-call" && string_of(hazard.get("call")) == "exit") {
+      ++unsafe_exit;
+    }
+  }
+  cr_assert_eq(unsafe_exit, 1u, "exit() reported %zu times", unsafe_exit);
+  cr_assert_not_null(deadlock, "no deadlock reported; stderr:\n%s", run.err.c_str());
+  expect_child_deadlock(run, *deadlock, {"pthread_mutex_lock", "mutex", "flush_journal", "journal-writer"});
+  cr_assert(any_frame_is(deadlock->get("stack"), "child_exits"), "the deadlock's stack does not reach child_exits:\n%s",
+            describe_frames(deadlock->get("stack")).c_str());
   passed();
 }
 
