@@ -13,6 +13,8 @@ SHIM_CXXFLAGS := $(CXXFLAGS_COMMON) -fno-exceptions -fno-rtti -fvisibility=hidde
 CLI_CXXFLAGS  := $(CXXFLAGS_COMMON)
 # Examples are programs a user could have written: debug info, no inlining, so stacks name their functions.
 EX_CFLAGS     := -O0 -g -fno-omit-frame-pointer -pthread $(WARN)
+# examples/*_fortified.c are built as distributions build packages, so the program calls the __*_chk variants.
+EX_FORTIFY_CFLAGS := -O2 -D_FORTIFY_SOURCE=2 -g -fno-omit-frame-pointer -pthread $(WARN)
 
 DEB_PKGS := g++ make libcriterion-dev libdw-dev
 
@@ -74,6 +76,13 @@ $(BUILD)/forkhazard: $(BUILD)/cli-obj/report/main.o $(REPORT_OBJS)
 $(BUILD)/examples/%: examples/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(EX_CFLAGS) -o $@ $< -ldl
+
+$(BUILD)/examples/%_fortified: examples/%_fortified.c
+	@mkdir -p $(dir $@)
+	$(CC) $(EX_FORTIFY_CFLAGS) -o $@ $< -ldl
+
+# OpenMP: the compiler's runtime, libgomp.
+$(BUILD)/examples/omp_in_child: EX_CFLAGS += -fopenmp
 
 $(BUILD)/examples/%: examples/%.cpp
 	@mkdir -p $(dir $@)
