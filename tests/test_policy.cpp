@@ -1,0 +1,200 @@
+// Unit tests of the forked child's policy (shim/policy.h) and the wait rule it shares with the watchdog
+// (shim/wait_rule.h), linked directly: no LD_PRELOAD. Each rule is checked in a real forked child, where the
+// core's records of a worker thread are the frozen copies the policy reads.
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "shim/core.h"
+#include "shim/options.h"
+#include "shim/policy.h"
+#include "shim/unsafe.h"
+#include "shim/wait_rule.h"
+
+using namespace fh;
+
+namespace {
+
+void init_policy() {
+  core::init();
+  options_set_defaults(&g_options);
+}
+
+// Runs `check` in a forked child; its exit status is the number of failed checks.
+void in_child(int (*check)()) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    core::fork_child();
+    _exit(check());
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  cr_assert(WIFEXITED(status), "the child did not exit (status %#x)", status);
+  cr_assert_eq(WEXITSTATUS(status), 0, "%d checks failed in the child", WEXITSTATUS(status));
+}
+
+void on_signal(int) {}
+
+// A worker that registers itself, does `setup` (on its own slot), then parks for good; the fork of in_child
+// freezes it there and the child sees it vanished.
+pthread_barrier_t g_ready;
+int g_worker_tid;
+void (*g_setup)();
+
+void* worker(void* p) {
+  core::thread_started(static_cast<ThreadSlot*>(p));
+  core::set_name(core::current_slot(), "worker");
+  g_worker_tid = tls.tid;
+  g_setup();
+  pthread_barrier_wait(&g_ready);
+  pause();
+  return nullptr;
+}
+
+void start_worker(void (*setup)()) {
+  g_setup = setup;
+  pthread_barrier_init(&g_ready, nullptr, 2);
+  ThreadSlot* s = core::claim_slot();
+  pthread_t t;
+  pthread_create(&t, nullptr, worker, s);
+  pthread_barrier_wait(&g_ready);
+  core::fork_prepare();
+}
+
+sem_t g_sem;
+sem_t g_posted_sem;
+
+}  // namespace
+
+TestSuite(policy, .init = init_policy);
+
+Test(policy, wait_rule) {
+  cr_assert_not(handlers_may_end_wait(0));
+  cr_assert_not(handlers_may_end_wait(glibc_internal_signals), "glibc's own handlers post nothing");
+  cr_assert_not(handlers_may_end_wait(signal_bit(SIGINT) | glibc_internal_signals), "CPython's SIGINT handler");
+  cr_assert_not(handlers_may_end_wait(terminal_signals));
+  cr_assert(handlers_may_end_wait(signal_bit(SIGUSR1)), "a peer's SIGUSR1 may run a handler that posts");
+  cr_assert(handlers_may_end_wait(signal_bit(SIGTERM)), "a parent's SIGTERM may run a handler that posts");
+  cr_assert(handlers_may_end_wait(signal_bit(SIGALRM)), "a timer may run a handler that posts");
+  cr_assert(handlers_may_end_wait(signal_bit(SIGCHLD)));
+  cr_assert(handlers_may_end_wait(signal_bit(36)), "a real-time signal (timer_create, sigqueue)");
+}
+
+Test(policy, caught_signals_reads_the_dispositions) {
+  uint64_t before = core::caught_signals();
+  cr_assert_eq(before & signal_bit(SIGUSR2), 0u);
+  signal(SIGUSR2, on_signal);
+  cr_assert_neq(core::caught_signals() & signal_bit(SIGUSR2), 0u);
+  signal(SIGUSR2, SIG_IGN);
+  cr_assert_eq(core::caught_signals() & signal_bit(SIGUSR2), 0u, "an ignored signal runs no handler");
+}
+
+// An untimed wait on a private semaphore at 0, one thread, no handler that could post: certain. Any of the
+// four facts missing: never judged.
+Test(policy, semaphore_verdict_reads_the_semaphore_threads_and_handlers) {
+  in_child([]() {
+    int failed = 0;
+    failed += core::kernel_thread_count() != 1;  // the forked child has one thread
+    sem_t zero, one, shared;
+    sem_init(&zero, 0, 0);
+    sem_init(&one, 0, 1);
+    sem_init(&shared, 1, 0);
+    failed += !core::semaphore_blocks_forever(&zero);
+    failed += core::semaphore_blocks_forever(&one);
+    failed += core::semaphore_blocks_forever(&shared);  // another process may post it
+    signal(SIGINT, on_signal);
+    failed += !core::semaphore_blocks_forever(&zero);   // only a terminal sends SIGINT
+    signal(SIGUSR1, on_signal);
+    failed += core::semaphore_blocks_forever(&zero);    // a peer's SIGUSR1 handler may post it
+    return failed;
+  });
+}
+
+Test(policy, semaphore_not_judged_while_another_thread_lives) {
+  start_worker([]() {});
+  sem_init(&g_sem, 0, 0);
+  cr_assert_not(core::semaphore_blocks_forever(&g_sem), "the worker could post it");
+}
+
+// The semaphore a vanished thread took and had not posted back is the explanation; one it posted back is not.
+Test(policy, semaphore_taker_explains) {
+  sem_init(&g_sem, 0, 1);
+  sem_init(&g_posted_sem, 0, 1);
+  start_worker([]() {
+    core::sem_taken(&g_sem, 0x7777);
+    core::sem_taken(&g_posted_sem, 0x8888);
+    core::sem_posted(&g_posted_sem);
+  });
+  in_child([]() {
+    int failed = 0;
+    const ThreadSlot* taker = core::vanished_took_semaphore(&g_sem);
+    failed += taker == nullptr || taker->tid != g_worker_tid;
+    const SemTake* take = taker != nullptr ? core::find_sem_take(taker, &g_sem) : nullptr;
+    failed += take == nullptr || take->pc != 0x7777;
+    failed += core::vanished_took_semaphore(&g_posted_sem) != nullptr;
+    return failed;
+  });
+}
+
+// A producer posts, a consumer waits: the consumer's takes never fill anything (the held stack stays empty)
+// and stay one remembered entry.
+Test(policy, semaphore_signals_do_not_fill_the_held_stack) {
+  ThreadSlot* s = core::current_slot();
+  sem_init(&g_sem, 0, 0);
+  for (int i = 0; i < 1000; i++) core::sem_taken(&g_sem, 0x10);
+  cr_assert_eq(s->nheld, 0u);
+  cr_assert_eq(s->held_dropped, 0u);
+  cr_assert_not_null(core::find_sem_take(s, &g_sem));
+}
+
+// A vanished thread inside a call of the env family at fork explains the child's setenv; it is no verdict: the
+// call is reported as an unsafe call, the process goes on (on_deadlock=exit would have ended it).
+Test(policy, family_in_flight_explains_never_decides) {
+  start_worker([]() { core::current_slot()->inside[static_cast<size_t>(Family::env)]++; });
+  static char log_base[64];
+  std::snprintf(log_base, sizeof log_base, "/tmp/fh-policy-test.%d", getpid());
+  std::snprintf(g_options.log_path, sizeof g_options.log_path, "%s", log_base);
+  in_child([]() {
+    policy::unsafe_call(call_setenv, 0x4242);
+    return 0;  // reached: not ended
+  });
+  // The child wrote <log_base>.<child pid>: find it.
+  std::string text;
+  for (int pid = getpid() + 1; pid < getpid() + 4096 && text.empty(); pid++) {
+    std::string path = std::string(log_base) + "." + std::to_string(pid);
+    std::ifstream in(path);
+    if (!in) continue;
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+    unlink(path.c_str());
+  }
+  cr_assert(text.find("hazard kind=unsafe-call call=setenv") != std::string::npos, "report:\n%s", text.c_str());
+  cr_assert(text.find("owner tid=" + std::to_string(g_worker_tid)) != std::string::npos,
+            "the vanished thread inside the env family is not named:\n%s", text.c_str());
+  cr_assert(text.find("kind=deadlock") == std::string::npos, "a deadlock verdict from a call in flight:\n%s",
+            text.c_str());
+}
+
+// Fortified entry points are reported under the call the program's source made.
+Test(policy, fortified_names_are_shown_as_the_source_call) {
+  size_t len;
+  const char* shown = call_shown_name("__syslog_chk", &len);
+  cr_assert_eq(std::string(shown, len), "syslog");
+  shown = call_shown_name("__vsnprintf_chk", &len);
+  cr_assert_eq(std::string(shown, len), "vsnprintf");
+  shown = call_shown_name("malloc", &len);
+  cr_assert_eq(std::string(shown, len), "malloc");
+  shown = call_shown_name("__chk", &len);
+  cr_assert_eq(std::string(shown, len), "__chk");
+}
