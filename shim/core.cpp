@@ -20,8 +20,11 @@ namespace fh {
 
 __thread ThreadState tls __attribute__((tls_model("initial-exec")));
 ProcessState g_process;
+
+namespace {
 ThreadSlot g_slots[max_threads];
 pthread_key_t g_exit_key;
+}  // namespace
 
 }  // namespace fh
 
@@ -223,6 +226,69 @@ ThreadSlot* register_current_thread() {
   }
   errno = saved;
   return s;
+}
+
+const ThreadSlot& slot_at(uint32_t i) { return g_slots[i]; }
+
+ThreadSlot* thread_creating(void* (*start)(void*), void* arg, const uintptr_t* created, size_t ncreated) {
+  ThreadSlot* s = claim_slot();
+  if (s == nullptr) return nullptr;
+  s->start = start;
+  s->arg = arg;
+  if (ncreated > max_site_pcs) ncreated = max_site_pcs;
+  for (size_t i = 0; i < ncreated; i++) s->created[i] = created[i];
+  s->ncreated = static_cast<uint32_t>(ncreated);
+  return s;
+}
+
+void thread_starting(ThreadSlot* s, void* (**start)(void*), void** arg) {
+  *start = s->start;
+  *arg = s->arg;
+  thread_started(s);
+}
+
+void fork_called(const uintptr_t* pcs, size_t n) {
+  ThreadSlot* s = current_slot();
+  if (s == nullptr) return;
+  if (n > max_site_pcs) n = max_site_pcs;
+  for (size_t i = 0; i < n; i++) s->fork_pcs[i] = pcs[i];
+  s->nfork_pcs = static_cast<uint32_t>(n);
+  s->fork_pcs_set = true;
+}
+
+void fork_returned() {
+  if (ThreadSlot* s = tls.slot) s->fork_pcs_set = false;
+}
+
+void cond_waiting(const void* cond) {
+  ThreadSlot* s = cond != nullptr ? current_slot() : tls.slot;
+  if (s != nullptr) s->waiting_cond = cond;
+}
+
+void construction_started(const void* guard) {
+  ThreadSlot* s = current_slot();
+  if (s == nullptr || s->nconstructing >= max_constructing) return;
+  s->constructing[s->nconstructing] = guard;
+  __atomic_signal_fence(__ATOMIC_RELEASE);  // complete before counted: a fork may freeze us in between
+  s->nconstructing++;
+}
+
+void construction_ended(const void* guard) {
+  ThreadSlot* s = tls.slot;
+  if (s == nullptr) return;
+  for (uint32_t i = s->nconstructing; i-- > 0;) {
+    if (s->constructing[i] != guard) continue;
+    for (uint32_t j = i; j + 1 < s->nconstructing; j++) s->constructing[j] = s->constructing[j + 1];
+    s->nconstructing--;
+    return;
+  }
+}
+
+uint16_t* family_entered(size_t family) {
+  ThreadSlot* s = current_slot();
+  if (s == nullptr || family >= max_families) return nullptr;
+  s->inside[family]++;
+  return &s->inside[family];
 }
 
 ThreadSlot* claim_slot() {

@@ -110,8 +110,6 @@ inline uint32_t slot_state(const ThreadSlot& s) { return __atomic_load_n(&s.stat
 inline void set_slot_state(ThreadSlot& s, uint32_t v) { __atomic_store_n(&s.state, v, __ATOMIC_RELEASE); }
 inline uint32_t slots_used() { return __atomic_load_n(&g_process.slots_used, __ATOMIC_ACQUIRE); }
 inline int live_threads() { return __atomic_load_n(&g_process.live_threads, __ATOMIC_RELAXED); }
-extern ThreadSlot g_slots[max_threads];
-extern pthread_key_t g_exit_key;
 
 namespace core {
 
@@ -126,13 +124,29 @@ inline ThreadSlot* current_slot() {
   return __builtin_expect(s != nullptr, 1) ? s : register_current_thread();
 }
 
+// The registry's slots, for readers (the report writer, tests): slot i of [0, slots_used()).
+const ThreadSlot& slot_at(uint32_t i);
+
 // Thread lifecycle.
 ThreadSlot* claim_slot();            // in pthread_create, before the thread exists
+// pthread_create: the slot the new thread will take, with its start routine and where it was created.
+ThreadSlot* thread_creating(void* (*start)(void*), void* arg, const uintptr_t* created, size_t ncreated);
 void release_claim(ThreadSlot* s);   // pthread_create failed
 void thread_started(ThreadSlot* s);  // first thing on the new thread
+// First thing on the new thread, for the trampoline: registers it and hands back what pthread_create was given.
+void thread_starting(ThreadSlot* s, void* (**start)(void*), void** arg);
 void thread_exiting(ThreadSlot* s);  // thread-specific-data destructor
 ThreadSlot* find_slot_by_handle(pthread_t handle);
 void set_name(ThreadSlot* s, const char* name);
+
+// What the calling thread is doing, for the explanation of a hang in a forked child.
+void fork_called(const uintptr_t* pcs, size_t n);  // the fork wrapper captured its site (fork_prepare keeps it)
+void fork_returned();
+void cond_waiting(const void* cond);               // nullptr when the wait ended
+void construction_started(const void* guard);      // __cxa_guard_acquire returned 1
+void construction_ended(const void* guard);        // released or aborted
+// A call of a glibc lock family in flight: returns the counter to decrement when it returns (nullptr: none).
+uint16_t* family_entered(size_t family);
 
 // Held-lock bookkeeping for the calling thread (inline: it is the hot path of every lock wrapper).
 inline void lock_acquired(const void* addr, LockType type, const uintptr_t* pcs, size_t npcs) {

@@ -124,7 +124,7 @@ void write_thread(SafeWriter& w, const ThreadSlot& s, int tid, core::Relation re
 void write_overflow(SafeWriter& w) {
   uint64_t held_dropped = 0;
   uint32_t used = slots_used();
-  for (uint32_t i = 0; i < used; i++) held_dropped += g_slots[i].held_dropped;
+  for (uint32_t i = 0; i < used; i++) held_dropped += core::slot_at(i).held_dropped;
   uint32_t threads = __atomic_load_n(&g_process.threads_untracked, __ATOMIC_RELAXED);
   uint32_t sites = call_sites_full();
   if (held_dropped == 0 && threads == 0 && sites == 0) return;
@@ -224,7 +224,7 @@ void report_hazard(const Hazard& h) {
   w.chr('\n');
   uint32_t used = slots_used();
   for (uint32_t i = 0; i < used; i++) {
-    const ThreadSlot& s = g_slots[i];
+    const ThreadSlot& s = core::slot_at(i);
     if (slot_state(s) == slot_vanished) write_thread(w, s, s.tid, core::Relation::vanished);
   }
   if (self != nullptr && self->nformer > 0) write_thread(w, *self, self->former_tids[self->nformer - 1], core::Relation::forker);

@@ -171,10 +171,7 @@ class CallScope {
 
   void in_flight(Family f) {
     if (f == Family::none || own()) return;
-    if (ThreadSlot* s = core::current_slot()) {
-      inside_ = &s->inside[static_cast<size_t>(f)];
-      (*inside_)++;
-    }
+    inside_ = core::family_entered(static_cast<size_t>(f));
   }
 
  private:
@@ -248,21 +245,16 @@ size_t capture_site(uintptr_t* pcs) {
 }
 
 void* thread_trampoline(void* p) {
-  auto* s = static_cast<ThreadSlot*>(p);
-  void* (*start)(void*) = s->start;
-  void* arg = s->arg;
-  core::thread_started(s);
+  void* (*start)(void*);
+  void* arg;
+  core::thread_starting(static_cast<ThreadSlot*>(p), &start, &arg);
   return start(arg);
 }
 
 void cond_wait_cancelled(void* m) {
   // Cancellation re-takes the mutex before the cleanup handlers run (nptl/pthread_cond_wait.c).
-  if (tls.slot != nullptr) tls.slot->waiting_cond = nullptr;
+  core::cond_waiting(nullptr);
   core::lock_acquired(m, LockType::mutex, nullptr, 0);
-}
-
-void set_waiting_cond(const void* c) {
-  if (ThreadSlot* s = core::current_slot()) s->waiting_cond = c;
 }
 
 // Writes this process's repeat counts before its image or its life ends. Not from a vfork child: it runs on
@@ -284,11 +276,10 @@ FH_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void
   if (scope.own()) return FH_REAL(pthread_create)(thread, attr, start, arg);
   if (FH_UNLIKELY(g_process.restricted)) scope.unsafe(call_pthread_create, FH_CALLER());
   core::current_slot();  // the creator counts as a live thread from now on
-  ThreadSlot* s = core::claim_slot();
+  uintptr_t created[max_site_pcs];
+  size_t ncreated = capture_site(created);
+  ThreadSlot* s = core::thread_creating(start, arg, created, ncreated);
   if (s == nullptr) return FH_REAL(pthread_create)(thread, attr, start, arg);
-  s->start = start;
-  s->arg = arg;
-  s->ncreated = static_cast<uint32_t>(capture_site(s->created));
   int rc = FH_REAL(pthread_create)(thread, attr, thread_trampoline, s);
   if (rc != 0) core::release_claim(s);
   return rc;
@@ -449,13 +440,13 @@ FH_EXPORT int sem_post(sem_t* s) {
     CallScope scope;                                             \
     if (scope.own()) return FH_REAL(name) args;                  \
     core::lock_released(m, LockFamily::mutex);                   \
-    set_waiting_cond(c);                                         \
+    core::cond_waiting(c);                                       \
     int rc;                                                      \
     pthread_cleanup_push(cond_wait_cancelled, m);                \
     rc = FH_REAL(name) args;                                     \
     pthread_cleanup_pop(0);                                      \
     int saved = errno;                                           \
-    set_waiting_cond(nullptr);                                   \
+    core::cond_waiting(nullptr);                                 \
     note_acquired(m, LockType::mutex, FH_CALLER());              \
     errno = saved;                                               \
     return rc;                                                   \
@@ -479,39 +470,19 @@ FH_EXPORT int __cxa_guard_acquire(int64_t* guard) {
   if (scope.own()) return FH_REAL(__cxa_guard_acquire)(guard);
   if (FH_UNLIKELY(g_process.forked_child)) policy::before_guard_acquire(guard);
   int rc = FH_REAL(__cxa_guard_acquire)(guard);
-  if (rc == 1) {
-    ThreadSlot* s = core::current_slot();
-    if (s != nullptr && s->nconstructing < max_constructing) {
-      s->constructing[s->nconstructing] = guard;
-      __atomic_signal_fence(__ATOMIC_RELEASE);
-      s->nconstructing++;
-    }
-  }
+  if (rc == 1) core::construction_started(guard);
   return rc;
 }
 
-namespace {
-void construction_done(const void* guard) {
-  ThreadSlot* s = tls.slot;
-  if (s == nullptr) return;
-  for (uint32_t i = s->nconstructing; i-- > 0;) {
-    if (s->constructing[i] != guard) continue;
-    for (uint32_t j = i; j + 1 < s->nconstructing; j++) s->constructing[j] = s->constructing[j + 1];
-    s->nconstructing--;
-    return;
-  }
-}
-}  // namespace
-
 FH_EXPORT void __cxa_guard_release(int64_t* guard) {
   CallScope scope;
-  construction_done(guard);
+  core::construction_ended(guard);
   FH_REAL(__cxa_guard_release)(guard);
 }
 
 FH_EXPORT void __cxa_guard_abort(int64_t* guard) {
   CallScope scope;
-  construction_done(guard);
+  core::construction_ended(guard);
   FH_REAL(__cxa_guard_abort)(guard);
 }
 
@@ -520,32 +491,30 @@ FH_EXPORT void __cxa_guard_abort(int64_t* guard) {
 // the child would wreck the frame the parent resumes on.
 
 namespace {
-// The forking thread's slot with the fork site captured, or nullptr when the shim itself forks.
-ThreadSlot* note_fork_site(const CallScope& scope) {
-  ThreadSlot* s = scope.own() ? nullptr : core::current_slot();
-  if (s != nullptr) {
-    s->nfork_pcs = static_cast<uint32_t>(capture_site(s->fork_pcs));
-    s->fork_pcs_set = true;
-  }
-  return s;
+// The fork site, captured by the wrapper (fork_prepare captures it for forks that bypass the wrapper).
+void note_fork_site(const CallScope& scope) {
+  if (scope.own()) return;
+  uintptr_t pcs[max_site_pcs];
+  size_t n = capture_site(pcs);
+  core::fork_called(pcs, n);
 }
 }  // namespace
 
 FH_EXPORT pid_t fork(void) {
   CallScope scope;
-  ThreadSlot* s = note_fork_site(scope);
+  note_fork_site(scope);
   pid_t pid = FH_REAL(fork)();  // runs atfork_prepare and, in the child, atfork_child
-  if (s != nullptr) s->fork_pcs_set = false;
+  core::fork_returned();
   return pid;
 }
 
 FH_EXPORT pid_t _Fork(void) {
   CallScope scope;
-  ThreadSlot* s = note_fork_site(scope);
+  note_fork_site(scope);
   atfork_prepare();
   pid_t pid = FH_REAL(_Fork)();
   if (pid == 0) atfork_child();
-  if (s != nullptr) s->fork_pcs_set = false;
+  core::fork_returned();
   return pid;
 }
 
