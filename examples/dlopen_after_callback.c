@@ -1,0 +1,89 @@
+// Expect: deadlock — dlopen() in the child while a vanished thread sat in a dl_iterate_phdr callback at fork.
+//
+// glibc holds the loader's write lock (dl_load_write_lock) while it runs a dl_iterate_phdr callback, and
+// fork() does not reset that lock. The worker parks inside its callback when the main thread forks; the
+// child's dlopen of a library not loaded yet must add it to the namespace list under that lock
+// (_dl_add_to_namespace_list) and waits forever on a private futex in ld.so's data. Natively alarm(5) ends the
+// child; under `forkhazard run` the watchdog reports it (call dlopen) and ends it with 66.
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static pthread_barrier_t inside_callback; // once past it, the worker is inside its dl_iterate_phdr callback
+static int park_pipe[2];                  // the worker parks reading this until the parent closes it
+static pid_t worker_tid;
+
+// glibc holds dl_load_write_lock while it runs this callback.
+static int worker_waits_in_callback(struct dl_phdr_info *info, size_t size, void *data) {
+  (void)info;
+  (void)size;
+  (void)data;
+  pthread_barrier_wait(&inside_callback);
+  char c;
+  while (read(park_pipe[0], &c, 1) < 0 && errno == EINTR) {
+  }
+  return 1; // stop the iteration
+}
+
+static void *worker(void *arg) {
+  (void)arg;
+  pthread_setname_np(pthread_self(), "module-walker");
+  worker_tid = (pid_t)syscall(SYS_gettid);
+  dl_iterate_phdr(worker_waits_in_callback, NULL);
+  return NULL;
+}
+
+__attribute__((noinline)) static int child_loads_libm(void) {
+  void *handle = dlopen("libm.so.6", RTLD_NOW); // the loader lock's holder vanished at fork: never returns
+  return handle != NULL ? 0 : 1;
+}
+
+static long ms_since(const struct timespec *start) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+int main(void) {
+  pthread_t thread;
+  if (pipe(park_pipe) != 0) {
+    perror("pipe");
+    return 1;
+  }
+  pthread_barrier_init(&inside_callback, NULL, 2);
+  pthread_create(&thread, NULL, worker, NULL);
+  pthread_barrier_wait(&inside_callback);
+
+  printf("ground-truth: expect=deadlock call=dlopen lock=0 owner_tid=%d\n", (int)worker_tid);
+  fflush(stdout);
+  struct timespec forked;
+  clock_gettime(CLOCK_MONOTONIC, &forked);
+  pid_t pid = fork();
+  if (pid < 0) {
+    perror("fork");
+    return 1;
+  }
+  if (pid == 0) {
+    alarm(5); // natively the dlopen below never returns
+    _exit(child_loads_libm());
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status))
+    printf("child %d killed by signal %d (%s) after %ld ms\n", (int)pid, WTERMSIG(status),
+           strsignal(WTERMSIG(status)), ms_since(&forked));
+  else
+    printf("child %d exited with status %d after %ld ms\n", (int)pid, WEXITSTATUS(status), ms_since(&forked));
+  close(park_pipe[1]);
+  pthread_join(thread, NULL);
+  return 0;
+}

@@ -1,0 +1,106 @@
+// Expect: no report — a forked child waits on an event that a signal handler, or the clock, ends.
+//
+//   wait_woken_by_signal alarm|usr1|timed|none
+//
+// The event is a word and a private futex, as a small runtime would build one. The child's only thread waits on
+// it with nothing else in the process to set it, which is correct here: alarm: its SIGALRM handler sets the event
+// (an atomic store and FUTEX_WAKE are async-signal-safe) when alarm(1) fires; usr1: its SIGUSR1 handler sets it
+// when the parent sends SIGUSR1 a second later; timed: it waits with a 1.2 s timeout. Each child exits 0. The
+// watchdog of `forkhazard run` must never judge these waits (a handler it could run may end the wait; a timed
+// wait ends by itself).
+// none, the control: no handler, nothing sets the event; the same wait is a deadlock (natively alarm(5) with no
+// handler ends it; under `forkhazard run` the watchdog reports it and ends it with 66).
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static atomic_int event; // 0 until set
+
+static void set_event(int sig) {
+  (void)sig;
+  atomic_store(&event, 1);
+  syscall(SYS_futex, &event, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+// 0 once the event is set, ETIMEDOUT after `timeout` (NULL: no timeout).
+static int wait_event(const struct timespec *timeout) {
+  while (atomic_load(&event) == 0) {
+    if (syscall(SYS_futex, &event, FUTEX_WAIT_PRIVATE, 0, timeout, NULL, 0) != 0 && errno == ETIMEDOUT)
+      return ETIMEDOUT;
+  }
+  return 0;
+}
+
+__attribute__((noinline)) static int child_waits_for_the_handler(void) {
+  return wait_event(NULL); // returns once the handler has set the event
+}
+
+__attribute__((noinline)) static int child_waits_until_the_timeout(void) {
+  struct timespec timeout = {1, 200 * 1000 * 1000};
+  return wait_event(&timeout) == ETIMEDOUT ? 0 : 1; // nobody sets it
+}
+
+static long ms_since(const struct timespec *start) {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+int main(int argc, char **argv) {
+  const char *mode = argc > 1 ? argv[1] : "alarm";
+  int none = strcmp(mode, "none") == 0;
+  if (strcmp(mode, "alarm") != 0 && strcmp(mode, "usr1") != 0 && strcmp(mode, "timed") != 0 && !none) {
+    fprintf(stderr, "usage: %s alarm|usr1|timed|none\n", argv[0]);
+    return 2;
+  }
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = set_event;
+  sigemptyset(&sa.sa_mask);
+  if (!none)
+    sigaction(strcmp(mode, "usr1") == 0 ? SIGUSR1 : SIGALRM, &sa, NULL);
+
+  if (none)
+    printf("ground-truth: expect=deadlock call=syscall lock=%p owner_tid=-1 mode=none\n", (void *)&event);
+  else
+    printf("ground-truth: expect=none mode=%s\n", mode);
+  fflush(stdout);
+  struct timespec forked;
+  clock_gettime(CLOCK_MONOTONIC, &forked);
+  pid_t pid = fork();
+  if (pid < 0) {
+    perror("fork");
+    return 1;
+  }
+  if (pid == 0) {
+    if (strcmp(mode, "timed") == 0)
+      _exit(child_waits_until_the_timeout());
+    if (strcmp(mode, "alarm") == 0)
+      alarm(1);
+    if (none)
+      alarm(5); // no handler: natively SIGALRM ends the wait that nothing else can
+
+    _exit(child_waits_for_the_handler());
+  }
+  if (strcmp(mode, "usr1") == 0) {
+    sleep(1);
+    kill(pid, SIGUSR1);
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status))
+    printf("child %d killed by signal %d (%s) after %ld ms\n", (int)pid, WTERMSIG(status),
+           strsignal(WTERMSIG(status)), ms_since(&forked));
+  else
+    printf("child %d exited with status %d after %ld ms\n", (int)pid, WEXITSTATUS(status), ms_since(&forked));
+  return 0;
+}
