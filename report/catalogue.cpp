@@ -3,6 +3,8 @@
 
 #include <cstdio>
 
+#include "shim/unsafe.h"
+
 namespace fh {
 
 namespace {
@@ -12,9 +14,10 @@ struct Row {
   const char* cls;
   const char* family;
   const char* why;
+  Family family_index;
 };
 
-#define FH_UNSAFE(name, cls, family, why) {#name, #cls, #family, why},
+#define FH_UNSAFE(name, cls, family, why) {#name, #cls, #family, why, Family::family},
 const Row rows[] = {
 #include "shim/interpose.def"
 };
@@ -46,6 +49,12 @@ std::string format_catalogue() {
   std::snprintf(total, sizeof total, "\n%zu functions\n", sizeof rows / sizeof rows[0]);
   out += total;
   return out;
+}
+
+std::optional<CallFamily> catalogued_family(std::string_view call) {
+  for (const Row& r : rows)
+    if (call == r.name) return CallFamily{r.family, static_cast<int>(r.family_index)};
+  return std::nullopt;
 }
 
 std::string family_calls(std::string_view family) {

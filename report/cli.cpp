@@ -22,6 +22,7 @@
 #include "report/sarif.h"
 #include "report/suppress.h"
 #include "report/text.h"
+#include "report/watchdog.h"
 
 namespace fh {
 
@@ -57,6 +58,7 @@ struct CliOptions {
 // Index values of the choice options, in the order of their choices; the asserts below hold them to the table.
 enum FailOn { fail_on_deadlock = 0, fail_on_unsafe_call = 1, fail_on_any = 2 };
 enum ColorWhen { color_auto = 0, color_always = 1, color_never = 2 };
+enum WatchdogWhen { watchdog_on = 0, watchdog_off = 1 };
 
 #define FH_CLI_PATH(name, flag, placeholder, commands, desc)
 #define FH_CLI_PATHS(name, flag, placeholder, commands, desc)
@@ -75,6 +77,8 @@ static_assert(choice_index(fail_on_choices, "any") == fail_on_any);
 static_assert(choice_index(color_choices, "auto") == color_auto);
 static_assert(choice_index(color_choices, "always") == color_always);
 static_assert(choice_index(color_choices, "never") == color_never);
+static_assert(choice_index(watchdog_choices, "on") == watchdog_on);
+static_assert(choice_index(watchdog_choices, "off") == watchdog_off);
 
 enum class ValueKind { path, paths, choice, integer, flag };
 
@@ -525,7 +529,11 @@ int command_run(const std::vector<std::string>& args) {
   }
 
   std::fflush(nullptr);  // nothing buffered may be written twice by the child
-  WatchedRun run = run_watched(command, shim, dir);
+  std::optional<watchdog::Watchdog> hang_watchdog;
+  if (line.options.watchdog == watchdog_on)
+    hang_watchdog.emplace(watchdog::Config{
+        shim, dir, watchdog::deadlock_action_from_options(std::getenv("FORKHAZARD_OPTIONS"))});
+  WatchedRun run = run_watched(command, shim, dir, hang_watchdog ? &*hang_watchdog : nullptr);
   if (!run.error.empty()) {
     std::fprintf(stderr, "%s\n", run.error.c_str());
     remove_private_dir(dir);

@@ -16,7 +16,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <thread>
+
+#include "report/watchdog.h"
 
 namespace fh {
 
@@ -179,8 +180,29 @@ int shell_status(int wait_status) {
   return 1;
 }
 
+namespace {
+
+// Reaps every child that has ended; `command` is ours to report. Returns false once no child is left (ECHILD).
+bool reap_children(pid_t command, WatchedRun* run, bool* command_done) {
+  while (true) {
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid > 0) {
+      if (pid == command) {
+        run->wait_status = status;
+        *command_done = true;
+      }
+      continue;
+    }
+    if (pid < 0 && errno == EINTR) continue;
+    return pid == 0;  // 0: children left, none ended; -1 (ECHILD): nobody left
+  }
+}
+
+}  // namespace
+
 WatchedRun run_watched(const std::vector<std::string>& argv, const std::string& shim, const std::string& dir,
-                       int linger_ms) {
+                       watchdog::Watchdog* watchdog, int linger_ms) {
   WatchedRun run;
   // Environment for the command, computed before fork.
   const char* old_preload = std::getenv("LD_PRELOAD");
@@ -202,12 +224,24 @@ WatchedRun run_watched(const std::vector<std::string>& argv, const std::string& 
   sigemptyset(&ignore.sa_mask);
   sigaction(SIGINT, &ignore, &old_int);
   sigaction(SIGQUIT, &ignore, &old_quit);
+  // SIGCHLD blocked (and not ignored, which would reap for us) from before fork: sigtimedwait then wakes us for
+  // every end of a child however short the poll interval. The child gets both back before exec.
+  struct sigaction default_action {}, old_chld {};
+  default_action.sa_handler = SIG_DFL;
+  sigemptyset(&default_action.sa_mask);
+  sigaction(SIGCHLD, &default_action, &old_chld);
+  sigset_t chld, old_mask;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, &old_mask);
 
   pid_t child = fork();
   if (child == 0) {
     // The CLI is single-threaded, so setenv (which allocates) is safe here.
     sigaction(SIGINT, &old_int, nullptr);
     sigaction(SIGQUIT, &old_quit, nullptr);
+    sigaction(SIGCHLD, &old_chld, nullptr);
+    sigprocmask(SIG_SETMASK, &old_mask, nullptr);
     setenv("LD_PRELOAD", preload.c_str(), 1);
     setenv("FORKHAZARD_OPTIONS", options.c_str(), 1);
     execvp(args[0], args.data());
@@ -220,30 +254,39 @@ WatchedRun run_watched(const std::vector<std::string>& argv, const std::string& 
   if (child < 0) {
     run.error = std::string("forkhazard: cannot fork: ") + std::strerror(errno);
   } else {
-    // Reap everything that comes back to us until the command itself ends.
-    while (true) {
-      int status = 0;
-      pid_t pid = waitpid(-1, &status, 0);
-      if (pid == child) {
-        run.wait_status = status;
-        break;
+    using clock = std::chrono::steady_clock;
+    const auto interval = std::chrono::milliseconds(watchdog != nullptr ? watchdog::poll_interval_ms : 1000);
+    auto next_poll = clock::now() + interval;
+    // Waits for a child's end until `until` at the latest, polling the watchdog when its time comes.
+    auto wait_until = [&](clock::time_point until) {
+      auto now = clock::now();
+      if (now >= next_poll) {
+        if (watchdog != nullptr) watchdog->poll();
+        now = clock::now();
+        next_poll = now + interval;
       }
-      if (pid < 0 && errno != EINTR) break;
-    }
-    // Then give the rest a moment to finish writing their reports (e.g. a deadlocked child the shim ends).
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(linger_ms);
-    while (true) {
-      int status = 0;
-      pid_t pid = waitpid(-1, &status, WNOHANG);
-      if (pid > 0 || (pid < 0 && errno == EINTR)) continue;
-      if (pid < 0) break;  // ECHILD: nobody left
-      if (std::chrono::steady_clock::now() >= deadline) {
+      auto wake = std::min(until, next_poll);
+      if (wake <= now) return;
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wake - now).count();
+      timespec timeout{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+      sigtimedwait(&chld, nullptr, &timeout);  // SIGCHLD, a timeout or EINTR: all mean "look again"
+    };
+    // Reap everything that comes back to us until the command itself ends.
+    bool command_done = false;
+    while (reap_children(child, &run, &command_done) && !command_done) wait_until(clock::time_point::max());
+    // Then give the rest a moment to finish writing their reports (e.g. a deadlocked child the shim ends, or one
+    // the watchdog judges).
+    auto deadline = clock::now() + std::chrono::milliseconds(linger_ms);
+    while (reap_children(child, &run, &command_done)) {
+      if (clock::now() >= deadline) {
         run.descendants_left = true;
         break;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      wait_until(deadline);
     }
   }
+  sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+  sigaction(SIGCHLD, &old_chld, nullptr);
   sigaction(SIGINT, &old_int, nullptr);
   sigaction(SIGQUIT, &old_quit, nullptr);
   return run;

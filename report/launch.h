@@ -6,6 +6,10 @@
 
 namespace fh {
 
+namespace watchdog {
+class Watchdog;
+}
+
 // The absolute path of libforkhazard.so: $FORKHAZARD_LIB, else next to this binary, else the `make install`
 // layout (<bindir>/../lib/forkhazard/). Empty with *error set when none exists.
 std::string find_shim_library(std::string* error);
@@ -32,9 +36,10 @@ struct WatchedRun {
 
 // Runs argv[0] (execvp) with the shim preloaded and its reports directed to <dir>/fh.<pid>, as a child
 // subreaper so orphaned descendants come back to us; waits for it, then reaps other descendants for up to
-// `linger_ms`. SIGINT and SIGQUIT are ignored meanwhile: the terminal sends them to the command too.
+// `linger_ms`. SIGINT and SIGQUIT are ignored meanwhile: the terminal sends them to the command too. With a
+// `watchdog`, it polls every descendant each watchdog::poll_interval_ms all along, lingering included.
 WatchedRun run_watched(const std::vector<std::string>& argv, const std::string& shim, const std::string& dir,
-                       int linger_ms = 2000);
+                       watchdog::Watchdog* watchdog = nullptr, int linger_ms = 2000);
 
 // The shell's view of a wait status: the exit code, or 128+N when killed by signal N.
 int shell_status(int wait_status);
