@@ -94,6 +94,17 @@ class Writer {
       out += ',';
     }
     str("type", spelling(l.type, l.type_spelling));
+    // Where a futex word lies (only the watchdog's futex locks have it).
+    if (!l.module.empty()) {
+      out += ',';
+      str("module", l.module);
+      out += ',';
+      str("offset", hex(l.offset));
+    }
+    if (!l.symbol.empty()) {
+      out += ',';
+      str("symbol", l.symbol);
+    }
   }
 
   void fork(const ForkContext& f) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "report/watchdog.h"
 #include "shim/protocol.h"
 
 namespace fh {
@@ -25,6 +26,7 @@ std::string_view spelling(LockType type, const std::string& other) {
     case LockType::condvar: return protocol::type_condvar;
     case LockType::static_init: return protocol::type_static_init;
     case LockType::libc: return other;  // the whole word, family included
+    case LockType::futex: return watchdog::lock_type_futex;
     case LockType::other: return other;
   }
   return other;
@@ -63,7 +65,7 @@ std::optional<HazardKind> parse_hazard_kind(std::string_view word) {
 
 std::optional<LockType> parse_lock_type(std::string_view word) {
   for (LockType t : {LockType::mutex, LockType::rwlock_read, LockType::rwlock_write, LockType::semaphore,
-                     LockType::condvar, LockType::static_init})
+                     LockType::condvar, LockType::static_init, LockType::futex})
     if (word == spelling(t, {})) return t;
   // `libc:` and a family name; the family set may grow, so any non-empty name is a libc lock.
   std::string_view prefix = protocol::type_libc_prefix;

@@ -17,7 +17,9 @@ namespace fh {
 enum class HazardKind { deadlock, unsafe_call, other };
 // libc: glibc-internal state (`libc:<family>`), condvar: a condition variable a vanished thread waited on,
 // static_init: a function-local static a vanished thread was constructing (addr = its guard variable).
-enum class LockType { mutex, rwlock_read, rwlock_write, semaphore, condvar, static_init, libc, other };
+// futex: a private futex word the only thread left waits on with no timeout and nothing can wake, judged from
+// outside by the watchdog of `forkhazard run` (glibc-internal locks, libgomp barriers, ...).
+enum class LockType { mutex, rwlock_read, rwlock_write, semaphore, condvar, static_init, libc, futex, other };
 enum class Relation { vanished, forker, unknown, other };
 // Why an unsafe call is a hazard (`hazard class=`): hang-prone takes a glibc lock fork() does not reset;
 // non-portable is undefined by POSIX but kept working by glibc (allocator, stdio).
@@ -42,6 +44,11 @@ struct LockRef {
   // The protocol word, for LockType::other and LockType::libc ("libc:env": libc_family() gives "env").
   std::string type_spelling;
   bool has_addr = true;  // false for glibc-internal state, which has no address the program knows
+  // Where the address lies, for a futex word: the data symbol the watchdog found ("_rtld_global+0xa50"; empty
+  // when none), and the recorded module holding it (empty when none) with the file address inside it.
+  std::string symbol{};
+  std::string module{};
+  uint64_t offset = 0;
 };
 
 // "env" of a `libc:env` lock; empty for every other type.

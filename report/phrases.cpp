@@ -3,6 +3,8 @@
 
 #include <cstdio>
 
+#include "report/catalogue.h"
+
 namespace fh {
 
 std::string hex(uint64_t value) {
@@ -32,6 +34,7 @@ std::string lock_noun(const LockRef& lock) {
     case LockType::condvar: return "condition variable";
     case LockType::static_init: return "function-local static";
     case LockType::libc: return "glibc " + std::string(libc_family(lock)) + " lock";
+    case LockType::futex: return "futex word";
     case LockType::other: return "lock (" + lock.type_spelling + ")";
   }
   return "lock";
@@ -67,6 +70,33 @@ std::string owner_was(const std::optional<Owner>& owner, const std::string& doin
       return thread_label(owner->tid, owner->name) + " (relation '" + owner->relation_spelling + "') was " + doing;
   }
   return thread_label(owner->tid, owner->name) + " was " + doing;
+}
+
+std::string libc_family_phrase(std::string_view family) {
+  std::string phrase = "the glibc " + std::string(family) + " lock family";
+  std::string calls = family_calls(family);
+  return calls.empty() ? phrase : phrase + " (" + calls + ")";
+}
+
+std::string futex_word(const LockRef& lock) {
+  std::string text = "futex word";
+  if (!lock.has_addr) return text;
+  text += " " + hex(lock.addr);
+  std::string module = basename_of(lock.module);
+  if (!lock.symbol.empty() && !module.empty()) return text + " (" + lock.symbol + " in " + module + ")";
+  if (!lock.symbol.empty()) return text + " (" + lock.symbol + ")";
+  if (!module.empty()) return text + " (" + module + "+" + hex(lock.offset) + ")";
+  return text;
+}
+
+std::string futex_wait_sentence(const Hazard& h) {
+  std::string text = h.call + "() would block forever on " + (h.lock ? futex_word(*h.lock) : "a futex word") +
+                     ": a wait no thread left in this process can end";
+  if (!h.owner) return text;
+  std::optional<CallFamily> family = catalogued_family(h.call);
+  std::string inside = family && family->name != "none" ? "inside " + libc_family_phrase(family->name)
+                                                         : "inside " + h.call + "()";
+  return text + "; " + owner_was(h.owner, inside);
 }
 
 }  // namespace fh

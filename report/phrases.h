@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "report/model.h"
 
@@ -15,5 +16,13 @@ std::string thread_label(int64_t tid, const std::string& name);    // `thread 42
 std::string lock_noun(const LockRef& lock);                        // "mutex", "condition variable", ...
 std::string owner_phrase(const Owner& owner);                      // `thread 4239 "w", which vanished at fork()`
 std::string owner_was(const std::optional<Owner>& owner, const std::string& doing);
+// "the glibc env lock family (setenv/unsetenv/putenv/clearenv)", the calls from shim/interpose.def.
+std::string libc_family_phrase(std::string_view family);
+// "futex word 0x7f..a50 (_rtld_global+0xa50 in ld-linux-x86-64.so.2)", "... (libc.so.6+0x1d79b0)".
+std::string futex_word(const LockRef& lock);
+// The deadlock sentence of a futex wait the watchdog judged: "popen() would block forever on futex word ...: a
+// wait no thread left in this process can end; thread 812 \"popener\" was inside the glibc popen lock family when
+// it vanished at fork()".
+std::string futex_wait_sentence(const Hazard& hazard);
 
 }  // namespace fh

@@ -254,7 +254,10 @@ class Parser {
     if (!block_) return;  // outside a block only 'report' and 'repeats' mean something
     Hazard* hazard = block_->hazards.empty() ? nullptr : &block_->hazards.back();
     if (r == "end") {
-      for (Hazard& h : block_->hazards) h.fork = fork_;
+      for (Hazard& h : block_->hazards) {
+        h.fork = fork_;
+        if (h.lock && h.lock->type == LockType::futex && h.lock->has_addr) locate(*h.lock, block_->modules);
+      }
       out_.reports.push_back(std::move(*block_));
       block_.reset();
     } else if (r == "hazard") {
@@ -284,6 +287,7 @@ class Parser {
       get_hex(line, "addr", &lock.addr);
       lock.has_addr = line.raw("addr").has_value();
       get_type(line, &lock);
+      get(line, "symbol", &lock.symbol);
     } else if (r == "owner" && hazard) {
       Owner& owner = hazard->owner.emplace();
       get_dec(line, "tid", &owner.tid);
@@ -321,6 +325,17 @@ class Parser {
       get(line, "path", &module.path);
     }
     // Anything else is a record a newer shim writes: ignored (shim/protocol.h).
+  }
+
+  // The module of the report's map that holds a futex word (its .data or .bss), if any.
+  static void locate(LockRef& lock, const std::vector<ModuleInfo>& modules) {
+    for (const ModuleInfo& module : modules) {
+      if (module.lo <= lock.addr && lock.addr < module.hi) {
+        lock.module = module.path;
+        lock.offset = lock.addr - module.bias;
+        return;
+      }
+    }
   }
 
   // Inside `repeats pid=N ... end`: counts are kept only once the block is complete.

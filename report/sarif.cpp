@@ -120,6 +120,7 @@ std::string deadlock_sentence(const Hazard& h) {
     case LockType::static_init: return call + ": " + owner_was(h.owner, "constructing this function-local static");
     case LockType::libc:
       return call + ": " + owner_was(h.owner, "inside the glibc " + std::string(libc_family(*h.lock)) + " lock family");
+    case LockType::futex: return futex_wait_sentence(h);
     case LockType::rwlock_read:
       if (h.owner) return call + ": the rwlock is held for reading (which blocks writers) by " + owner_phrase(*h.owner);
       break;

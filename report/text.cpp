@@ -24,14 +24,6 @@ const char ansi_bold_magenta[] = "\033[1m\033[35m";
 const char ansi_bold_yellow[] = "\033[1m\033[33m";
 const char ansi_green[] = "\033[32m";
 
-// "the glibc env lock family (setenv/unsetenv/putenv/clearenv)"
-// The family's calls come from the shim's own table (shim/interpose.def), so they cannot drift from it.
-std::string libc_family_phrase(std::string_view family) {
-  std::string phrase = "the glibc " + std::string(family) + " lock family";
-  std::string calls = family_calls(family);
-  return calls.empty() ? phrase : phrase + " (" + calls + ")";
-}
-
 // "the mutex is held by", "the rwlock is held for reading by", ... (for the types a thread holds and releases)
 std::string held_phrase(const LockRef& lock) {
   std::string noun = "the " + lock_noun(lock);
@@ -43,6 +35,7 @@ std::string held_phrase(const LockRef& lock) {
     case LockType::condvar:
     case LockType::static_init:
     case LockType::libc:
+    case LockType::futex:
     case LockType::other: return noun + " is held by ";
   }
   return noun + " is held by ";
@@ -59,6 +52,7 @@ std::string holding_phrase(const LockRef& lock) {
     case LockType::condvar: return "waiting on condition variable" + addr;
     case LockType::static_init: return "constructing function-local static" + (lock.has_addr ? addr + " (guard)" : "");
     case LockType::libc: return "inside " + libc_family_phrase(libc_family(lock));
+    case LockType::futex: return "waiting on futex word" + addr;
     case LockType::other: return "holding " + lock_noun(lock) + addr;
   }
   return "holding" + addr;
@@ -75,6 +69,7 @@ const char* held_site_verb(LockType type) {
     case LockType::condvar: return "started waiting";
     case LockType::static_init: return "started";
     case LockType::libc: return "entered";
+    case LockType::futex: return "started waiting";
   }
   return "acquired";
 }
@@ -91,6 +86,7 @@ std::string acquisition_verb(const LockRef* lock) {
     case LockType::condvar: return "started waiting on the condition variable";
     case LockType::static_init: return "started constructing the function-local static";
     case LockType::libc: return "entered " + libc_family_phrase(libc_family(*lock));
+    case LockType::futex: return "entered the call";
   }
   return "acquired the lock";
 }
@@ -248,7 +244,9 @@ class Printer {
     }
     if (group && group->occurrences > 1) out += "  " + occurrences(*group) + "\n";
     stack(h.stack, "    ");
-    if (h.owner) acquisition(h);
+    // The watchdog's owner of a futex word was inside a call at fork(); where it entered is not recorded.
+    bool futex_owner_only = h.lock && h.lock->type == LockType::futex && h.acquired_at.empty();
+    if (h.owner && !futex_owner_only) acquisition(h);
     if (h.fork) fork(*h.fork);
     out += "\n  " + paint(ansi_green, "hint: " + hint(h)) + "\n";
     out += separator;
@@ -307,6 +305,7 @@ class Printer {
       case LockType::static_init: return call + ": " + owner_was(h.owner, "constructing this function-local static");
       case LockType::libc:
         return call + ": " + owner_was(h.owner, "inside " + libc_family_phrase(libc_family(*h.lock)));
+      case LockType::futex: return futex_wait_sentence(h);
       case LockType::mutex:
       case LockType::rwlock_read:
       case LockType::rwlock_write:
@@ -386,6 +385,11 @@ class Printer {
         return "construct function-local statics before fork() (call their function once before starting "
                "threads), or let the child use them only after exec";
       case LockType::libc: return call_hint(h.call, CallClass::hang_prone);
+      case LockType::futex:
+        if (catalogued_family(h.call)) return call_hint(h.call, CallClass::hang_prone);
+        return "nothing left in the child can release what " + h.call + "() waits for: call only async-signal-safe " +
+               "functions between fork() and exec(), or start threads (an OpenMP team, a thread pool) only after "
+               "the last fork()";
       case LockType::mutex:
       case LockType::rwlock_read:
       case LockType::rwlock_write:
