@@ -1,0 +1,598 @@
+// Tests of the hang watchdog of `forkhazard run` (report/watchdog.h): the /proc parsers, the judging rule, the
+// choice of the reported call and the on_deadlock options as pure functions; then end-to-end runs of the examples
+// whose children block where the shim cannot see (a libgomp barrier, glibc's popen list lock, the loader's write
+// lock, a bare futex), with the watchdog on and off, and waits it must leave alone (a handler, a timeout).
+// Run from the project root (as `make test` does). Nothing is ever preloaded into this test runner.
+#include <criterion/criterion.h>
+
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/futex.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "report/json.h"
+#include "report/merge.h"
+#include "report/reader.h"
+#include "report/sarif.h"
+#include "report/text.h"
+#include "report/watchdog.h"
+#include "shim/wait_rule.h"
+#include "tests/e2e_support.h"
+
+namespace {
+
+using namespace fh::watchdog;
+
+// ---- /proc parsers -----------------------------------------------------------------------------------------------
+
+// A hung OpenMP child, as DESIGN.md section 5 shows it (FUTEX_WAIT|FUTEX_PRIVATE_FLAG, no timeout).
+constexpr const char* kOmpSyscall =
+    "202 0x560aaa21d304 0x80 0x8 0x0 0xca 0x560aaa21d648 0x7ffd63af7728 0x7f4efa6fb64e\n";
+
+Test(watchdog, parses_a_syscall_line) {
+  std::optional<SyscallLine> line = parse_syscall(kOmpSyscall);
+  cr_assert(line.has_value());
+  cr_expect_eq(line->nr, 202);
+  cr_expect_eq(line->args[0], 0x560aaa21d304u);
+  cr_expect_eq(line->args[1], 0x80u);
+  cr_expect_eq(line->args[2], 0x8u);
+  cr_expect_eq(line->args[3], 0u);
+  cr_expect_eq(line->args[5], 0x560aaa21d648u);
+  cr_expect_eq(line->sp, 0x7ffd63af7728u);
+  cr_expect_eq(line->pc, 0x7f4efa6fb64eu);
+}
+
+Test(watchdog, a_task_outside_a_syscall_has_no_syscall_line) {
+  cr_expect(!parse_syscall("running\n"));
+  cr_expect(!parse_syscall("-1 0x7ffd63af7728 0x7f4efa6fb64e\n"));  // blocked, but not in a system call
+  cr_expect(!parse_syscall(""));
+  cr_expect(!parse_syscall("202 0x1 0x80 0x0 0x0\n"));            // short
+  cr_expect(!parse_syscall("202 0x1 0x80 0x0 0x0 0x0 0x0 0x7ffd zz\n"));
+}
+
+Test(watchdog, parses_stat_whatever_the_command_name) {
+  // Field 2 may hold spaces and parentheses; num_threads is field 20.
+  std::string line = "4242 (a) b) (c) S 4241 4242 4242 0 -1 4194560 120 0 0 0 1 2 0 0 20 0 3 0 9801 1 2 3 4\n";
+  std::optional<ProcStat> stat = parse_stat(line);
+  cr_assert(stat.has_value());
+  cr_expect_eq(stat->state, 'S');
+  cr_expect_eq(stat->ppid, 4241);
+  cr_expect_eq(stat->threads, 3);
+  cr_expect(!parse_stat("4242 (no closing paren S 1 2\n"));
+  cr_expect(!parse_stat("4242 (x) S 1\n"));
+}
+
+constexpr const char* kStatus =
+    "Name:\tomp_in_child\n"
+    "State:\tS (sleeping)\n"
+    "Tgid:\t12336\n"
+    "Threads:\t1\n"
+    "SigQ:\t0/7823\n"
+    "SigPnd:\t0000000000000000\n"
+    "ShdPnd:\t0000000000000000\n"
+    "SigBlk:\t0000000000000400\n"
+    "SigIgn:\t0000000000001000\n"
+    "SigCgt:\t0000000100000002\n"
+    "voluntary_ctxt_switches:\t7\n"
+    "nonvoluntary_ctxt_switches:\t3\n";
+
+Test(watchdog, parses_status) {
+  std::optional<ProcStatus> status = parse_status(kStatus);
+  cr_assert(status.has_value());
+  cr_expect_eq(status->threads, 1);
+  cr_expect_eq(status->caught, 0x100000002u);
+  cr_expect_eq(status->blocked, 0x400u);
+  cr_expect_eq(status->ignored, 0x1000u);
+  cr_expect_eq(status->voluntary_switches, 7);
+  std::string without_switches = kStatus;
+  without_switches.erase(without_switches.find("voluntary_ctxt_switches"));
+  cr_expect(!parse_status(without_switches));
+  cr_expect(!parse_status(""));
+}
+
+Test(watchdog, parses_timer_signals) {
+  const char* timers =
+      "ID: 0\nsignal: 14/0000000000000000\nnotify: signal/pid.812\nClockID: 1\n"
+      "ID: 1\nsignal: 10/00007f0000000000\nnotify: none/pid.812\nClockID: 0\n"
+      "ID: 2\nsignal: 2/0000000000000000\nnotify: thread/tid.813\nClockID: 1\n";
+  cr_expect_eq(parse_timer_signals(timers), fh::signal_bit(SIGALRM) | fh::signal_bit(SIGINT));
+  cr_expect_eq(parse_timer_signals(""), 0u);
+}
+
+// ---- the rule ------------------------------------------------------------------------------------------------------
+
+SyscallLine omp_wait() { return *parse_syscall(kOmpSyscall); }
+
+ProcStatus one_thread(uint64_t caught = fh::signal_bit(33), uint64_t blocked = 0) {
+  ProcStatus status;
+  status.threads = 1;
+  status.caught = caught;
+  status.blocked = blocked;
+  status.voluntary_switches = 7;
+  return status;
+}
+
+Test(watchdog, an_untimed_private_futex_wait_of_the_only_thread_is_endless) {
+  cr_expect_eq(futex_syscall, SYS_futex);
+  cr_expect(judge_wait(omp_wait(), one_thread(), 0) == Judgement::endless);
+  // sem_wait: FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME.
+  SyscallLine sem = omp_wait();
+  sem.args[1] = FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME;
+  cr_expect(judge_wait(sem, one_thread(), 0) == Judgement::endless);
+  // glibc's own handlers (32, 33) and the terminal's (CPython catches SIGINT) do not count.
+  uint64_t python = fh::signal_bit(32) | fh::signal_bit(33) | fh::signal_bit(SIGINT) | fh::signal_bit(SIGWINCH);
+  cr_expect(judge_wait(omp_wait(), one_thread(python), 0) == Judgement::endless);
+}
+
+Test(watchdog, never_judges_what_may_end) {
+  ProcStatus two = one_thread();
+  two.threads = 2;
+  cr_expect(judge_wait(omp_wait(), two, 0) == Judgement::multithreaded);
+
+  SyscallLine shared = omp_wait();
+  shared.args[1] = FUTEX_WAIT;
+  cr_expect(judge_wait(shared, one_thread(), 0) == Judgement::shared_futex);
+
+  SyscallLine timed = omp_wait();
+  timed.args[3] = 0x7ffd63af7700;
+  cr_expect(judge_wait(timed, one_thread(), 0) == Judgement::timed_wait);
+
+  SyscallLine pi = omp_wait();
+  pi.args[1] = FUTEX_LOCK_PI_PRIVATE;
+  cr_expect(judge_wait(pi, one_thread(), 0) == Judgement::not_futex_wait);
+  SyscallLine wake = omp_wait();
+  wake.args[1] = FUTEX_WAKE_PRIVATE;
+  cr_expect(judge_wait(wake, one_thread(), 0) == Judgement::not_futex_wait);
+  SyscallLine poll_call = omp_wait();
+  poll_call.nr = SYS_poll;
+  cr_expect(judge_wait(poll_call, one_thread(), 0) == Judgement::not_futex_wait);
+}
+
+Test(watchdog, a_handler_a_timer_child_or_peer_may_run_prevents_the_verdict) {
+  for (int sig : {SIGTERM, SIGALRM, SIGVTALRM, SIGPROF, SIGCHLD, SIGIO, SIGURG, SIGUSR1, SIGUSR2, 34, 50, 64}) {
+    Judgement j = judge_wait(omp_wait(), one_thread(fh::signal_bit(sig)), 0);
+    cr_expect(j == Judgement::handler_may_wake, "a handler for signal %d: %s", sig, judgement_words(j));
+  }
+  // A blocked signal cannot interrupt the wait: its handler cannot run.
+  uint64_t usr1 = fh::signal_bit(SIGUSR1);
+  cr_expect(judge_wait(omp_wait(), one_thread(usr1, usr1), 0) == Judgement::endless);
+  // A POSIX timer may deliver even a terminal's signal.
+  uint64_t sigint = fh::signal_bit(SIGINT);
+  cr_expect(judge_wait(omp_wait(), one_thread(sigint), sigint) == Judgement::handler_may_wake);
+  cr_expect(judge_wait(omp_wait(), one_thread(sigint), fh::signal_bit(SIGALRM)) == Judgement::endless);
+}
+
+// ---- the call ------------------------------------------------------------------------------------------------------
+
+Test(watchdog, picks_the_innermost_catalogued_call) {
+  // glibc 2.36's popen, through the shim's own popen wrapper.
+  std::vector<FrameSymbols> popen = {{"__lll_lock_wait_private", {}},
+                                     {"_IO_new_proc_open", {}},
+                                     {"_IO_new_popen", {"_IO_popen", "popen"}},
+                                     {"popen", {"popen"}},
+                                     {"child_popens", {}},
+                                     {"main", {}}};
+  cr_expect_eq(pick_call(popen), "popen");
+  // ld.so's write lock is a pthread mutex: the exported pthread_mutex_lock is inside the catalogued dlopen.
+  std::vector<FrameSymbols> dlopen = {{"__lll_lock_wait", {"__lll_lock_wait"}},
+                                      {"___pthread_mutex_lock", {"__pthread_mutex_lock", "pthread_mutex_lock"}},
+                                      {"_dl_add_to_namespace_list", {}},
+                                      {"_dl_catch_exception", {"_dl_catch_exception"}},
+                                      {"dlopen@@GLIBC_2.34", {"dlopen"}},
+                                      {"child_loads_libm", {}}};
+  cr_expect_eq(pick_call(dlopen), "dlopen");
+}
+
+Test(watchdog, else_picks_the_innermost_exported_function_that_is_not_plumbing) {
+  std::vector<FrameSymbols> omp = {{"gomp_barrier_wait_end", {}},
+                                   {"gomp_team_start", {}},
+                                   {"GOMP_parallel", {"GOMP_parallel"}},
+                                   {"child_sums", {}},
+                                   {"main", {}}};
+  cr_expect_eq(pick_call(omp), "GOMP_parallel");
+  // At the end of a region GOMP_parallel has tail-called into libgomp's unexported code: no frame of it is left,
+  // but child_sums' call instruction says where the program entered libgomp.
+  std::vector<FrameSymbols> omp_end = {{"", {}, {}}, {"", {}, {"GOMP_parallel"}}, {"child_sums", {}, {}}};
+  cr_expect_eq(pick_call(omp_end), "GOMP_parallel");
+  // A frame's own names come before the ones it was entered through.
+  cr_expect_eq(pick_call({{"inner", {"inner"}, {"outer"}}}), "inner");
+  std::vector<FrameSymbols> plumbing = {{"__lll_lock_wait", {"__lll_lock_wait"}},
+                                        {"_IO_flockfile", {"_IO_flockfile"}},
+                                        {"helper", {"_dl_catch_error"}},
+                                        {"runtime_wait", {"rt_wait", "runtime_wait"}}};
+  cr_expect_eq(pick_call(plumbing), "runtime_wait");
+  cr_expect_eq(pick_call({{"__lll_lock_wait", {"__lll_lock_wait"}}, {"main", {}}}), "__lll_lock_wait");
+  cr_expect_eq(pick_call({{"", {}}}), "futex");
+  cr_expect_eq(pick_call({}), "futex");
+}
+
+// ---- on_deadlock ---------------------------------------------------------------------------------------------------
+
+Test(watchdog, reads_on_deadlock_and_exitcode_as_the_shim_does) {
+  DeadlockAction none = deadlock_action_from_options(nullptr);
+  cr_expect(none.action == Action::exit);
+  cr_expect_eq(none.exitcode, 66);
+  DeadlockAction set = deadlock_action_from_options("log_path=/tmp/x/fh:on_deadlock=abort:exitcode=3");
+  cr_expect(set.action == Action::abort);
+  cr_expect_eq(set.exitcode, 3);
+  // The last good value counts; a bad one keeps what was there.
+  DeadlockAction last = deadlock_action_from_options("on_deadlock=continue:on_deadlock=explode:exitcode=999:x");
+  cr_expect(last.action == Action::report_only);
+  cr_expect_eq(last.exitcode, 66);
+  cr_expect_eq(deadlock_action_from_options("exitcode=0").exitcode, 66);
+  cr_expect_eq(deadlock_action_from_options("exitcode=255").exitcode, 255);
+}
+
+// ---- the report: read and printed like the shim's --------------------------------------------------------------
+
+// What the watchdog writes for a child blocked in dlopen on ld.so's write lock (module map cut to ld.so and libc).
+constexpr const char* kWatchdogRaw =
+    "forkhazard-raw v=1\n"
+    "report pid=812 ppid=811\n"
+    "# forkhazard: deadlock in process 812, judged by the watchdog of forkhazard run: ...\n"
+    "hazard kind=deadlock call=dlopen\n"
+    "lock addr=0x7f04fd4cea50 type=futex symbol=_rtld_global+0xa30\n"
+    "owner tid=810 name=module-walker relation=vanished\n"
+    "stack pcs=0x7f04fb6a412b,0x7f04fb6aa4da\n"
+    "fork parent_pid=811 forking_tid=811 pcs=-\n"
+    "thread tid=810 name=module-walker relation=vanished created=-\n"
+    "module lo=0x7f04fd49b000 hi=0x7f04fd4d0090 bias=0x7f04fd49b000 build_id=- path=/lib64/ld-linux-x86-64.so.2\n"
+    "module lo=0x7f04fb61e000 hi=0x7f04fb7f2000 bias=0x7f04fb61e000 build_id=- path=/lib/x86_64-linux-gnu/libc.so.6\n"
+    "end\n";
+
+Test(watchdog, its_report_reads_and_prints_like_the_shims) {
+  fh::ReadResult result;
+  fh::read_raw_text(kWatchdogRaw, "fh.812.watchdog", result);
+  cr_assert(result.errors.empty(), "%s", result.errors.empty() ? "" : result.errors[0].c_str());
+  cr_assert_eq(result.reports.size(), 1u);
+  const fh::Hazard& hazard = result.reports[0].hazards.at(0);
+  cr_assert(hazard.lock.has_value());
+  cr_expect(hazard.lock->type == fh::LockType::futex);
+  cr_expect_eq(hazard.lock->addr, 0x7f04fd4cea50u);
+  cr_expect_eq(hazard.lock->symbol, "_rtld_global+0xa30");
+  cr_expect_eq(hazard.lock->module, "/lib64/ld-linux-x86-64.so.2");
+  cr_expect_eq(hazard.lock->offset, 0x33a50u);
+  cr_expect_eq(fh::spelling(fh::LockType::futex, {}), "futex");
+
+  std::vector<fh::HazardGroup> groups = fh::merge_hazards(result.reports);
+  std::string text = fh::format_text(groups);
+  cr_expect(e2e::contains(text, "dlopen() would block forever on futex word 0x7f04fd4cea50 (_rtld_global+0xa30 in "
+                                "ld-linux-x86-64.so.2): a wait no thread left in this process can end; thread 810 "
+                                "\"module-walker\" was inside the glibc loader lock family"),
+            "%s", text.c_str());
+  cr_expect(e2e::contains(text, "hint: "), "%s", text.c_str());
+  std::string json = fh::to_json(groups);
+  cr_expect(e2e::contains(json, "\"lock\":{\"addr\":\"0x7f04fd4cea50\",\"type\":\"futex\",\"module\":"
+                                "\"/lib64/ld-linux-x86-64.so.2\",\"offset\":\"0x33a50\",\"symbol\":\"_rtld_global+0xa30\"}"),
+            "%s", json.c_str());
+  std::string sarif = fh::to_sarif(groups, "");
+  cr_expect(e2e::contains(sarif, "would block forever on futex word 0x7f04fd4cea50"), "%s", sarif.c_str());
+}
+
+// ---- end to end ----------------------------------------------------------------------------------------------------
+
+using e2e::Json;
+using e2e::Run;
+
+// `build/forkhazard run CLI_OPTIONS --json DIR/report.json -- COMMAND...` (tests/e2e_support.h's run_watched, with
+// options of run).
+Run run_under_cli(const std::vector<std::string>& cli_options, const std::vector<std::string>& command,
+                  const std::vector<std::string>& env = {}) {
+  cr_assert(e2e::file_exists(e2e::kCli), "%s is missing: run `make` first (cwd must be the project root)", e2e::kCli);
+  cr_assert(e2e::file_exists(command[0]), "%s is missing: run `make examples` first", command[0].c_str());
+  std::string dir = e2e::fresh_dir();
+  std::string json_path = dir + "/report.json";
+  std::vector<std::string> argv = {e2e::kCli, "run"};
+  argv.insert(argv.end(), cli_options.begin(), cli_options.end());
+  argv.insert(argv.end(), {"--json", json_path, "--"});
+  argv.insert(argv.end(), command.begin(), command.end());
+  Run run = e2e::run_command_in(dir, argv, env);
+  cr_assert(run.truth.found, "%s printed no ground-truth line; stdout:\n%s\nstderr:\n%s", command[0].c_str(),
+            run.out.c_str(), run.err.c_str());
+  std::string json = e2e::read_file(json_path);
+  std::optional<Json> parsed = e2e::parse_json(json, &run.json_error);
+  cr_assert(parsed.has_value(), "the JSON report %s does not parse (%s):\n%s", json_path.c_str(),
+            run.json_error.c_str(), json.c_str());
+  run.report = *parsed;
+  run.has_json = true;
+  return run;
+}
+
+// `child PID exited with status S after N ms` / `child PID killed by signal N (...) after N ms` lines.
+struct ChildEnd {
+  long long pid = -1;
+  bool exited = false;
+  int code = -1;  // the exit status, or the signal
+  long ms = -1;   // since the parent forked it
+};
+
+std::vector<ChildEnd> child_ends(const std::string& out) {
+  std::vector<ChildEnd> ends;
+  for (size_t at = 0; at < out.size();) {
+    size_t end = out.find('\n', at);
+    std::string line = out.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    at = end == std::string::npos ? out.size() : end + 1;
+    ChildEnd e;
+    if (std::sscanf(line.c_str(), "child %lld exited with status %d", &e.pid, &e.code) == 2) {
+      e.exited = true;
+    } else if (std::sscanf(line.c_str(), "child %lld killed by signal %d", &e.pid, &e.code) != 2) {
+      continue;
+    }
+    size_t after = line.rfind(" after ");
+    if (after != std::string::npos) e.ms = std::atol(line.c_str() + after + 7);
+    ends.push_back(e);
+  }
+  return ends;
+}
+
+std::vector<const Json*> futex_deadlocks(const Run& run) {
+  std::vector<const Json*> found;
+  for (const Json& hazard : e2e::hazards_of(run))
+    if (e2e::string_of(hazard.get("kind")) == "deadlock" &&
+        e2e::string_of(e2e::member(hazard.get("lock"), "type")) == "futex")
+      found.push_back(&hazard);
+  return found;
+}
+
+bool names_pid(const Json& hazard, long long pid) {
+  if (e2e::integer_of(hazard.get("pid")) == pid) return true;
+  for (const Json& p : e2e::array_of(hazard.get("pids")))
+    if (e2e::integer_of(&p) == pid) return true;
+  return false;
+}
+
+// The judgement bound: a judged child ends within 2 s of blocking (it blocks right after fork).
+constexpr long kEndedWithinMs = 2000;
+
+// One child, judged by the watchdog: a futex deadlock naming `call`, `culprit` on its stack, the child ended with
+// 66 within the bound. Returns the hazard.
+const Json& expect_judged_child(const Run& run, const char* call, const char* culprit) {
+  cr_assert_eq(run.truth.expect, "deadlock", "ground truth expects %s", run.truth.expect.c_str());
+  cr_assert_eq(run.result.exit_code, e2e::kHazardExit, "exit status %d, expected %d; stdout:\n%s\nstderr:\n%s",
+               run.result.exit_code, e2e::kHazardExit, run.out.c_str(), run.err.c_str());
+  std::vector<ChildEnd> ends = child_ends(run.out);
+  cr_assert_eq(ends.size(), 1u, "the example printed %zu child lines:\n%s", ends.size(), run.out.c_str());
+  cr_assert(ends[0].exited && ends[0].code == e2e::kHazardExit, "the child did not exit 66:\n%s", run.out.c_str());
+  cr_assert(ends[0].ms >= 0 && ends[0].ms <= kEndedWithinMs, "the child ended %ld ms after fork (bound %ld ms)",
+            ends[0].ms, kEndedWithinMs);
+  std::vector<const Json*> deadlocks = futex_deadlocks(run);
+  cr_assert_eq(deadlocks.size(), 1u, "%zu futex deadlocks, expected 1; stderr:\n%s", deadlocks.size(),
+               run.err.c_str());
+  const Json& hazard = *deadlocks[0];
+  cr_assert_eq(e2e::string_of(hazard.get("call")), call, "call is \"%s\", expected \"%s\"",
+               e2e::string_of(hazard.get("call")).c_str(), call);
+  cr_assert(names_pid(hazard, ends[0].pid), "the deadlock names process %lld, the child was %lld",
+            e2e::integer_of(hazard.get("pid")), ends[0].pid);
+  cr_assert_neq(e2e::parse_address(e2e::string_of(e2e::member(hazard.get("lock"), "addr"))), 0u, "no futex word");
+  cr_assert(e2e::any_frame_is(hazard.get("stack"), culprit), "no frame of the child's stack is %s:\n%s", culprit,
+            e2e::describe_frames(hazard.get("stack")).c_str());
+  cr_assert(e2e::any_frame_is(hazard.get("stack"), "main"), "the stack does not reach main:\n%s",
+            e2e::describe_frames(hazard.get("stack")).c_str());
+  cr_assert_gt(e2e::integer_of(e2e::member(hazard.get("fork"), "parent_pid")), 0, "fork.parent_pid missing");
+  cr_assert(e2e::contains(run.err, "forkhazard: deadlock in process " + std::to_string(ends[0].pid)),
+            "no human report on stderr:\n%s", run.err.c_str());
+  cr_assert(e2e::contains(run.err, "would block forever on futex word"), "stderr:\n%s", run.err.c_str());
+  return hazard;
+}
+
+Test(watchdog_e2e, omp_in_child, .timeout = 60) {
+  Run run = run_under_cli({}, {"build/examples/omp_in_child"});
+  const Json& hazard = expect_judged_child(run, "GOMP_parallel", "child_sums");
+  // libgomp's pool threads, started by the parent's region, vanished at fork.
+  size_t vanished = 0;
+  for (const Json& thread : e2e::array_of(e2e::member(hazard.get("fork"), "threads")))
+    vanished += e2e::string_of(thread.get("relation")) == "vanished";
+  cr_assert_geq(vanished, 1u, "fork.threads lists no vanished thread");
+  e2e::passed();
+}
+
+Test(watchdog_e2e, dlopen_after_callback, .timeout = 60) {
+  Run run = run_under_cli({}, {"build/examples/dlopen_after_callback"});
+  const Json& hazard = expect_judged_child(run, "dlopen", "child_loads_libm");
+  // The loader's write lock is in ld.so's data: module and symbol named.
+  const Json* lock = hazard.get("lock");
+  cr_assert(e2e::contains(e2e::string_of(e2e::member(lock, "module")), "ld-linux"), "lock.module is \"%s\"",
+            e2e::string_of(e2e::member(lock, "module")).c_str());
+  cr_assert(e2e::contains(e2e::string_of(e2e::member(lock, "symbol")), "_rtld_global"), "lock.symbol is \"%s\"",
+            e2e::string_of(e2e::member(lock, "symbol")).c_str());
+  // The worker was inside dl_iterate_phdr (the loader family, like dlopen) when it vanished.
+  const Json* owner = hazard.get("owner");
+  cr_assert_eq(e2e::integer_of(e2e::member(owner, "tid")), run.truth.owner_tid, "owner.tid is %lld, expected %lld",
+               e2e::integer_of(e2e::member(owner, "tid")), run.truth.owner_tid);
+  cr_assert_eq(e2e::string_of(e2e::member(owner, "name")), "module-walker");
+  cr_assert_eq(e2e::string_of(e2e::member(owner, "relation")), "vanished");
+  cr_assert(e2e::contains(run.err, "was inside the glibc loader lock family"), "stderr:\n%s", run.err.c_str());
+  e2e::passed();
+}
+
+Test(watchdog_e2e, popen_race, .timeout = 60) {
+  Run run = run_under_cli({}, {"build/examples/popen_race"});
+  cr_assert_eq(run.truth.expect, "deadlock");
+  std::vector<ChildEnd> ends = child_ends(run.out);
+  std::vector<const Json*> deadlocks = futex_deadlocks(run);
+  size_t judged = 0;
+  for (const ChildEnd& end : ends) {
+    cr_assert(end.exited && end.code == e2e::kHazardExit, "child %lld did not exit 0 or 66 (a hang?):\n%s", end.pid,
+              run.out.c_str());
+    cr_assert(end.ms <= kEndedWithinMs, "child %lld ended %ld ms after fork", end.pid, end.ms);
+    bool reported = false;
+    for (const Json* hazard : deadlocks) reported = reported || names_pid(*hazard, end.pid);
+    cr_assert(reported, "child %lld exited 66 without a futex deadlock report; stderr:\n%s", end.pid,
+              run.err.c_str());
+    ++judged;
+  }
+  // About half of the children hang natively; under the shim fewer, never none of 20.
+  cr_assert_geq(judged, 1u, "no child was judged:\n%s", run.out.c_str());
+  cr_assert_eq(run.result.exit_code, e2e::kHazardExit, "exit status %d", run.result.exit_code);
+  for (const Json* hazard : deadlocks) {
+    cr_assert_eq(e2e::string_of(hazard->get("call")), "popen", "call is \"%s\"",
+                 e2e::string_of(hazard->get("call")).c_str());
+    cr_assert(e2e::any_frame_is(hazard->get("stack"), "child_popens"), "stack:\n%s",
+              e2e::describe_frames(hazard->get("stack")).c_str());
+    cr_assert(e2e::contains(e2e::string_of(e2e::member(hazard->get("lock"), "module")), "libc.so"),
+              "the popen list lock is not in libc: %s", e2e::string_of(e2e::member(hazard->get("lock"), "module")).c_str());
+  }
+  e2e::passed();
+}
+
+// A bare futex event with nothing to set it: judged; the report names the futex word the example printed.
+Test(watchdog_e2e, bare_futex_nobody_sets, .timeout = 60) {
+  Run run = run_under_cli({}, {"build/examples/wait_woken_by_signal", "none"});
+  const Json& hazard = expect_judged_child(run, "syscall", "child_waits_for_the_handler");
+  cr_assert_eq(e2e::parse_address(e2e::string_of(e2e::member(hazard.get("lock"), "addr"))), run.truth.lock,
+               "lock.addr is %s, the example's word is 0x%" PRIx64,
+               e2e::string_of(e2e::member(hazard.get("lock"), "addr")).c_str(), run.truth.lock);
+  cr_assert_eq(e2e::string_of(e2e::member(hazard.get("lock"), "symbol")), "event");
+  e2e::passed();
+}
+
+// The same wait with a handler that ends it, or with a timeout: never judged, the child exits 0.
+void expect_left_alone(const char* mode) {
+  Run run = run_under_cli({}, {"build/examples/wait_woken_by_signal", mode});
+  cr_assert_eq(run.truth.expect, "none", "ground truth expects %s", run.truth.expect.c_str());
+  cr_assert_eq(run.result.exit_code, 0, "%s: exit status %d; stdout:\n%s\nstderr:\n%s", mode, run.result.exit_code,
+               run.out.c_str(), run.err.c_str());
+  std::vector<ChildEnd> ends = child_ends(run.out);
+  cr_assert(ends.size() == 1 && ends[0].exited && ends[0].code == 0, "%s: the child did not exit 0:\n%s", mode,
+            run.out.c_str());
+  cr_assert_eq(e2e::hazards_of(run).size(), 0u, "%s: hazards reported; stderr:\n%s", mode, run.err.c_str());
+  cr_assert(!e2e::contains(run.err, "forkhazard: deadlock"), "%s: stderr:\n%s", mode, run.err.c_str());
+}
+
+Test(watchdog_e2e, handler_set_by_alarm_is_left_alone, .timeout = 60) {
+  expect_left_alone("alarm");
+  e2e::passed();
+}
+
+Test(watchdog_e2e, handler_set_by_sigusr1_is_left_alone, .timeout = 60) {
+  expect_left_alone("usr1");
+  e2e::passed();
+}
+
+Test(watchdog_e2e, timed_wait_is_left_alone, .timeout = 60) {
+  expect_left_alone("timed");
+  e2e::passed();
+}
+
+// --watchdog=off: the child hangs as natively, until the example's alarm(5).
+Test(watchdog_e2e, off_leaves_the_child_hanging, .timeout = 60) {
+  Run run = run_under_cli({"--watchdog=off"}, {"build/examples/omp_in_child"});
+  std::vector<ChildEnd> ends = child_ends(run.out);
+  cr_assert(ends.size() == 1 && !ends[0].exited && ends[0].code == SIGALRM,
+            "the child did not hang until its alarm:\n%s", run.out.c_str());
+  cr_assert_eq(futex_deadlocks(run).size(), 0u, "a futex deadlock with the watchdog off; stderr:\n%s",
+               run.err.c_str());
+  e2e::passed();
+}
+
+Test(watchdog_e2e, on_deadlock_abort, .timeout = 60) {
+  Run run = run_under_cli({}, {"build/examples/dlopen_after_callback"}, {"FORKHAZARD_OPTIONS=on_deadlock=abort"});
+  std::vector<ChildEnd> ends = child_ends(run.out);
+  cr_assert(ends.size() == 1 && !ends[0].exited && ends[0].code == SIGABRT, "the child was not aborted:\n%s",
+            run.out.c_str());
+  cr_assert_eq(futex_deadlocks(run).size(), 1u, "stderr:\n%s", run.err.c_str());
+  e2e::passed();
+}
+
+// on_deadlock=continue: reported once, left hanging until the example's alarm(5).
+Test(watchdog_e2e, on_deadlock_continue, .timeout = 60) {
+  Run run = run_under_cli({}, {"build/examples/omp_in_child"}, {"FORKHAZARD_OPTIONS=on_deadlock=continue"});
+  std::vector<ChildEnd> ends = child_ends(run.out);
+  cr_assert(ends.size() == 1 && !ends[0].exited && ends[0].code == SIGALRM,
+            "the child did not hang until its alarm:\n%s", run.out.c_str());
+  std::vector<const Json*> deadlocks = futex_deadlocks(run);
+  cr_assert_eq(deadlocks.size(), 1u, "stderr:\n%s", run.err.c_str());
+  cr_assert_eq(e2e::integer_of(deadlocks[0]->get("occurrences")), 1, "reported more than once");
+  e2e::passed();
+}
+
+// Where ptrace is refused (here by a seccomp filter on forkhazard itself), the watchdog says so once, reports the
+// frame /proc shows and ends the child with SIGKILL.
+#if defined(__x86_64__)
+Test(watchdog_e2e, ptrace_refused, .timeout = 60) {
+  cr_assert(e2e::file_exists(e2e::kCli), "%s is missing", e2e::kCli);
+  std::string dir = e2e::fresh_dir();
+  std::string json_path = dir + "/report.json";
+  pid_t pid = fork();
+  cr_assert_geq(pid, 0);
+  if (pid == 0) {
+    int out = open((dir + "/stdout").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = open((dir + "/stderr").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int in = open("/dev/null", O_RDONLY);
+    if (out < 0 || err < 0 || in < 0) _exit(120);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(err, 2);
+    setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
+    sock_filter filter[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ptrace, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog program = {static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0)
+      _exit(121);
+    const char* argv[] = {e2e::kCli, "run", "--json", json_path.c_str(), "--", "build/examples/omp_in_child", nullptr};
+    const char* env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", nullptr};
+    execve(argv[0], const_cast<char**>(argv), const_cast<char**>(env));
+    _exit(122);
+  }
+  int status = 0;
+  timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec - start.tv_sec >= e2e::kCommandDeadline) {
+      kill(-pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      cr_assert_fail("forkhazard did not finish (a hang); output in %s", dir.c_str());
+    }
+    usleep(10000);
+  }
+  std::string out = e2e::read_file(dir + "/stdout"), err = e2e::read_file(dir + "/stderr");
+  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == e2e::kHazardExit, "status %d; stderr:\n%s", status,
+            err.c_str());
+  std::vector<ChildEnd> ends = child_ends(out);
+  cr_assert(ends.size() == 1 && !ends[0].exited && ends[0].code == SIGKILL, "the child was not killed:\n%s",
+            out.c_str());
+  cr_assert(ends[0].ms <= kEndedWithinMs, "the child ended %ld ms after fork", ends[0].ms);
+  std::string says = "forkhazard: cannot attach to " + std::to_string(ends[0].pid) + " to take its stack";
+  cr_assert(e2e::contains(err, says), "stderr does not say ptrace was refused:\n%s", err.c_str());
+  cr_assert_eq(err.find("cannot attach to"), err.rfind("cannot attach to"), "said more than once:\n%s", err.c_str());
+  std::optional<Json> report = e2e::parse_json(e2e::read_file(json_path));
+  cr_assert(report.has_value(), "no JSON report");
+  Run run;
+  run.report = *report;
+  std::vector<const Json*> deadlocks = futex_deadlocks(run);
+  cr_assert_eq(deadlocks.size(), 1u, "stderr:\n%s", err.c_str());
+  cr_assert_eq(e2e::array_of(deadlocks[0]->get("stack")).size(), 1u, "not the one frame /proc shows:\n%s",
+               e2e::describe_frames(deadlocks[0]->get("stack")).c_str());
+  e2e::passed();
+}
+#endif
+
+}  // namespace
