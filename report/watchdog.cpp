@@ -135,12 +135,6 @@ bool read_remote(pid_t pid, uint64_t addr, void* dst, size_t len) {
 
 // ---- the shim inside a process -----------------------------------------------------------------------------------
 
-// What a process's shim knows, read with process_vm_readv (shim/remote.h).
-struct ShimState {
-  ProcessState process;
-  std::vector<ThreadSlot> slots;  // [0, slots_used)
-};
-
 // The protocol word of a lock type the shim records as held.
 const char* held_type(LockType type) {
   switch (type) {
