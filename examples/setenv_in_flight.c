@@ -3,8 +3,9 @@
 // A worker calls setenv and unsetenv in a loop; glibc serialises them with an internal lock (envlock) that
 // fork() does not reset. The main thread forks up to 300 times and each child calls setenv once in
 // child_sets_env(). Whenever the worker was inside the environment functions at the fork instant, the child's
-// setenv waits for a lock that nothing in it can release. Under forkhazard that child is reported (lock type
-// libc:env, owner = the worker) and ends with 66; the other children's setenv is an unsafe call. The parent
+// setenv waits for a lock that nothing in it can release. Under `forkhazard run` the shim reports its setenv as
+// an unsafe call naming the worker, and the watchdog judges the wait (lock type futex, owner = the worker) and
+// ends the child with 66; the other children's setenv is an unsafe call. The parent
 // stops at the first child that did not exit 0. Natively that child hangs until its alarm(5) (SIGALRM).
 #define _GNU_SOURCE
 #include <errno.h>

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 
-#include "report/watchdog.h"
 #include "shim/protocol.h"
 
 namespace fh {
@@ -11,6 +10,7 @@ namespace fh {
 std::string_view spelling(HazardKind kind, const std::string& other) {
   switch (kind) {
     case HazardKind::deadlock: return protocol::kind_deadlock;
+    case HazardKind::possible_deadlock: return protocol::kind_possible_deadlock;
     case HazardKind::unsafe_call: return protocol::kind_unsafe_call;
     case HazardKind::other: return other;
   }
@@ -26,7 +26,7 @@ std::string_view spelling(LockType type, const std::string& other) {
     case LockType::condvar: return protocol::type_condvar;
     case LockType::static_init: return protocol::type_static_init;
     case LockType::libc: return other;  // the whole word, family included
-    case LockType::futex: return watchdog::lock_type_futex;
+    case LockType::futex: return protocol::type_futex;
     case LockType::other: return other;
   }
   return other;
@@ -51,6 +51,32 @@ std::string_view spelling(CallClass klass, const std::string& other) {
   return other;
 }
 
+std::string_view spelling(Level level) {
+  switch (level) {
+    case Level::error: return "error";
+    case Level::warning: return "warning";
+    case Level::note: return "note";
+  }
+  return "warning";
+}
+
+Level level_of(const Hazard& hazard) {
+  switch (hazard.kind) {
+    case HazardKind::deadlock: return Level::error;
+    case HazardKind::possible_deadlock: return Level::warning;
+    case HazardKind::unsafe_call:
+      if (!hazard.klass) return Level::warning;
+      switch (*hazard.klass) {
+        case CallClass::hang_prone: return Level::warning;
+        case CallClass::non_portable: return Level::note;
+        case CallClass::other: return Level::warning;
+      }
+      return Level::warning;
+    case HazardKind::other: return Level::warning;  // a newer shim's kind: not known to be harmless
+  }
+  return Level::warning;
+}
+
 std::string_view libc_family(const LockRef& lock) {
   if (lock.type != LockType::libc) return {};
   std::string_view word = lock.type_spelling;
@@ -58,7 +84,7 @@ std::string_view libc_family(const LockRef& lock) {
 }
 
 std::optional<HazardKind> parse_hazard_kind(std::string_view word) {
-  for (HazardKind k : {HazardKind::deadlock, HazardKind::unsafe_call})
+  for (HazardKind k : {HazardKind::deadlock, HazardKind::possible_deadlock, HazardKind::unsafe_call})
     if (word == spelling(k, {})) return k;
   return std::nullopt;
 }
@@ -82,6 +108,12 @@ std::optional<Relation> parse_relation(std::string_view word) {
 std::optional<CallClass> parse_call_class(std::string_view word) {
   for (CallClass c : {CallClass::hang_prone, CallClass::non_portable})
     if (word == spelling(c, {})) return c;
+  return std::nullopt;
+}
+
+std::optional<Level> parse_level(std::string_view word) {
+  for (Level l : {Level::error, Level::warning, Level::note})
+    if (word == spelling(l)) return l;
   return std::nullopt;
 }
 

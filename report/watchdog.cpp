@@ -1094,7 +1094,7 @@ Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const P
   text += "# forkhazard: " + ending_words + "\n";
   text += "#   symbolized: forkhazard report <this file>\n";
   text += "hazard kind=" + std::string(protocol::kind_deadlock) + " call=" + protocol_value(called) + "\n";
-  text += "lock addr=" + hex(word) + " type=" + lock_type_futex +
+  text += "lock addr=" + hex(word) + " type=" + std::string(protocol::type_futex) +
           (where.empty() ? "" : " symbol=" + protocol_value(where)) + "\n";
   if (owner != nullptr)
     text += "owner tid=" + std::to_string(owner->tid) + " name=" +

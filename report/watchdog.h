@@ -13,10 +13,6 @@
 
 namespace fh::watchdog {
 
-// The lock type of a wait judged from outside (`lock type=futex`). shim/protocol.h does not name it yet: the
-// reader (report/model.cpp) takes the spelling from here.
-inline constexpr char lock_type_futex[] = "futex";
-
 // ---- what /proc says: pure parsers ------------------------------------------------------------------------------
 
 // /proc/PID/syscall of a task blocked in a system call: "nr a0 a1 a2 a3 a4 a5 sp pc" (proc(5)).
