@@ -36,12 +36,22 @@
 // A deadlock on a condition variable a vanished thread waited on (its destroy waits for that waiter forever)
 // has `type=condvar`; on a function-local static a vanished thread was constructing `type=static-init` (addr =
 // the guard variable); on a futex word the process waits on with no thread left to wake it, judged from
-// outside by the watchdog of `forkhazard run`, `type=futex` (addr = the word). `type=libc:<family>` (no addr)
+// outside by the watchdog of `forkhazard run`, `type=futex` (addr = the word; `symbol=` the symbol+offset the
+// word lies at, when the watchdog could name it, e.g. _rtld_global+0xa30). `type=libc:<family>` (no addr)
 // is read for reports of older shims, which judged glibc-internal locks by calls in flight; no longer written.
 //
 // An unsafe call of a family (the family column of shim/interpose.def: env, tz, random, loader, locale,
 // syslog, nss, iconv, gettext, popen) may carry an `owner` line: a vanished thread that was inside a call of
 // the same family at fork (relation=vanished), the explanation should the call block.
+//
+// A possible deadlock (the prediction) has the lock the child takes while it is free, and as `owner` the
+// vanished thread that took it during the parent's life (relation=vanished), `acquired` where it did:
+//
+//   hazard kind=possible-deadlock call=pthread_mutex_lock
+//   lock addr=0x55d5d2a2c040 type=mutex
+//   owner tid=4239 name=logger relation=vanished
+//   acquired pcs=0x55d5d2a2b1c9
+//   stack ... / fork ... / thread ... / module ...   (as above)
 //
 // A block may carry what the shim's fixed-size records could not hold (never silent):
 //
@@ -67,6 +77,7 @@ inline constexpr int version = 1;
 // Hazard kinds (`hazard kind=`).
 inline constexpr const char kind_deadlock[] = "deadlock";
 inline constexpr const char kind_unsafe_call[] = "unsafe-call";
+inline constexpr const char kind_possible_deadlock[] = "possible-deadlock";
 
 // Lock types (`lock type=`, `held type=`): how the lock is held.
 inline constexpr const char type_mutex[] = "mutex";
@@ -75,7 +86,8 @@ inline constexpr const char type_rwlock_write[] = "rwlock-write";
 inline constexpr const char type_semaphore[] = "semaphore";
 inline constexpr const char type_condvar[] = "condvar";
 inline constexpr const char type_static_init[] = "static-init";
-inline constexpr const char type_libc_prefix[] = "libc:";  // + family name
+inline constexpr const char type_futex[] = "futex";  // written by the watchdog of `forkhazard run`
+inline constexpr const char type_libc_prefix[] = "libc:";  // + family name (read only: older shims)
 
 // Unsafe-call classes (`hazard class=`).
 inline constexpr const char class_hang_prone[] = "hang-prone";
