@@ -81,6 +81,14 @@ $(BUILD)/examples/%_fortified: examples/%_fortified.c
 	@mkdir -p $(dir $@)
 	$(CC) $(EX_FORTIFY_CFLAGS) -o $@ $< -ldl
 
+# A program and its own shared library (examples/libjournal/), found next to the program.
+$(BUILD)/examples/libjournal.so: examples/libjournal/journal.c
+	@mkdir -p $(dir $@)
+	$(CC) $(EX_CFLAGS) -shared -fPIC -o $@ $<
+
+$(BUILD)/examples/atfork_in_library: examples/atfork_in_library.c $(BUILD)/examples/libjournal.so
+	$(CC) $(EX_CFLAGS) -o $@ $< -L$(BUILD)/examples -ljournal -Wl,-rpath,'$$ORIGIN' -ldl
+
 # OpenMP: the compiler's runtime, libgomp.
 $(BUILD)/examples/omp_in_child: EX_CFLAGS += -fopenmp
 

@@ -68,6 +68,26 @@ size_t robust_hash(uintptr_t a) { return (a >> 4) * 0x9E3779B97F4A7C15ull >> 54;
 
 int raw_gettid() { return static_cast<int>(syscall(SYS_gettid)); }
 
+// What prediction needs in a restricted process, set up at fork: the locks the forking thread held across the
+// fork (atfork-protected), the locks re-initialised since, the locks already predicted. Full sets stop
+// prediction (counted), never make it wrong.
+struct ChildLocks {
+  const void* protected_at_fork[max_held];
+  uint32_t nprotected;
+  const void* reinitialised[256];
+  uint32_t nreinitialised;
+  const void* predicted[128];
+  uint32_t npredicted;
+  bool full;  // a set overflowed: no more predictions in this process
+};
+ChildLocks g_child_locks;
+
+bool in_set(const void* const* set, uint32_t n, const void* lock) {
+  for (uint32_t i = 0; i < n; i++)
+    if (set[i] == lock) return true;
+  return false;
+}
+
 // Tids of threads that passed our exit hook, most recent last. The kernel still lists an exiting thread for
 // a moment after pthread_join returns, and its registry slot may already serve a new thread by then: without
 // this, a single-threaded fork right after a join could count it as an unknown (raw clone) thread.
@@ -107,6 +127,7 @@ void reset_slot(ThreadSlot* s) {
   s->nheld = 0;
   s->held_dropped = 0;
   for (SemTake& e : s->sem_takes) e = SemTake{};
+  for (RecentLock& r : s->recent) r = RecentLock{};
   for (uint16_t& n : s->inside) n = 0;
   s->waiting_cond = nullptr;
   s->nconstructing = 0;
@@ -404,6 +425,15 @@ void fork_child() {
   }
   g_process.live_threads = t.slot != nullptr ? 1 : 0;
   g_process.forked_child = true;
+  // The forker's held stack is as it was at the fork instant: our child handler runs before the program's
+  // (which may unlock the atfork-protected locks).
+  g_child_locks.nprotected = 0;
+  g_child_locks.nreinitialised = 0;
+  g_child_locks.npredicted = 0;
+  g_child_locks.full = false;
+  if (const ThreadSlot* s = t.slot)
+    for (uint32_t i = 0; i < s->nheld && i < max_held; i++)
+      g_child_locks.protected_at_fork[g_child_locks.nprotected++] = s->held[i].addr;
   // The fork context names the multithreaded fork whose threads vanished; a later single-threaded fork of a
   // restricted process keeps it (its vanished threads are still the ones that matter).
   if (multithreaded || !g_process.restricted) {
@@ -450,10 +480,61 @@ bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, L
   return true;
 }
 
-bool semaphore_blocks_forever(const sem_t* sem) {
-  if (!glibc::sem_private(sem) || glibc::sem_value(sem) != 0) return false;
+namespace {
+// One thread left in this process (our registry and the kernel agree) and no handler that could end a wait
+// (shim/wait_rule.h): a private wait without a timeout can then never end.
+bool nothing_left_to_wake() {
   if (live_threads() > 1 || kernel_thread_count() != 1) return false;
   return !handlers_may_end_wait(caught_signals());
+}
+}  // namespace
+
+bool semaphore_blocks_forever(const sem_t* sem) {
+  if (!glibc::sem_private(sem) || glibc::sem_value(sem) != 0) return false;
+  return nothing_left_to_wake();
+}
+
+bool cond_wait_blocks_forever(const pthread_cond_t* cond) {
+  return !glibc::cond_shared(cond) && nothing_left_to_wake();
+}
+
+const ThreadSlot* predict_hang(const void* lock, bool write, const RecentLock** used) {
+  ChildLocks& c = g_child_locks;
+  if (!g_process.restricted || c.full) return nullptr;
+  if (in_set(c.protected_at_fork, c.nprotected, lock) || in_set(c.reinitialised, c.nreinitialised, lock) ||
+      in_set(c.predicted, c.npredicted, lock))
+    return nullptr;
+  size_t k = recent_slot(lock);
+  const ThreadSlot* user = nullptr;
+  uint32_t n = slots_used();
+  for (uint32_t i = 0; i < n && user == nullptr; i++) {
+    const ThreadSlot& s = g_slots[i];
+    if (slot_state(s) != slot_vanished) continue;
+    const RecentLock& r = s.recent[k];
+    if (r.addr == lock && (write || r.type != LockType::rwlock_read)) {
+      user = &s;
+      *used = &r;
+    }
+  }
+  if (user == nullptr) return nullptr;
+  if (c.npredicted == sizeof c.predicted / sizeof c.predicted[0]) {
+    c.full = true;
+    __atomic_fetch_add(&g_process.predictions_dropped, 1, __ATOMIC_RELAXED);
+    return nullptr;
+  }
+  c.predicted[c.npredicted++] = lock;
+  return user;
+}
+
+void lock_reinitialised(const void* lock) {
+  ChildLocks& c = g_child_locks;
+  if (!g_process.restricted || in_set(c.reinitialised, c.nreinitialised, lock)) return;
+  if (c.nreinitialised == sizeof c.reinitialised / sizeof c.reinitialised[0]) {
+    c.full = true;  // a re-initialised lock we could not remember could be predicted falsely: stop
+    __atomic_fetch_add(&g_process.predictions_dropped, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  c.reinitialised[c.nreinitialised++] = lock;
 }
 
 bool tid_known(int tid) {

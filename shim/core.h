@@ -26,6 +26,7 @@ inline constexpr size_t thread_name_len = 16;
 inline constexpr size_t max_families = 16;      // glibc lock families of hang-prone calls (unsafe.h)
 inline constexpr size_t max_constructing = 4;   // nested function-local statics under construction
 inline constexpr size_t sem_memory = 8;         // semaphores a thread remembers taking (direct-mapped)
+inline constexpr size_t recent_locks = 64;      // mutexes and rwlocks a thread remembers taking (direct-mapped)
 
 struct HeldLock {
   const void* addr;
@@ -53,6 +54,19 @@ struct SemTake {
   uint32_t outstanding; // takes minus this thread's posts; saturates
 };
 
+// A lock this thread took at some point: the memory that predicts a fork hang that did not strike this run.
+// Direct-mapped by address, one entry written per acquisition (no search, no sharing): two locks that map to
+// the same entry evict each other, which can only lose a prediction, never make a false one.
+struct RecentLock {
+  const void* addr;
+  uintptr_t pc;   // the caller of the lock call
+  LockType type;  // how it was taken: a read hold cannot block a reader
+};
+inline size_t recent_slot(const void* addr) {
+  auto a = reinterpret_cast<uintptr_t>(addr);
+  return ((a >> 3) ^ (a >> 9)) % recent_locks;
+}
+
 // One thread. Only the thread itself writes its held-lock stack (no atomics needed on the hot path); a forked
 // child reads the copies of the vanished threads' slots, which fork() froze at one instant.
 struct ThreadSlot {
@@ -77,6 +91,7 @@ struct ThreadSlot {
   uint32_t held_dropped;            // acquisitions not recorded because the stack was full
   SemTake sem_takes[sem_memory];
   HeldLock held[max_held];
+  RecentLock recent[recent_locks];
 };
 
 // Per-thread state: initial-exec TLS (no allocation on first touch, DESIGN.md section 4), kept small.
@@ -103,6 +118,7 @@ struct ProcessState {
   int fork_forking_tid;              // the forking thread's tid in that parent
   int prepare_unknown_threads;       // threads the kernel listed but we never saw, at the last fork prepare
   uint32_t threads_untracked;        // threads the full registry could not take (reported, never silent)
+  uint32_t predictions_dropped;      // a restricted child's prediction sets overflowed: it stopped predicting
 };
 extern ProcessState g_process;
 
@@ -152,6 +168,10 @@ uint16_t* family_entered(size_t family);
 inline void lock_acquired(const void* addr, LockType type, const uintptr_t* pcs, size_t npcs) {
   ThreadSlot* s = current_slot();
   if (s == nullptr) return;
+  RecentLock& r = s->recent[recent_slot(addr)];
+  r.addr = addr;
+  r.pc = npcs > 0 ? pcs[0] : 0;
+  r.type = type;
   uint32_t n = s->nheld;
   for (uint32_t i = n; i-- > 0;) {
     HeldLock& h = s->held[i];
@@ -219,6 +239,15 @@ inline void sem_posted(const void* sem) {
 }
 const SemTake* find_sem_take(const ThreadSlot* s, const void* sem);  // nullptr unless taken and not posted back
 
+// Prediction, valid in a restricted process. A mutex or rwlock the child takes while it is free, that a
+// vanished thread took during the parent's life (for writing, or any way when the child writes), was not held
+// by the forking thread across the fork (pthread_atfork protection), not re-initialised since, and not
+// predicted before in this process: had the fork come while that thread held it, this call would never
+// return. Returns the vanished thread and its memory of the lock, else nullptr. Marks the lock predicted.
+const ThreadSlot* predict_hang(const void* lock, bool write, const RecentLock** used);
+// pthread_mutex_init / pthread_rwlock_init in a restricted process: a fresh lock, whatever it was before.
+void lock_reinitialised(const void* lock);
+
 // Process-private robust mutexes: glibc sets the process-shared bit on every robust mutex, so the lock word
 // cannot tell them from process-shared ones; we remember them at init.
 void note_mutex_init(const void* m, bool private_robust);
@@ -236,6 +265,10 @@ bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, L
 // (shim/wait_rule.h): nothing left can ever post it. Reads the semaphore, the kernel's thread count and the
 // signal dispositions.
 bool semaphore_blocks_forever(const sem_t* sem);
+// An untimed pthread_cond_wait on a private condvar in a process with one thread and no handler that could end
+// it: nothing left can ever signal it (pthread_cond_signal is not async-signal-safe either). Typical: the child
+// hands work to the thread pool it inherited and waits for the answer.
+bool cond_wait_blocks_forever(const pthread_cond_t* cond);
 
 // The kernel's thread count of this process (/proc/self/stat), -1 when unreadable.
 int kernel_thread_count();

@@ -31,6 +31,10 @@ inline unsigned rwlock_readers(const pthread_rwlock_t* rw) {
 }
 inline bool rwlock_shared(const pthread_rwlock_t* rw) { return rw->__data.__shared != 0; }
 
+// nptl/pthread_cond_common.c: bit 0 of __wrefs is the process-shared flag (bit 1 the clock; waiter references
+// from bit 3). Checked on glibc 2.36: 0 for a default condvar, 1 with PTHREAD_PROCESS_SHARED.
+inline bool cond_shared(const pthread_cond_t* c) { return (__atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED) & 1) != 0; }
+
 // nptl/semaphoreP.h (64-bit atomics): struct new_sem { uint64_t data; int private; int pad; };
 // value in the low 32 bits of data. sem_init stores glibc's FUTEX_PRIVATE (0) for a process-private semaphore
 // and FUTEX_SHARED (128) for a shared one: glibc's names are the futex flag to add, inverted (checked).

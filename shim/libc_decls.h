@@ -38,6 +38,8 @@ size_t __fread_chk(void* ptr, size_t ptrlen, size_t size, size_t n, FILE* stream
 char* __fgets_chk(char* s, size_t size, int n, FILE* stream);
 void __syslog_chk(int priority, int flag, const char* format, ...);
 void __vsyslog_chk(int priority, int flag, const char* format, va_list ap);
+// glibc: pthread_atfork (libc_nonshared.a) calls this with the caller's __dso_handle.
+int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void), void* dso_handle);
 // Itanium C++ ABI 3.3.2: the guard is a 64-bit object whose first byte says "initialised".
 int __cxa_guard_acquire(int64_t* guard);
 void __cxa_guard_release(int64_t* guard);

@@ -24,15 +24,32 @@ void deadlock_untracked(const char* call, const void* lock, const char* type, in
 
 }  // namespace
 
+// The lock is free (or this thread's): predict whether a vanished thread's use of it makes this a race that
+// hangs the child on other runs. Reported once per lock per process; the call goes on.
+void predict(const char* call, const void* lock, bool write, LockType type) {
+  const RecentLock* used = nullptr;
+  const ThreadSlot* user = core::predict_hang(lock, write, &used);
+  if (user == nullptr) return;
+  Hazard h{protocol::kind_possible_deadlock, call, lock, lock_type_name(type), false, used->type, user->tid};
+  h.acquired_pc = used->pc != 0 ? used->pc : 1;
+  report_hazard(h);
+}
+
 void before_mutex_lock(const pthread_mutex_t* m, const char* call) {
   int owner;
-  if (core::mutex_blocks_forever(m, &owner)) deadlock(call, m, LockType::mutex, owner);
+  if (core::mutex_blocks_forever(m, &owner)) return deadlock(call, m, LockType::mutex, owner);
+  if (g_process.restricted) predict(call, m, true, LockType::mutex);
 }
 
 void before_rwlock_lock(const pthread_rwlock_t* rw, bool write, const char* call) {
   int owner;
   LockType held_as;
-  if (core::rwlock_blocks_forever(rw, write, &owner, &held_as)) deadlock(call, rw, held_as, owner);
+  if (core::rwlock_blocks_forever(rw, write, &owner, &held_as)) return deadlock(call, rw, held_as, owner);
+  if (g_process.restricted) predict(call, rw, write, write ? LockType::rwlock_write : LockType::rwlock_read);
+}
+
+void lock_initialised(const void* lock) {
+  if (g_process.restricted) core::lock_reinitialised(lock);
 }
 
 void before_sem_wait(const sem_t* sem, const char* call) {
@@ -40,6 +57,14 @@ void before_sem_wait(const sem_t* sem, const char* call) {
   // The explanation: a vanished thread that took it and had not posted it back (CPython's threading.Lock).
   const ThreadSlot* taker = core::vanished_took_semaphore(sem);
   deadlock(call, sem, LockType::semaphore, taker != nullptr ? taker->tid : 0);
+}
+
+void before_cond_wait(const pthread_cond_t* c) {
+  if (core::cond_wait_blocks_forever(c)) {
+    // The explanation, where there is one: a vanished thread that was waiting on it too (the inherited pool).
+    const ThreadSlot* waiter = core::vanished_waiting_on(c);
+    deadlock_untracked("pthread_cond_wait", c, protocol::type_condvar, waiter != nullptr ? waiter->tid : 0);
+  }
 }
 
 void before_cond_destroy(const pthread_cond_t* c) {

@@ -15,10 +15,17 @@ namespace fh::policy {
 // Before a blocking, untimed lock call in a forked child: a deadlock report and on_deadlock when the call can
 // never return (a mutex or write-held rwlock whose owner is gone; an rwlock read-held by a vanished thread
 // when writing). A timed call returns ETIMEDOUT instead of hanging: never judged.
+// Otherwise, in a restricted process, the prediction: a lock free now that a vanished thread used (and the
+// forking thread did not hold across the fork, and nobody re-initialised since) is a possible-deadlock,
+// reported once per lock; the call goes on.
 void before_mutex_lock(const pthread_mutex_t* m, const char* call);
 void before_rwlock_lock(const pthread_rwlock_t* rw, bool write, const char* call);
+// pthread_mutex_init / pthread_rwlock_init: a lock re-initialised in the child is fresh (no prediction).
+void lock_initialised(const void* lock);
 // sem_wait: a private semaphore at 0 in a process left with one thread and no handler that could post it.
 void before_sem_wait(const sem_t* sem, const char* call);
+// pthread_cond_wait (untimed): a private condvar in a process left with one thread and no handler to end it.
+void before_cond_wait(const pthread_cond_t* c);
 // pthread_cond_destroy waits for every waiter; one that vanished at fork never leaves.
 void before_cond_destroy(const pthread_cond_t* c);
 // __cxa_guard_acquire waits for the thread constructing the static; one that vanished never finishes.

@@ -145,6 +145,12 @@ void describe(SafeWriter& w, const Hazard& h, const ThreadSlot* owner, core::Rel
           .str(" lock when it vanished at fork(): if it held that lock, this call never returns\n");
     return;
   }
+  if (h.acquired_pc != 0 && owner != nullptr) {  // a prediction
+    w.str(" takes ").str(h.lock_type != nullptr ? h.lock_type : "?").chr(' ').hex(reinterpret_cast<uintptr_t>(h.lock))
+        .str(", free now, which thread ").dec(h.owner_tid).str(" \"").escaped(owner->name, sizeof owner->name)
+        .str("\" (vanished at fork()) used: had the fork come while it held it, this call would never return\n");
+    return;
+  }
   w.str(" would block forever on ").str(h.lock_type != nullptr ? h.lock_type : "?");
   if (h.lock != nullptr) w.chr(' ').hex(reinterpret_cast<uintptr_t>(h.lock));
   if (h.owner_tid == 0) {
@@ -154,7 +160,8 @@ void describe(SafeWriter& w, const Hazard& h, const ThreadSlot* owner, core::Rel
   w.str(": held by ");
   switch (relation) {
     case core::Relation::vanished:
-      w.str("thread ").dec(h.owner_tid).str(" \"").str(owner->name).str("\", which vanished at fork()");
+      w.str("thread ").dec(h.owner_tid).str(" \"").escaped(owner->name, sizeof owner->name)
+          .str("\", which vanished at fork()");
       break;
     case core::Relation::forker:
       w.str("this thread before fork() (its tid in the parent was ").dec(h.owner_tid).chr(')');
@@ -185,7 +192,9 @@ void report_hazard(const Hazard& h) {
   const SemTake* took = owner != nullptr && h.tracked && h.held_as == LockType::semaphore
                             ? core::find_sem_take(owner, h.lock)
                             : nullptr;
-  uintptr_t took_pc = took != nullptr ? took->pc : 0;
+  uintptr_t took_pc = took != nullptr ? took->pc : h.acquired_pc;
+  if (took == nullptr && h.acquired_pc == 0) took_pc = 0;
+  bool has_took = took != nullptr || h.acquired_pc != 0;
 
   bool locked = report_lock();
   SafeWriter w(report_fd());
@@ -194,7 +203,7 @@ void report_hazard(const Hazard& h) {
   describe(w, h, owner, relation);
   comment_frames(w, "the call:", stack, nstack, mods);
   if (held != nullptr) comment_frames(w, "where the owner took the lock:", held->pcs, held->npcs, mods);
-  if (took != nullptr) comment_frames(w, "where the owner took the semaphore:", &took_pc, 1, mods);
+  if (has_took) comment_frames(w, "where the owner took it:", &took_pc, 1, mods);
   w.str("#   symbolized: forkhazard report <this file>, or run the program under `forkhazard run --`\n");
 
   size_t call_len;
@@ -213,7 +222,7 @@ void report_hazard(const Hazard& h) {
         .str(" relation=").str(core::relation_name(relation)).chr('\n');
   }
   if (held != nullptr) w.str("acquired pcs=").pcs(held->pcs, held->npcs).chr('\n');
-  if (took != nullptr) w.str("acquired pcs=").pcs(&took_pc, 1).chr('\n');
+  if (has_took) w.str("acquired pcs=").pcs(&took_pc, 1).chr('\n');
   w.str("stack pcs=").pcs(stack, nstack).chr('\n');
 
   const ThreadSlot* self = tls.slot;

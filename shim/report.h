@@ -18,6 +18,7 @@ struct Hazard {
   const char* why = nullptr;
   uintptr_t site = 0;                  // unsafe-call only: the program's return address
   const char* inside_family = nullptr; // unsafe-call only: owner_tid was inside this glibc lock family at fork
+  uintptr_t acquired_pc = 0;           // possible-deadlock only: where the owner took the lock
 };
 
 // Writes one report block to stderr or to <log_path>.<pid>. errno is preserved.

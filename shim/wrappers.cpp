@@ -314,6 +314,7 @@ FH_EXPORT int pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t* 
       pthread_mutexattr_getpshared(attr, &pshared);
     }
     core::note_mutex_init(m, robust == PTHREAD_MUTEX_ROBUST && pshared == PTHREAD_PROCESS_PRIVATE);
+    if (FH_UNLIKELY(g_process.forked_child)) policy::lock_initialised(m);
     errno = saved;
   }
   return rc;
@@ -368,7 +369,9 @@ FH_EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
 
 FH_EXPORT int pthread_rwlock_init(pthread_rwlock_t* rw, const pthread_rwlockattr_t* attr) {
   CallScope scope;
-  return FH_REAL(pthread_rwlock_init)(rw, attr);
+  int rc = FH_REAL(pthread_rwlock_init)(rw, attr);
+  if (rc == 0 && !scope.own() && FH_UNLIKELY(g_process.forked_child)) policy::lock_initialised(rw);
+  return rc;
 }
 
 // judged: the untimed calls are judged in a forked child before they block; all are recorded on success.
@@ -435,10 +438,11 @@ FH_EXPORT int sem_post(sem_t* s) {
 // glibc unlocks the mutex inside the wait and re-locks it on every return (signal, timeout, spurious wakeup,
 // cancellation) without going through our wrappers: mark it released before and held again after.
 
-#define FH_COND_WAIT(name, params, args)                          \
+#define FH_COND_WAIT(name, judged, params, args)                  \
   FH_EXPORT int name params {                                    \
     CallScope scope;                                             \
     if (scope.own()) return FH_REAL(name) args;                  \
+    if (judged && FH_UNLIKELY(g_process.forked_child)) policy::before_cond_wait(c); \
     core::lock_released(m, LockFamily::mutex);                   \
     core::cond_waiting(c);                                       \
     int rc;                                                      \
@@ -451,9 +455,10 @@ FH_EXPORT int sem_post(sem_t* s) {
     errno = saved;                                               \
     return rc;                                                   \
   }
-FH_COND_WAIT(pthread_cond_wait, (pthread_cond_t* c, pthread_mutex_t* m), (c, m))
-FH_COND_WAIT(pthread_cond_timedwait, (pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t), (c, m, t))
-FH_COND_WAIT(pthread_cond_clockwait,
+FH_COND_WAIT(pthread_cond_wait, true, (pthread_cond_t* c, pthread_mutex_t* m), (c, m))
+FH_COND_WAIT(pthread_cond_timedwait, false, (pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t),
+             (c, m, t))
+FH_COND_WAIT(pthread_cond_clockwait, false,
              (pthread_cond_t* c, pthread_mutex_t* m, clockid_t clock, const struct timespec* t), (c, m, clock, t))
 #undef FH_COND_WAIT
 
@@ -499,6 +504,13 @@ void note_fork_site(const CallScope& scope) {
   core::fork_called(pcs, n);
 }
 }  // namespace
+
+// Child handlers run first-registered-first: entering the scope starts the shim, whose start-up registers its
+// handlers, before this registration of the program's (a library constructor may run before ours).
+FH_EXPORT int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void), void* dso) {
+  CallScope scope;
+  return FH_REAL(__register_atfork)(prepare, parent, child, dso);
+}
 
 FH_EXPORT pid_t fork(void) {
   CallScope scope;

@@ -198,3 +198,78 @@ Test(policy, fortified_names_are_shown_as_the_source_call) {
   shown = call_shown_name("__chk", &len);
   cr_assert_eq(std::string(shown, len), "__chk");
 }
+
+namespace {
+pthread_mutex_t g_used, g_reinit, g_protected, g_unused;
+pthread_rwlock_t g_read_used;
+}  // namespace
+
+// The prediction reads the vanished threads' memory of the locks they took: a lock one of them used (and
+// released) is predicted once; one re-initialised in the child, one the forker held across the fork, one only
+// read-locked when the child reads, one nobody vanished used: never.
+Test(policy, prediction_rules) {
+  start_worker([]() {
+    for (const void* lock : {static_cast<const void*>(&g_used), static_cast<const void*>(&g_reinit),
+                             static_cast<const void*>(&g_protected)}) {
+      uintptr_t pc = 0x5150;
+      core::lock_acquired(lock, LockType::mutex, &pc, 1);
+      core::lock_released(lock, LockFamily::mutex);
+    }
+    uintptr_t pc = 0x6160;
+    core::lock_acquired(&g_read_used, LockType::rwlock_read, &pc, 1);
+    core::lock_released(&g_read_used, LockFamily::rwlock);
+  });
+  uintptr_t pc = 0x7170;
+  core::lock_acquired(&g_protected, LockType::mutex, &pc, 1);  // the forker holds it across the fork
+  core::lock_acquired(&g_unused, LockType::mutex, &pc, 1);     // only the forker ever took this one
+  core::lock_released(&g_unused, LockFamily::mutex);
+  in_child([]() {
+    int failed = 0;
+    failed += !g_process.restricted;
+    const RecentLock* used = nullptr;
+    const ThreadSlot* user = core::predict_hang(&g_used, true, &used);
+    failed += user == nullptr || user->tid != g_worker_tid || used == nullptr || used->pc != 0x5150;
+    failed += core::predict_hang(&g_used, true, &used) != nullptr;  // once per lock per process
+    core::lock_reinitialised(&g_reinit);
+    failed += core::predict_hang(&g_reinit, true, &used) != nullptr;
+    failed += core::predict_hang(&g_protected, true, &used) != nullptr;
+    failed += core::predict_hang(&g_unused, true, &used) != nullptr;
+    failed += core::predict_hang(&g_read_used, false, &used) != nullptr;  // readers never block readers
+    failed += core::predict_hang(&g_read_used, true, &used) == nullptr;   // a reader blocks a writer
+    return failed;
+  });
+}
+
+// A single-threaded fork predicts nothing: no thread vanished.
+Test(policy, no_prediction_after_single_threaded_fork) {
+  uintptr_t pc = 0x1;
+  core::lock_acquired(&g_used, LockType::mutex, &pc, 1);
+  core::lock_released(&g_used, LockFamily::mutex);
+  in_child([]() {
+    const RecentLock* used = nullptr;
+    return static_cast<int>(g_process.restricted) + (core::predict_hang(&g_used, true, &used) != nullptr);
+  });
+}
+
+// An untimed wait on a private condvar with one thread left and no handler to end it: nothing can signal it.
+Test(policy, cond_wait_verdict_reads_the_condvar_threads_and_handlers) {
+  in_child([]() {
+    int failed = 0;
+    pthread_cond_t priv = PTHREAD_COND_INITIALIZER, shared;
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    pthread_cond_init(&shared, &attr);
+    failed += !core::cond_wait_blocks_forever(&priv);
+    failed += core::cond_wait_blocks_forever(&shared);  // another process may signal it
+    signal(SIGCHLD, on_signal);
+    failed += core::cond_wait_blocks_forever(&priv);    // a child's exit runs a handler that might
+    return failed;
+  });
+}
+
+Test(policy, cond_wait_not_judged_while_another_thread_lives) {
+  start_worker([]() {});
+  static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+  cr_assert_not(core::cond_wait_blocks_forever(&cond), "the worker could signal it");
+}
