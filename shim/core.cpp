@@ -2,6 +2,7 @@
 #include "shim/core.h"
 
 #include <dirent.h>
+#include <sched.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <sys/prctl.h>
@@ -17,6 +18,13 @@
 #include "symbols/capture.h"
 
 namespace fh {
+
+namespace {
+// The leading fields of struct clone_args (linux/sched.h), which every version of clone3 starts with.
+struct clone_args_prefix {
+  uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+};
+}  // namespace
 
 __thread ThreadState tls __attribute__((tls_model("initial-exec")));
 ProcessState g_process;
@@ -441,6 +449,20 @@ void fork_child() {
     g_process.fork_forking_tid = parent_tid;
   }
   if (multithreaded) g_process.restricted = true;
+}
+
+bool is_fork_like_syscall(long number, long arg1, long arg2) {
+  switch (number) {
+    case SYS_fork: return true;
+    case SYS_clone: return (arg1 & CLONE_VM) == 0 && arg2 == 0;  // flags, new stack
+#ifdef SYS_clone3
+    case SYS_clone3: {
+      const auto* args = reinterpret_cast<const struct clone_args_prefix*>(arg1);
+      return args != nullptr && (args->flags & CLONE_VM) == 0 && args->stack == 0;
+    }
+#endif
+    default: return false;
+  }
 }
 
 bool tid_alive(int tid) {

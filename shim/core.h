@@ -114,6 +114,8 @@ struct ProcessState {
   int pid;                           // cached getpid(), refreshed in a forked child
   bool forked_child;                 // a fork() child (any): locks owned by dead threads are judged
   bool restricted;                   // child of a multithreaded fork, or its descendant, until exec
+  bool raw_fork;                     // this process was made by syscall(SYS_fork) or clone() without CLONE_VM:
+                                     // no atfork handler ran, glibc reset nothing (not its malloc, not stdio)
   int fork_parent_pid;               // the multithreaded fork whose threads vanished
   int fork_forking_tid;              // the forking thread's tid in that parent
   int prepare_unknown_threads;       // threads the kernel listed but we never saw, at the last fork prepare
@@ -256,6 +258,11 @@ bool is_private_robust(const void* m);
 // fork(): prepare runs in the parent just before, child first thing in the child (atfork handlers).
 void fork_prepare();
 void fork_child();
+
+// A clone request that makes a fork-like child (its own copy of memory, returning on the caller's stack):
+// fork; clone without CLONE_VM and without a new stack; clone3 the same. vfork-like and thread-like requests
+// (CLONE_VM) are not (a vfork child borrows our memory and must not be written to).
+bool is_fork_like_syscall(long number, long arg1, long arg2);
 
 // Judgements, valid in a forked child: would this lock call block forever? On true, *owner is the tid that
 // holds it (parent-side) and *held_as how.

@@ -80,13 +80,16 @@ void before_guard_acquire(const int64_t* guard) {
 
 void unsafe_call(CallId id, uintptr_t site) {
   const CallInfo& call = g_calls[id];
-  if (call.cls == UnsafeClass::non_portable && g_options.mode == mode_glibc) return;
+  // After a raw fork glibc reset nothing: its allocator and stdio locks stay as the vanished threads left
+  // them, so even the non-portable class can hang there.
+  UnsafeClass cls = g_process.raw_fork ? UnsafeClass::hang_prone : call.cls;
+  if (cls == UnsafeClass::non_portable && g_options.mode == mode_glibc) return;
   if (!first_call_at(id, site)) return;
   const ThreadSlot* inside =
       call.family != Family::none ? core::vanished_inside_family(static_cast<size_t>(call.family)) : nullptr;
   Hazard h{protocol::kind_unsafe_call, call.name, nullptr, nullptr, false, LockType::mutex,
            inside != nullptr ? inside->tid : 0};
-  h.unsafe_class = unsafe_class_name(call.cls);
+  h.unsafe_class = unsafe_class_name(cls);
   h.why = call.why;
   h.site = site;
   h.inside_family = inside != nullptr ? family_name(call.family) : nullptr;

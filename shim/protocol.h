@@ -53,6 +53,9 @@
 //   acquired pcs=0x55d5d2a2b1c9
 //   stack ... / fork ... / thread ... / module ...   (as above)
 //
+// A process made by a raw fork (syscall(SYS_fork), clone without CLONE_VM: no atfork handler ran, glibc reset
+// nothing) has `raw=1` on its fork line; its allocator and stdio calls are hang-prone there.
+//
 // A block may carry what the shim's fixed-size records could not hold (never silent):
 //
 //   overflow held=N threads=N sites=N     (acquisitions dropped by full held stacks, threads the full

@@ -230,6 +230,7 @@ void report_hazard(const Hazard& h) {
       .str(" pcs=");
   if (self != nullptr) w.pcs(self->fork_pcs, self->nfork_pcs);
   else w.chr('-');
+  if (g_process.raw_fork) w.str(" raw=1");
   w.chr('\n');
   uint32_t used = slots_used();
   for (uint32_t i = 0; i < used; i++) {

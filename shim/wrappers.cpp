@@ -530,6 +530,67 @@ FH_EXPORT pid_t _Fork(void) {
   return pid;
 }
 
+// Raw forks: syscall(SYS_fork), clone without CLONE_VM. No atfork handler runs and glibc resets nothing, so
+// the shim does its own prepare and child steps around the request and marks the child a raw fork.
+namespace {
+void raw_fork_child() {
+  atfork_child();
+  g_process.raw_fork = true;
+}
+
+struct CloneStart {
+  int (*fn)(void*);
+  void* arg;
+};
+
+// First thing in a fork-like clone child, on its new stack; `p` points into the parent's frame, of which the
+// child has its own copy.
+int clone_trampoline(void* p) {
+  const auto* start = static_cast<const CloneStart*>(p);
+  raw_fork_child();
+  return start->fn(start->arg);
+}
+}  // namespace
+
+// Every syscall() of the program passes here: one compare, then libc's syscall with the same six words
+// (glibc's own syscall() passes six registers whatever the number takes).
+FH_EXPORT long syscall(long number, ...) {
+  va_list ap;
+  va_start(ap, number);
+  long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
+  long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
+  va_end(ap);
+  if (FH_LIKELY(number != SYS_fork && number != SYS_clone && number != SYS_clone3) ||
+      !core::is_fork_like_syscall(number, a1, a2))
+    return FH_REAL(syscall)(number, a1, a2, a3, a4, a5, a6);
+  CallScope scope;
+  if (scope.own()) return FH_REAL(syscall)(number, a1, a2, a3, a4, a5, a6);
+  note_fork_site(scope);
+  atfork_prepare();
+  long rc = FH_REAL(syscall)(number, a1, a2, a3, a4, a5, a6);
+  if (rc == 0) raw_fork_child();
+  core::fork_returned();
+  return rc;
+}
+
+FH_EXPORT int clone(int (*fn)(void*), void* stack, int flags, void* arg, ...) {
+  va_list ap;
+  va_start(ap, arg);
+  void* parent_tid = va_arg(ap, void*);
+  void* tls_arg = va_arg(ap, void*);
+  void* child_tid = va_arg(ap, void*);
+  va_end(ap);
+  CallScope scope;
+  if ((flags & CLONE_VM) != 0 || scope.own())
+    return FH_REAL(clone)(fn, stack, flags, arg, parent_tid, tls_arg, child_tid);
+  note_fork_site(scope);
+  atfork_prepare();
+  CloneStart start{fn, arg};
+  int rc = FH_REAL(clone)(clone_trampoline, stack, flags, &start, parent_tid, tls_arg, child_tid);
+  core::fork_returned();
+  return rc;
+}
+
 // ---- allocator ------------------------------------------------------------------------------------------
 // The hot path is one predictable branch on g_process.restricted; the scope is entered only in a restricted
 // process (a forked child), where the call is reported.
@@ -635,10 +696,26 @@ FH_EXPORT void free(void* p) {
 // dlopen and dlsym: the assembly stubs (stubs.S) call these, then tail-call libc with the program's own
 // return address still on the stack, so libc resolves the caller's RUNPATH and RTLD_NEXT as without us. They
 // cannot count themselves in flight (no return to uncount on); in the child they are reported like the rest.
+namespace {
+// dlopen(RTLD_DEEPBIND) puts the library's own dependencies before the global scope, so its calls bind past the
+// shim (glibc's, not ours): its locks, threads and forks go unseen. Said once per process, naming it.
+void note_deepbind(const char* stub, const void* path, uintptr_t flags) {
+  static bool said;
+  if (stub[2] != 'o' || (flags & RTLD_DEEPBIND) == 0 || __atomic_exchange_n(&said, true, __ATOMIC_RELAXED)) return;
+  int saved = errno;
+  SafeWriter(STDERR_FILENO).str("forkhazard: dlopen(\"").escaped(path != nullptr ? static_cast<const char*>(path) : "")
+      .str("\", RTLD_DEEPBIND): that library's calls bind past the shim, so its locks, threads and forks are not "
+           "seen\n");
+  errno = saved;
+}
+}  // namespace
+
 #define FH_UNSAFE_STUB(name, cls, family, why)                                              \
-  extern "C" __attribute__((visibility("hidden"))) void* fh_stub_enter_##name(uintptr_t caller) { \
+  extern "C" __attribute__((visibility("hidden"))) void* fh_stub_enter_##name(uintptr_t caller, const void* a1, \
+                                                                             uintptr_t a2) { \
     CallScope scope;                                                                        \
     if (FH_UNLIKELY(g_process.restricted)) scope.unsafe(call_##name, caller);               \
+    note_deepbind(#name, a1, a2);                                                           \
     return reinterpret_cast<void*>(FH_REAL(name));                                          \
   }
 #include "shim/interpose.def"

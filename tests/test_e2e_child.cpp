@@ -547,6 +547,25 @@ Test(e2e_child, atfork_in_library, .timeout = 60) {
   passed();
 }
 
+// syscall(SYS_fork) runs no atfork handler and glibc resets nothing: the shim sees it anyway (it interposes
+// syscall), and the child's malloc is hang-prone there (not merely non-portable).
+Test(e2e_child, raw_fork_malloc, .timeout = 60) {
+  Run run = run_example("raw_fork_malloc");
+  const Json& hazard = expect_one_unsafe_call(run, "child_allocates");
+  cr_assert_eq(integer_of(member(hazard.get("fork"), "raw")), 1, "the fork is not marked raw");
+  passed();
+}
+
+// RTLD_DEEPBIND binds a library's calls past the shim: one warning naming it, no hazard.
+Test(e2e_child, deepbind_dlopen, .timeout = 60) {
+  Run run = run_example("deepbind_dlopen");
+  expect_no_report(run, "loaded libm twice");
+  cr_assert_eq(count_of(run.err, "RTLD_DEEPBIND"), 1u, "stderr:\n%s", run.err.c_str());
+  cr_assert(contains(run.err, "forkhazard: dlopen(\"libm.so.6\""), "the warning does not name the library:\n%s",
+            run.err.c_str());
+  passed();
+}
+
 // ---- prediction: the race that did not strike this run ----------------------------------------------------------
 
 // The logger holds its lock only while it writes a message: natively the child hangs only when the fork lands
