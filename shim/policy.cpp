@@ -31,7 +31,7 @@ void predict(const char* call, const void* lock, bool write, LockType type) {
   const ThreadSlot* user = core::predict_hang(lock, write, &used);
   if (user == nullptr) return;
   Hazard h{protocol::kind_possible_deadlock, call, lock, lock_type_name(type), false, used->type, user->tid};
-  h.acquired_pc = used->pc != 0 ? used->pc : 1;
+  h.acquired_pc = used->pc;
   report_hazard(h);
 }
 

@@ -145,7 +145,7 @@ void describe(SafeWriter& w, const Hazard& h, const ThreadSlot* owner, core::Rel
           .str(" lock when it vanished at fork(): if it held that lock, this call never returns\n");
     return;
   }
-  if (h.acquired_pc != 0 && owner != nullptr) {  // a prediction
+  if (h.kind == protocol::kind_possible_deadlock && owner != nullptr) {
     w.str(" takes ").str(h.lock_type != nullptr ? h.lock_type : "?").chr(' ').hex(reinterpret_cast<uintptr_t>(h.lock))
         .str(", free now, which thread ").dec(h.owner_tid).str(" \"").escaped(owner->name, sizeof owner->name)
         .str("\" (vanished at fork()) used: had the fork come while it held it, this call would never return\n");
@@ -175,37 +175,25 @@ void describe(SafeWriter& w, const Hazard& h, const ThreadSlot* owner, core::Rel
 
 }  // namespace
 
-void report_hazard(const Hazard& h) {
-  int saved = errno;
-  tls.guard++;
-  uintptr_t stack[max_site_pcs * 2];
-  size_t nstack = capture_stack(stack, static_cast<size_t>(g_options.stack_depth));
-  ModuleTable mods;
-  mods.count = 0;
-  for_each_module(collect_module, &mods);
+namespace {
 
-  core::Relation relation = core::Relation::unknown;
-  const ThreadSlot* owner = h.owner_tid != 0 ? core::find_thread(h.owner_tid, &relation) : nullptr;
-  const HeldLock* held = owner != nullptr && h.tracked && h.held_as != LockType::semaphore
-                             ? core::find_held(owner, h.lock, h.held_as == LockType::rwlock_read)
-                             : nullptr;
-  const SemTake* took = owner != nullptr && h.tracked && h.held_as == LockType::semaphore
-                            ? core::find_sem_take(owner, h.lock)
-                            : nullptr;
-  uintptr_t took_pc = took != nullptr ? took->pc : h.acquired_pc;
-  if (took == nullptr && h.acquired_pc == 0) took_pc = 0;
-  bool has_took = took != nullptr || h.acquired_pc != 0;
+// The full report needs about 16 KiB of stack (the unwinder, /proc/self/maps lines, the module table, the
+// writer's buffer). A handler running on a small alternate signal stack (sigaltstack: runtimes use 8 KiB)
+// gets the short report instead: the hazard and its call site, no stacks and no module map. Bounded: the
+// writer's buffer and a few frames.
+constexpr size_t full_report_stack = 24 * 1024;
 
-  bool locked = report_lock();
-  SafeWriter w(report_fd());
-  if (g_options.log_path[0] == '\0') w.str(protocol::magic_line);
-  w.str("report pid=").dec(g_process.pid).str(" ppid=").dec(static_cast<long>(syscall(SYS_getppid))).chr('\n');
-  describe(w, h, owner, relation);
-  comment_frames(w, "the call:", stack, nstack, mods);
-  if (held != nullptr) comment_frames(w, "where the owner took the lock:", held->pcs, held->npcs, mods);
-  if (has_took) comment_frames(w, "where the owner took it:", &took_pc, 1, mods);
-  w.str("#   symbolized: forkhazard report <this file>, or run the program under `forkhazard run --`\n");
+bool on_small_signal_stack() {
+  stack_t ss;
+  if (sigaltstack(nullptr, &ss) != 0 || (ss.ss_flags & SS_ONSTACK) == 0) return false;
+  auto sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+  auto base = reinterpret_cast<uintptr_t>(ss.ss_sp);
+  return sp < base || sp - base < full_report_stack;
+}
 
+// The lines that say what the hazard is, common to the full and the short report.
+void write_hazard_lines(SafeWriter& w, const Hazard& h, const ThreadSlot* owner, core::Relation relation,
+                        const uintptr_t* acquired, size_t nacquired) {
   size_t call_len;
   const char* call = call_shown_name(h.call, &call_len);
   w.str("hazard kind=").str(h.kind).str(" call=").str(call, call_len);
@@ -221,27 +209,103 @@ void report_hazard(const Hazard& h) {
     w.str("owner tid=").dec(h.owner_tid).str(" name=").escaped(owner != nullptr ? owner->name : "", thread_name_len)
         .str(" relation=").str(core::relation_name(relation)).chr('\n');
   }
-  if (held != nullptr) w.str("acquired pcs=").pcs(held->pcs, held->npcs).chr('\n');
-  if (has_took) w.str("acquired pcs=").pcs(&took_pc, 1).chr('\n');
-  w.str("stack pcs=").pcs(stack, nstack).chr('\n');
+  if (nacquired > 0) w.str("acquired pcs=").pcs(acquired, nacquired).chr('\n');
+}
 
-  const ThreadSlot* self = tls.slot;
+void write_fork_line(SafeWriter& w, const ThreadSlot* self) {
   w.str("fork parent_pid=").dec(g_process.fork_parent_pid).str(" forking_tid=").dec(g_process.fork_forking_tid)
       .str(" pcs=");
   if (self != nullptr) w.pcs(self->fork_pcs, self->nfork_pcs);
   else w.chr('-');
   if (g_process.raw_fork) w.str(" raw=1");
   w.chr('\n');
+}
+
+}  // namespace
+
+namespace {
+
+// The two report writers, out of line: a frame big enough for the full report must not be set up (by the
+// caller's prologue) on a stack that only has room for the short one.
+struct ReportParts {
+  const Hazard& h;
+  const ThreadSlot* owner;
+  core::Relation relation;
+  const uintptr_t* acquired;
+  size_t nacquired;
+  const ThreadSlot* self;
+};
+
+__attribute__((noinline)) void write_short_report(const ReportParts& r) {
+  const Hazard& h = r.h;
+  SafeWriter w(report_fd());
+  if (g_options.log_path[0] == '\0') w.str(protocol::magic_line);
+  w.str("report pid=").dec(g_process.pid).str(" ppid=").dec(static_cast<long>(syscall(SYS_getppid))).chr('\n');
+  describe(w, h, r.owner, r.relation);
+  w.str("#   (on a small signal stack: the short report, without stacks)\n");
+  write_hazard_lines(w, h, r.owner, r.relation, r.acquired, r.nacquired);
+  w.str("stack pcs=");
+  if (h.site != 0) w.hex(h.site);
+  else w.chr('-');
+  w.chr('\n');
+  write_fork_line(w, r.self);
+  w.str("end\n");
+}
+
+__attribute__((noinline)) void write_full_report(const ReportParts& r) {
+  const Hazard& h = r.h;
+  const ThreadSlot* self = r.self;
+  uintptr_t stack[max_site_pcs * 2];
+  size_t nstack = capture_stack(stack, static_cast<size_t>(g_options.stack_depth));
+  ModuleTable mods;
+  mods.count = 0;
+  for_each_module(collect_module, &mods);
+  SafeWriter w(report_fd());
+  if (g_options.log_path[0] == '\0') w.str(protocol::magic_line);
+  w.str("report pid=").dec(g_process.pid).str(" ppid=").dec(static_cast<long>(syscall(SYS_getppid))).chr('\n');
+  describe(w, h, r.owner, r.relation);
+  comment_frames(w, "the call:", stack, nstack, mods);
+  if (r.nacquired > 0) comment_frames(w, "where the owner took it:", r.acquired, r.nacquired, mods);
+  w.str("#   symbolized: forkhazard report <this file>, or run the program under `forkhazard run --`\n");
+  write_hazard_lines(w, h, r.owner, r.relation, r.acquired, r.nacquired);
+  w.str("stack pcs=").pcs(stack, nstack).chr('\n');
+  write_fork_line(w, self);
   uint32_t used = slots_used();
   for (uint32_t i = 0; i < used; i++) {
     const ThreadSlot& s = core::slot_at(i);
     if (slot_state(s) == slot_vanished) write_thread(w, s, s.tid, core::Relation::vanished);
   }
-  if (self != nullptr && self->nformer > 0) write_thread(w, *self, self->former_tids[self->nformer - 1], core::Relation::forker);
+  if (self != nullptr && self->nformer > 0)
+    write_thread(w, *self, self->former_tids[self->nformer - 1], core::Relation::forker);
   write_overflow(w);
   for_each_module(write_module, &w);
   w.str("end\n");
-  w.flush();
+}
+
+}  // namespace
+
+void report_hazard(const Hazard& h) {
+  int saved = errno;
+  tls.guard++;
+  core::Relation relation = core::Relation::unknown;
+  const ThreadSlot* owner = h.owner_tid != 0 ? core::find_thread(h.owner_tid, &relation) : nullptr;
+  // Where the owner took the lock: its held-lock entry, its memory of a semaphore it took, or (a prediction)
+  // the entry the policy found.
+  const HeldLock* held = owner != nullptr && h.tracked && h.held_as != LockType::semaphore
+                             ? core::find_held(owner, h.lock, h.held_as == LockType::rwlock_read)
+                             : nullptr;
+  const SemTake* took = owner != nullptr && h.tracked && h.held_as == LockType::semaphore
+                            ? core::find_sem_take(owner, h.lock)
+                            : nullptr;
+  uintptr_t one_pc = took != nullptr ? took->pc : h.acquired_pc;
+  const uintptr_t* acquired = held != nullptr ? held->pcs : &one_pc;
+  size_t nacquired = held != nullptr ? held->npcs : (one_pc != 0 ? 1 : 0);
+  const ThreadSlot* self = tls.slot;
+
+  bool locked = report_lock();
+  ReportParts parts{h, owner, relation, acquired, nacquired, self};
+  if (on_small_signal_stack()) write_short_report(parts);
+  else write_full_report(parts);
   report_unlock(locked);
   tls.guard--;
   errno = saved;

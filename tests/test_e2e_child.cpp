@@ -566,6 +566,20 @@ Test(e2e_child, deepbind_dlopen, .timeout = 60) {
   passed();
 }
 
+// A signal handler on an 8 KiB alternate stack allocates in the child: the shim writes its short report there
+// (the full one needs about 16 KiB) and the child goes on, as it does natively.
+Test(e2e_child, altstack_alloc, .timeout = 60) {
+  Run run = run_example("altstack_alloc");
+  cr_assert(contains(child_line(run).text, "exited with status 0"), "the child did not exit 0:\n%s\nstderr:\n%s",
+            run.out.c_str(), run.err.c_str());
+  const std::vector<Json>& hazards = hazards_of(run);
+  cr_assert_eq(hazards.size(), 1u, "%zu hazards; stderr:\n%s", hazards.size(), run.err.c_str());
+  cr_assert_eq(string_of(hazards[0].get("kind")), "unsafe-call");
+  cr_assert_eq(string_of(hazards[0].get("call")), "malloc");
+  cr_assert_eq(integer_of(hazards[0].get("pid")), child_line(run).pid);
+  passed();
+}
+
 // ---- prediction: the race that did not strike this run ----------------------------------------------------------
 
 // The logger holds its lock only while it writes a message: natively the child hangs only when the fork lands
