@@ -56,7 +56,15 @@ struct CliOptions {
 };
 
 // Index values of the choice options, in the order of their choices; the asserts below hold them to the table.
-enum FailOn { fail_on_deadlock = 0, fail_on_unsafe_call = 1, fail_on_any = 2 };
+enum FailOn {
+  fail_on_error = 0,
+  fail_on_warning = 1,
+  fail_on_note = 2,
+  fail_on_deadlock = 3,
+  fail_on_possible_deadlock = 4,
+  fail_on_unsafe_call = 5,
+  fail_on_any = 6,
+};
 enum ColorWhen { color_auto = 0, color_always = 1, color_never = 2 };
 enum WatchdogWhen { watchdog_on = 0, watchdog_off = 1 };
 
@@ -71,7 +79,11 @@ enum WatchdogWhen { watchdog_on = 0, watchdog_off = 1 };
 #undef FH_CLI_CHOICE
 #undef FH_CLI_INT
 #undef FH_CLI_FLAG
+static_assert(choice_index(fail_on_choices, "error") == fail_on_error);
+static_assert(choice_index(fail_on_choices, "warning") == fail_on_warning);
+static_assert(choice_index(fail_on_choices, "note") == fail_on_note);
 static_assert(choice_index(fail_on_choices, "deadlock") == fail_on_deadlock);
+static_assert(choice_index(fail_on_choices, "possible-deadlock") == fail_on_possible_deadlock);
 static_assert(choice_index(fail_on_choices, "unsafe-call") == fail_on_unsafe_call);
 static_assert(choice_index(fail_on_choices, "any") == fail_on_any);
 static_assert(choice_index(color_choices, "auto") == color_auto);
@@ -147,7 +159,7 @@ std::string wrapped(std::string_view text, const std::string& indent, size_t wid
   return out;
 }
 
-// "deadlock, unsafe-call or any"
+// "auto, always or never"
 std::string choices_phrase(std::string_view choices) {
   std::string out;
   while (true) {
@@ -220,11 +232,17 @@ const char calls_usage[] =
     "  forkhazard calls\n"
     "      list the calls the shim reports in the child of a multithreaded fork() (the catalogue).\n";
 const char run_status[] =
-    "  run: the --exitcode (66) when a hazard of the --fail-on kinds remains after suppressions, else CMD's own\n"
-    "  (128+N when killed by signal N); 127 when CMD cannot be run; 2 on a usage error.\n";
+    "  run: the --exitcode (66) when a hazard --fail-on names (by default an error or a warning) remains after\n"
+    "  suppressions, else CMD's own (128+N when killed by signal N); 127 when CMD cannot be run; 2 on a usage\n"
+    "  error.\n";
 const char report_status[] =
-    "  report: the --exitcode (66) when a hazard of the --fail-on kinds remains after suppressions, else 1 when\n"
-    "  a file could not be read, else 0; 2 on a usage error.\n";
+    "  report: the --exitcode (66) when a hazard --fail-on names (by default an error or a warning) remains\n"
+    "  after suppressions, else 1 when a file could not be read, else 0; 2 on a usage error.\n";
+const char levels_help[] =
+    "levels (shown in each hazard's headline, \"level\" in JSON, SARIF's level):\n"
+    "  error    a deadlock: the child blocks forever\n"
+    "  warning  a possible deadlock (a lock a thread that vanished at fork() used), a hang-prone unsafe call\n"
+    "  note     a non-portable unsafe call (the allocator, stdio): works with glibc, undefined by POSIX\n";
 const char environment_help[] =
     "environment:\n"
     "  FORKHAZARD_OPTIONS  the shim's options (run passes them on); suppressions=FILE is also read by run and\n"
@@ -243,7 +261,7 @@ std::string help_text(unsigned command) {
   if (run) out += run_usage;
   if (report) out += report_usage;
   if (all) out += calls_usage;
-  out += "\n" + options_help(command) + "\nexit status:\n";
+  out += "\n" + options_help(command) + "\n" + levels_help + "\nexit status:\n";
   if (run) out += run_status;
   if (report) out += report_status;
   out += std::string("\n") + environment_help;
@@ -451,18 +469,24 @@ struct Outputs {
   }
 };
 
-bool fails_on(HazardKind kind, int fail_on) {
-  if (fail_on == fail_on_any) return true;
-  switch (kind) {
-    case HazardKind::deadlock: return fail_on == fail_on_deadlock;
-    case HazardKind::unsafe_call: return fail_on == fail_on_unsafe_call;
-    case HazardKind::other: return false;
+// Whether `hazard` makes the status the --exitcode: a level counts with every more severe one (Level is ordered
+// most severe first); a kind only itself.
+bool fails_on(const Hazard& hazard, int fail_on) {
+  auto at_least = [&](Level threshold) { return level_of(hazard) <= threshold; };
+  switch (static_cast<FailOn>(fail_on)) {
+    case fail_on_error: return at_least(Level::error);
+    case fail_on_warning: return at_least(Level::warning);
+    case fail_on_note: return at_least(Level::note);
+    case fail_on_deadlock: return hazard.kind == HazardKind::deadlock;
+    case fail_on_possible_deadlock: return hazard.kind == HazardKind::possible_deadlock;
+    case fail_on_unsafe_call: return hazard.kind == HazardKind::unsafe_call;
+    case fail_on_any: return true;
   }
   return true;
 }
 
 struct Outcome {
-  bool fail = false;           // a hazard of the --fail-on kinds remains
+  bool fail = false;           // a hazard --fail-on names remains
   bool output_failed = false;  // --json or --sarif could not be written
 };
 
@@ -488,7 +512,7 @@ Outcome present(ReadResult& result, const CliOptions& options, Suppressions& rul
   std::fputs(format_summary(groups).c_str(), stderr);
 
   Outcome outcome;
-  for (const HazardGroup& group : groups) outcome.fail = outcome.fail || fails_on(group.hazard.kind, options.fail_on);
+  for (const HazardGroup& group : groups) outcome.fail = outcome.fail || fails_on(group.hazard, options.fail_on);
   if (!outputs.json.write(to_json(groups))) outcome.output_failed = true;
   if (outputs.sarif.wanted() && !outputs.sarif.write(to_sarif(groups, style.strip_prefix)))
     outcome.output_failed = true;

@@ -113,6 +113,10 @@ class Writer {
     num("parent_pid", f.parent_pid);
     out += ',';
     num("forking_tid", f.forking_tid);
+    if (f.raw) {  // only when set, as the protocol writes it
+      out += ',';
+      num("raw", 1);
+    }
     out += ',';
     stack("stack", f.stack);
     out += ',';
@@ -151,6 +155,8 @@ class Writer {
   void hazard(const Hazard& h) {
     out += '{';
     str("kind", spelling(h.kind, h.kind_spelling));
+    out += ',';
+    str("level", spelling(level_of(h)));
     out += ',';
     num("pid", h.pid);
     out += ',';
@@ -191,8 +197,10 @@ class Writer {
       str("relation", spelling(h.owner->relation, h.owner->relation_spelling));
       out += '}';
     }
-    // Where the owner took the lock: meaningless without an owner, unless the shim still recorded a site.
-    if (h.owner || !h.acquired_at.empty()) {
+    // Where the owner took the lock: meaningless without an owner, unless the shim still recorded a site. An
+    // unsafe call's owner was inside a call at fork() and took nothing the shim recorded.
+    bool acquired = h.kind == HazardKind::unsafe_call ? !h.acquired_at.empty() : h.owner || !h.acquired_at.empty();
+    if (acquired) {
       out += ',';
       stack("acquired_at", h.acquired_at);
     }
@@ -201,6 +209,18 @@ class Writer {
     if (h.fork) {
       out += ',';
       fork(*h.fork);
+    }
+    // What the shim could not record in the reporting process: present only when something was lost.
+    if (h.overflow.any()) {
+      out += ',';
+      key("overflow");
+      out += '{';
+      num("held", h.overflow.held);
+      out += ',';
+      num("threads", h.overflow.threads);
+      out += ',';
+      num("sites", h.overflow.sites);
+      out += '}';
     }
   }
 

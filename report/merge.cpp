@@ -1,6 +1,7 @@
 // Merging the hazards of all processes of a run by signature, and the one-line summary of what remains.
 #include "report/merge.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 #include <unordered_map>
@@ -51,6 +52,12 @@ std::vector<HazardGroup> merge_hazards(const std::vector<Report>& reports) {
       ++group.occurrences;
       // An unsafe call's count is its calls at that site: merged processes add up.
       if (hazard.kind == HazardKind::unsafe_call) group.hazard.count += hazard.count;
+      // What any of them could not record stays visible. The largest count per field, not the sum: a child
+      // inherits its parent's counters at fork(), so processes' counts overlap.
+      Overflow& overflow = group.hazard.overflow;
+      overflow.held = std::max(overflow.held, hazard.overflow.held);
+      overflow.threads = std::max(overflow.threads, hazard.overflow.threads);
+      overflow.sites = std::max(overflow.sites, hazard.overflow.sites);
       bool seen = false;
       for (int64_t p : group.pids) seen = seen || p == pid;
       if (!seen) group.pids.push_back(pid);
@@ -60,11 +67,12 @@ std::vector<HazardGroup> merge_hazards(const std::vector<Report>& reports) {
 }
 
 std::string format_summary(const std::vector<HazardGroup>& groups) {
-  size_t deadlocks = 0, unsafe_calls = 0, others = 0;
+  size_t deadlocks = 0, possible_deadlocks = 0, unsafe_calls = 0, others = 0;
   std::set<int64_t> pids;
   for (const HazardGroup& group : groups) {
     switch (group.hazard.kind) {
       case HazardKind::deadlock: ++deadlocks; break;
+      case HazardKind::possible_deadlock: ++possible_deadlocks; break;
       case HazardKind::unsafe_call: ++unsafe_calls; break;
       case HazardKind::other: ++others; break;
     }
@@ -78,6 +86,7 @@ std::string format_summary(const std::vector<HazardGroup>& groups) {
     counts += std::to_string(n) + " " + (n == 1 ? one : many);
   };
   add(deadlocks, "deadlock", "deadlocks");
+  add(possible_deadlocks, "possible deadlock", "possible deadlocks");
   add(unsafe_calls, "unsafe call", "unsafe calls");
   add(others, "hazard of a kind unknown to this forkhazard", "hazards of a kind unknown to this forkhazard");
   const char* processes = pids.size() == 1 ? " process\n" : " processes\n";

@@ -11,7 +11,9 @@
 namespace fh {
 
 struct HazardGroup {
-  Hazard hazard;               // the first occurrence (symbolized); for unsafe calls `count` sums all of them
+  // The first occurrence (symbolized); for unsafe calls `count` sums all of them; `overflow` holds the largest
+  // of each count any of them reported.
+  Hazard hazard;
   int64_t occurrences = 1;     // hazards merged into this one
   std::vector<int64_t> pids;   // processes that reported it, in order of appearance, without duplicates
 };

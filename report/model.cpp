@@ -84,7 +84,7 @@ std::string_view libc_family(const LockRef& lock) {
 }
 
 std::optional<HazardKind> parse_hazard_kind(std::string_view word) {
-  for (HazardKind k : {HazardKind::deadlock, HazardKind::possible_deadlock, HazardKind::unsafe_call})
+  for (HazardKind k : known_hazard_kinds)
     if (word == spelling(k, {})) return k;
   return std::nullopt;
 }
@@ -108,12 +108,6 @@ std::optional<Relation> parse_relation(std::string_view word) {
 std::optional<CallClass> parse_call_class(std::string_view word) {
   for (CallClass c : {CallClass::hang_prone, CallClass::non_portable})
     if (word == spelling(c, {})) return c;
-  return std::nullopt;
-}
-
-std::optional<Level> parse_level(std::string_view word) {
-  for (Level l : {Level::error, Level::warning, Level::note})
-    if (word == spelling(l)) return l;
   return std::nullopt;
 }
 

@@ -14,7 +14,12 @@ namespace fh {
 // Each protocol word set is an enum the printers switch over without `default:`, so a new value is a compile
 // error in every printer. `other` keeps a word a newer shim wrote that this CLI does not know (forward
 // compatibility, shim/protocol.h): the model then also holds its spelling.
-enum class HazardKind { deadlock, unsafe_call, other };
+// possible_deadlock: the child took a lock that is free now but that a thread which vanished at fork() took in
+// the parent (a prediction: had the fork come while that thread held it, the call would never have returned).
+enum class HazardKind { deadlock, possible_deadlock, unsafe_call, other };
+// Every kind this CLI knows (all but `other`), in the order messages list them.
+inline constexpr HazardKind known_hazard_kinds[] = {HazardKind::deadlock, HazardKind::possible_deadlock,
+                                                    HazardKind::unsafe_call};
 // libc: glibc-internal state (`libc:<family>`), condvar: a condition variable a vanished thread waited on,
 // static_init: a function-local static a vanished thread was constructing (addr = its guard variable).
 // futex: a private futex word the only thread left waits on with no timeout and nothing can wake, judged from
@@ -24,6 +29,20 @@ enum class Relation { vanished, forker, unknown, other };
 // Why an unsafe call is a hazard (`hazard class=`): hang-prone takes a glibc lock fork() does not reset;
 // non-portable is undefined by POSIX but kept working by glibc (allocator, stdio).
 enum class CallClass { hang_prone, non_portable, other };
+// How much a hazard matters, most severe first (the order --fail-on compares): error, the child hangs (a
+// deadlock); warning, it can hang (a possible deadlock, a hang-prone call, a kind this CLI does not know);
+// note, it works with glibc but not by POSIX (a non-portable call: the allocator and stdio).
+enum class Level { error, warning, note };
+
+// What the shim's fixed-size records could not hold in the reporting process (`overflow`), so that a missing
+// explanation is never silent: lock acquisitions full held stacks dropped, threads the full registry did not
+// take, call sites a full table reported again.
+struct Overflow {
+  int64_t held = 0;
+  int64_t threads = 0;
+  int64_t sites = 0;
+  bool any() const { return held != 0 || threads != 0 || sites != 0; }
+};
 
 // One source-level frame. A machine frame whose calls were inlined becomes several Frames with the same pc,
 // innermost first, all but the last marked `inlined`. Before symbolization only `pc` is set.
@@ -79,6 +98,9 @@ struct ForkThread {
 struct ForkContext {
   int64_t parent_pid = 0;
   int64_t forking_tid = 0;
+  // A raw fork (syscall(SYS_fork), clone without CLONE_VM): no atfork handler ran and glibc reset nothing, so
+  // the allocator and stdio are hang-prone in the child too (the shim classes them so).
+  bool raw = false;
   Stack stack;  // where fork() was called
   std::vector<ForkThread> threads;
 };
@@ -98,6 +120,7 @@ struct Hazard {
   Stack acquired_at;  // where the owner took the lock
   Stack stack;        // the reporting process's stack at the call
   std::optional<ForkContext> fork;
+  Overflow overflow;  // of the reporting process (its block's `overflow` line)
 };
 
 // One `report ... end` block: one process's report, with the module map its PCs refer to.
@@ -106,7 +129,13 @@ struct Report {
   int64_t pid = 0, ppid = 0;
   std::vector<ModuleInfo> modules;
   std::vector<Hazard> hazards;
+  Overflow overflow;
 };
+
+// The level of a hazard: its kind, and for an unsafe call its class (an unknown or missing class is a warning).
+Level level_of(const Hazard& hazard);
+// "error", "warning", "note": the word of JSON's "level", of --fail-on, and SARIF's own level names.
+std::string_view spelling(Level level);
 
 // Protocol spellings (shim/protocol.h), for both the reader and the printers.
 std::string_view spelling(HazardKind kind, const std::string& other);

@@ -99,4 +99,31 @@ std::string futex_wait_sentence(const Hazard& h) {
   return text + "; " + owner_was(h.owner, inside);
 }
 
+// The child's call returned (the lock was free); the owner is the vanished thread the shim saw take it in the
+// parent, so the hang depends only on when the fork comes.
+std::string possible_deadlock_sentence(const Hazard& h) {
+  std::string text = h.call + "(" + (h.lock && h.lock->has_addr ? hex(h.lock->addr) : "") + ") took the " +
+                     (h.lock ? lock_noun(*h.lock) : std::string("lock")) + " while it was free, but ";
+  if (!h.owner)
+    return text + "a thread that vanished at fork() used it in the parent. Had the fork come while that thread "
+                  "held it, this call would never have returned";
+  return text + owner_phrase(*h.owner) + ", used it in the parent. Had the fork come while thread " +
+         std::to_string(h.owner->tid) + " held it, this call would never have returned";
+}
+
+std::string possible_deadlock_hint() {
+  return "take the lock in a pthread_atfork prepare handler and release it in the parent and child handlers, so "
+         "that no thread holds it at fork(); or do not take it in the child (call only async-signal-safe functions "
+         "between fork() and exec())";
+}
+
+std::string unsafe_call_owner_sentence(const Hazard& h) {
+  if (!h.owner) return {};
+  std::optional<CallFamily> family = catalogued_family(h.call);
+  std::string inside = family && family->name != "none"
+                           ? "inside " + libc_family_phrase(family->name)
+                           : "inside a call of the same glibc lock family as " + h.call + "()";
+  return owner_was(h.owner, inside) + ": if it held that lock, this call never returns";
+}
+
 }  // namespace fh

@@ -24,5 +24,15 @@ std::string futex_word(const LockRef& lock);
 // wait no thread left in this process can end; thread 812 \"popener\" was inside the glibc popen lock family when
 // it vanished at fork()".
 std::string futex_wait_sentence(const Hazard& hazard);
+// The sentence of a possible deadlock: "pthread_mutex_lock(0x...) took the mutex while it was free, but thread 4239
+// \"logger\", which vanished at fork(), used it in the parent. Had the fork come while thread 4239 held it, this
+// call would never have returned".
+std::string possible_deadlock_sentence(const Hazard& hazard);
+// What to do about a possible deadlock (lower case, no full stop): protect the lock with pthread_atfork handlers,
+// or do not take it in the child.
+std::string possible_deadlock_hint();
+// Why an unsafe call with an `owner` may block: "thread 812 \"w\" was inside the glibc env lock family (...) when
+// it vanished at fork(): if it held that lock, this call never returns"; empty without an owner.
+std::string unsafe_call_owner_sentence(const Hazard& hazard);
 
 }  // namespace fh

@@ -256,6 +256,7 @@ class Parser {
     if (r == "end") {
       for (Hazard& h : block_->hazards) {
         h.fork = fork_;
+        h.overflow = block_->overflow;
         if (h.lock && h.lock->type == LockType::futex && h.lock->has_addr) locate(*h.lock, block_->modules);
       }
       out_.reports.push_back(std::move(*block_));
@@ -302,6 +303,9 @@ class Parser {
       get_dec(line, "parent_pid", &fork_->parent_pid);
       get_dec(line, "forking_tid", &fork_->forking_tid);
       get_pcs(line, "pcs", &fork_->stack);
+      int64_t raw = 0;
+      get_dec(line, "raw", &raw);
+      fork_->raw = raw != 0;
     } else if (r == "thread") {
       if (!fork_) fork_.emplace();
       ForkThread& thread = fork_->threads.emplace_back();
@@ -316,6 +320,10 @@ class Parser {
       get_type(line, &held.lock);
       get_dec(line, "depth", &held.depth);
       get_pcs(line, "pcs", &held.acquired_at);
+    } else if (r == "overflow") {
+      get_dec(line, "held", &block_->overflow.held);
+      get_dec(line, "threads", &block_->overflow.threads);
+      get_dec(line, "sites", &block_->overflow.sites);
     } else if (r == "module") {
       ModuleInfo& module = block_->modules.emplace_back();
       get_hex(line, "lo", &module.lo);
@@ -369,7 +377,7 @@ class Parser {
   ReadResult& out_;
   int line_no_ = 0;
   std::optional<Report> block_;      // the open report block
-  std::optional<ForkContext> fork_;  // its fork context, shared by all its hazards at 'end'
+  std::optional<ForkContext> fork_;  // its fork context, shared by all its hazards at 'end' (as is its overflow)
   std::optional<Repeats> repeats_;   // the open repeats block
 };
 

@@ -139,6 +139,7 @@ std::string unsafe_call_sentence(const Hazard& h) {
   std::string text = h.call + "() is not async-signal-safe" + (h.why.empty() ? "" : " (" + h.why + ")") +
                      " in the child of a multithreaded fork()";
   if (h.klass) text += "; class " + std::string(spelling(*h.klass, h.klass_spelling));
+  if (h.owner) text += "; " + unsafe_call_owner_sentence(h);
   if (h.count > 1) text += "; called " + std::to_string(h.count) + " times at this site";
   return text;
 }
@@ -159,6 +160,7 @@ std::string message(const HazardGroup& group) {
   std::string sentence;
   switch (h.kind) {
     case HazardKind::deadlock: sentence = deadlock_sentence(h); break;
+    case HazardKind::possible_deadlock: sentence = possible_deadlock_sentence(h); break;
     case HazardKind::unsafe_call: sentence = unsafe_call_sentence(h); break;
     case HazardKind::other:
       sentence = h.call + ": hazard '" + h.kind_spelling + "', unknown to this forkhazard (upgrade it for details)";
@@ -170,9 +172,27 @@ std::string message(const HazardGroup& group) {
 // ---- rules ---------------------------------------------------------------------------------------------------
 
 struct Rule {
-  std::string id, name, short_description, full_description, help, level;
+  std::string id, name, short_description, full_description, help;
+  Level level;  // the defaultConfiguration's; each result says its own
 };
 
+// SARIF's own level names (sarif-v2.1.0-os 3.27.10), which happen to be ours.
+std::string sarif_level(Level level) {
+  switch (level) {
+    case Level::error: return "error";
+    case Level::warning: return "warning";
+    case Level::note: return "note";
+  }
+  return "warning";
+}
+
+// "Take the lock ... .": a hint phrase as a sentence of a rule's help.
+std::string as_sentence(std::string phrase) {
+  if (!phrase.empty() && phrase[0] >= 'a' && phrase[0] <= 'z') phrase[0] = static_cast<char>(phrase[0] - 'a' + 'A');
+  return phrase + ".";
+}
+
+// The rules of the kinds this forkhazard knows. New kinds go at the end, so a rule keeps its ruleIndex.
 std::vector<Rule> fixed_rules() {
   return {
       {"deadlock", "Deadlock", "A lock call in the child of a multithreaded fork() can never return",
@@ -183,7 +203,7 @@ std::vector<Rule> fixed_rules() {
        "Take the lock in a pthread_atfork prepare handler and release it in the parent and child handlers, so "
        "that no other thread holds it at fork(); or call only async-signal-safe functions in the child until "
        "exec() (see signal-safety(7)); or start the child with posix_spawn instead of fork() and exec().",
-       "error"},
+       Level::error},
       {"unsafe-call", "UnsafeCallAfterFork",
        "A function that is not async-signal-safe is called in the child of a multithreaded fork() before exec",
        "After fork() in a multithreaded process POSIX allows the child only async-signal-safe functions until it "
@@ -194,7 +214,17 @@ std::vector<Rule> fixed_rules() {
        "Call only async-signal-safe functions between fork() and exec() (see signal-safety(7)): prepare "
        "arguments, environment and file descriptors before fork(), and leave a child that does not exec with "
        "_exit(), not exit(). Better, start the child with posix_spawn instead of fork() and exec().",
-       "warning"},
+       Level::warning},  // hang-prone calls; the allocator and stdio (non-portable) are notes
+      {"possible-deadlock", "PossibleDeadlock",
+       "A lock the child of a multithreaded fork() takes could have been held at fork() by a thread that vanished",
+       "fork() copies only the thread that calls it. The child took a lock that was free, but another thread of the "
+       "parent, which does not exist in the child, took the same lock during the parent's life, and nothing (no "
+       "pthread_atfork handler, no re-initialisation in the child) ensures that thread did not hold it at the "
+       "moment of fork(). Had the fork come while that thread held it, the child would have blocked forever: "
+       "whether it hangs depends only on timing.",
+       as_sentence(possible_deadlock_hint()) +
+           " If the child only prepares an exec(), start it with posix_spawn instead of fork() and exec().",
+       Level::warning},
   };
 }
 
@@ -205,7 +235,7 @@ Value rule_value(const Rule& rule) {
   v.add("shortDescription", text_object(rule.short_description));
   v.add("fullDescription", text_object(rule.full_description));
   v.add("help", text_object(rule.help));
-  v.add("defaultConfiguration", object_value()).add("level", string_value(rule.level));
+  v.add("defaultConfiguration", object_value()).add("level", string_value(sarif_level(rule.level)));
   return v;
 }
 
@@ -213,7 +243,7 @@ Value rule_value(const Rule& rule) {
 Rule unknown_kind_rule(const std::string& id) {
   return {id, "UnknownHazardKind", "A hazard of a kind unknown to this forkhazard",
           "The report names a hazard kind '" + id + "' that this version of forkhazard does not know.",
-          "Read the report with a newer forkhazard for details.", "warning"};
+          "Read the report with a newer forkhazard for details.", Level::warning};
 }
 
 // ---- locations -----------------------------------------------------------------------------------------------
@@ -338,6 +368,17 @@ class Printer {
     return flow;
   }
 
+  // Whether the owner's acquisition stack is where a lock was taken (an unsafe call's owner was inside a call).
+  static bool shows_acquisition(HazardKind kind) {
+    switch (kind) {
+      case HazardKind::deadlock:
+      case HazardKind::possible_deadlock: return true;
+      case HazardKind::unsafe_call:
+      case HazardKind::other: return false;
+    }
+    return false;
+  }
+
   Value related_locations(const Hazard& h) const {
     Value related = array_value();
     int64_t id = 0;
@@ -348,7 +389,7 @@ class Printer {
       v.add("message", text_object(text));
       related.push(std::move(v));
     };
-    if (h.kind == HazardKind::deadlock) {
+    if (shows_acquisition(h.kind)) {
       std::string who;
       if (h.owner && h.owner->relation == Relation::forker)
         who = " by this thread before fork()";
@@ -362,12 +403,12 @@ class Printer {
     return related;
   }
 
-  Value result(const HazardGroup& group, const std::string& rule_id, size_t rule_index, const std::string& level) {
+  Value result(const HazardGroup& group, const std::string& rule_id, size_t rule_index) {
     const Hazard& h = group.hazard;
     Value v;
     v.add("ruleId", string_value(rule_id));
     v.add("ruleIndex", number_value(static_cast<int64_t>(rule_index)));
-    v.add("level", string_value(level));
+    v.add("level", string_value(sarif_level(level_of(h))));
     v.add("message", text_object(message(group)));
 
     // An unsafe call recorded without a stack still has its call site.
@@ -391,6 +432,12 @@ class Printer {
     for (int64_t pid : group.pids) pids.push(number_value(pid));
     if (h.kind == HazardKind::unsafe_call && h.klass)
       properties.add("class", string_value(spelling(*h.klass, h.klass_spelling)));
+    if (h.overflow.any()) {  // what the shim could not record, as in the JSON
+      Value& overflow = properties.add("overflow", object_value());
+      overflow.add("held", number_value(h.overflow.held));
+      overflow.add("threads", number_value(h.overflow.threads));
+      overflow.add("sites", number_value(h.overflow.sites));
+    }
     return v;
   }
 
@@ -426,7 +473,7 @@ std::string to_sarif(const std::vector<HazardGroup>& groups, const std::string& 
   Value results = array_value();
   for (const HazardGroup& group : groups) {
     size_t index = rule_index(group.hazard);
-    results.push(printer.result(group, rules[index].id, index, rules[index].level));
+    results.push(printer.result(group, rules[index].id, index));
   }
 
   Value root;

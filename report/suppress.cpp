@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 
 namespace fh {
 
@@ -56,6 +57,17 @@ bool rule_matches(const Suppression& rule, const Hazard& hazard) {
   return hazard.site && frame_matches(rule, *hazard.site);
 }
 
+// "deadlock, possible-deadlock or unsafe-call": every kind a rule can name, spelled from the model.
+std::string known_kinds() {
+  const size_t n = std::size(known_hazard_kinds);
+  std::string text;
+  for (size_t i = 0; i < n; ++i) {
+    if (i > 0) text += i + 1 == n ? " or " : ", ";
+    text += spelling(known_hazard_kinds[i], {});
+  }
+  return text;
+}
+
 }  // namespace
 
 // The sanitizers' TemplateMatch (sanitizer_common/sanitizer_common.cpp): a leading '^' anchors at the start, a
@@ -98,7 +110,7 @@ bool parse_suppressions(std::string_view text, const std::string& file, Suppress
     if (!what.empty()) {
       if (error)
         *error = "forkhazard: " + file + ":" + std::to_string(line_number) + ": " + what +
-                 ", expected kind:pattern with kind deadlock or unsafe-call";
+                 ", expected kind:pattern with kind " + known_kinds();
       return false;
     }
     rules.push_back(Suppression{*kind, std::string(pattern), file, line_number, 0});

@@ -1,7 +1,7 @@
-// Suppressions, as the sanitizers have them: a file of `kind:pattern` lines (kind: deadlock, unsafe-call),
-// `#` comments and blank lines allowed, `*` matching any run of characters. A pattern matches a hazard when it
-// matches the function, the source file or the module path of any frame of the hazard's stack (or its call
-// site). Like the sanitizers' patterns it matches anywhere in the text unless anchored with ^ or $.
+// Suppressions, as the sanitizers have them: a file of `kind:pattern` lines (kind: deadlock, possible-deadlock,
+// unsafe-call), `#` comments and blank lines allowed, `*` matching any run of characters. A pattern matches a
+// hazard when it matches the function, the source file or the module path of any frame of the hazard's stack
+// (or its call site). Like the sanitizers' patterns it matches anywhere in the text unless anchored with ^ or $.
 #pragma once
 
 #include <cstdint>

@@ -167,10 +167,25 @@ std::string class_explanation(CallClass klass, const std::string& other) {
 std::string kind_title(const Hazard& h) {
   switch (h.kind) {
     case HazardKind::deadlock: return "deadlock";
+    case HazardKind::possible_deadlock: return "possible deadlock";
     case HazardKind::unsafe_call: return "unsafe call";
     case HazardKind::other: return h.kind_spelling;
   }
   return h.kind_spelling;
+}
+
+// "3 lock acquisitions (held stacks full), 1 thread (registry full)": the parts of an overflow that are not 0.
+std::string overflow_phrase(const Overflow& overflow) {
+  std::string text;
+  auto add = [&](int64_t n, const char* one, const char* many, const char* why) {
+    if (n == 0) return;
+    if (!text.empty()) text += ", ";
+    text += std::to_string(n) + " " + (n == 1 ? one : many) + " (" + why + ")";
+  };
+  add(overflow.held, "lock acquisition", "lock acquisitions", "held stacks full");
+  add(overflow.threads, "thread", "threads", "registry full");
+  add(overflow.sites, "call site", "call sites", "table full");
+  return text;
 }
 
 // "its taker, thread 4239 \"w\", vanished at fork()": who took a semaphore that is now at 0.
@@ -233,21 +248,21 @@ class Printer {
     // A grandchild inherits the restriction of its ancestor's multithreaded fork: name that ancestor.
     if (h.fork && h.fork->parent_pid != h.ppid)
       headline += "; restricted since process " + std::to_string(h.fork->parent_pid) + " forked with threads running";
-    headline += ")";
+    headline += ") [" + std::string(spelling(level_of(h))) + "]";
     out += paint(headline_color(h.kind), headline);
     if (h.kind == HazardKind::unsafe_call) {
       out += ": " + what_happened(h) + "\n";
       if (h.klass) out += "  " + class_explanation(*h.klass, h.klass_spelling) + "\n";
+      if (h.owner) out += "  " + unsafe_call_owner_sentence(h) + "\n";
       if (h.count > 1) out += "  called " + std::to_string(h.count) + " times at this site\n";
     } else {
       out += "\n  " + what_happened(h) + "\n";
     }
     if (group && group->occurrences > 1) out += "  " + occurrences(*group) + "\n";
     stack(h.stack, "    ");
-    // The watchdog's owner of a futex word was inside a call at fork(); where it entered is not recorded.
-    bool futex_owner_only = h.lock && h.lock->type == LockType::futex && h.acquired_at.empty();
-    if (h.owner && !futex_owner_only) acquisition(h);
+    if (shows_acquisition(h)) acquisition(h);
     if (h.fork) fork(*h.fork);
+    if (h.overflow.any()) out += "\n  not recorded: " + overflow_phrase(h.overflow) + "\n";
     out += "\n  " + paint(ansi_green, "hint: " + hint(h)) + "\n";
     out += separator;
   }
@@ -260,10 +275,25 @@ class Printer {
   static const char* headline_color(HazardKind kind) {
     switch (kind) {
       case HazardKind::deadlock: return ansi_bold_red;
+      case HazardKind::possible_deadlock: return ansi_bold_yellow;
       case HazardKind::unsafe_call: return ansi_bold_magenta;
       case HazardKind::other: return ansi_bold_yellow;
     }
     return ansi_bold;
+  }
+
+  // Whether the owner's acquisition is shown: an unsafe call's owner was only inside a call at fork(), and so
+  // was the watchdog's owner of a futex word; where they entered it is not recorded.
+  static bool shows_acquisition(const Hazard& h) {
+    if (!h.owner) return false;
+    bool futex_owner_only = h.lock && h.lock->type == LockType::futex && h.acquired_at.empty();
+    switch (h.kind) {
+      case HazardKind::deadlock:
+      case HazardKind::possible_deadlock:
+      case HazardKind::other: return !futex_owner_only;
+      case HazardKind::unsafe_call: return !h.acquired_at.empty();
+    }
+    return true;
   }
 
   // "(3 occurrences in processes 11, 12, 13)"
@@ -284,6 +314,7 @@ class Printer {
   static std::string what_happened(const Hazard& h) {
     switch (h.kind) {
       case HazardKind::deadlock: return deadlock_happened(h);
+      case HazardKind::possible_deadlock: return possible_deadlock_sentence(h);
       case HazardKind::unsafe_call:
         return h.call + "() is not async-signal-safe" + (h.why.empty() ? "" : " (" + h.why + ")");
       case HazardKind::other:
@@ -335,8 +366,10 @@ class Printer {
   }
 
   void fork(const ForkContext& f) {
-    out += "\n  Process " + std::to_string(f.parent_pid) + " called fork() in thread " +
-           std::to_string(f.forking_tid) + " at:\n";
+    out += "\n  Process " + std::to_string(f.parent_pid) +
+           (f.raw ? " forked raw (syscall or clone: no atfork handler ran, glibc reset nothing)"
+                  : " called fork()") +
+           " in thread " + std::to_string(f.forking_tid) + " at:\n";
     stack(f.stack, "    ");
     if (f.threads.empty()) return;
     out += "\n  Threads at fork():\n";
@@ -365,6 +398,7 @@ class Printer {
     const std::string signal_safe = "call only async-signal-safe functions between fork() and exec()";
     switch (h.kind) {
       case HazardKind::deadlock: return deadlock_hint(h, signal_safe);
+      case HazardKind::possible_deadlock: return possible_deadlock_hint();
       case HazardKind::unsafe_call: return call_hint(h.call, h.klass);
       case HazardKind::other: return signal_safe;
     }

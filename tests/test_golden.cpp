@@ -249,7 +249,7 @@ Test(golden, merged_across_processes) {
   cr_expect(contains(text, "  called 8 times at this site\n  (2 occurrences in processes 14, 16)\n"), "%s",
             text.c_str());
   cr_expect(contains(text, "forkhazard: unsafe call in process 14 (child of 12; restricted since process 10 forked "
-                           "with threads running): printf()"),
+                           "with threads running) [note]: printf()"),
             "%s", text.c_str());
   cr_expect(contains(json, R"("occurrences":3,"pids":[11,12,13]})"), "%s", json.c_str());
   cr_expect(contains(json, R"("occurrences":2,"pids":[14,16]})"), "%s", json.c_str());
@@ -261,18 +261,65 @@ Test(golden, merged_across_processes) {
   cr_expect_eq(separators, 6u, "each merged hazard is printed once, between two separators");
 }
 
+Test(golden, possible_deadlock_overflow_and_unsafe_call_owner) {
+  std::vector<fh::HazardGroup> groups = groups_of("possible_deadlock.raw");
+  cr_assert_eq(groups.size(), 2u, "the possible deadlock of 4242/4243, setenv of 4244");
+  std::string text = fh::format_text(groups);
+  std::string json = fh::to_json(groups) + "\n";
+  expect_golden("possible_deadlock.txt", text);
+  expect_golden("possible_deadlock.json", json);
+  cr_expect(contains(text, "forkhazard: possible deadlock in process 4242 (child of 4241) [warning]\n"), "%s",
+            text.c_str());
+  cr_expect(contains(text, "Had the fork come while thread 4239 held it, this call would never have returned\n"
+                           "  (2 occurrences in processes 4242, 4243)\n"),
+            "%s", text.c_str());
+  cr_expect(contains(text, "  Thread 4239 \"logger\" acquired the mutex at:\n    #0 0x55d5d2a2b1c9 (app+0x11c9)\n"),
+            "%s", text.c_str());
+  cr_expect(contains(text, "  not recorded: 3 lock acquisitions (held stacks full), 1 thread (registry full)\n"),
+            "the second occurrence's overflow is not lost in the merge:\n%s", text.c_str());
+  cr_expect(contains(text, "  hint: take the lock in a pthread_atfork prepare handler"), "%s", text.c_str());
+  cr_expect(contains(text, "  thread 4240 \"env-writer\" was inside the glibc env lock family "
+                           "(setenv/unsetenv/putenv/clearenv) when it vanished at fork(): if it held that lock, this "
+                           "call never returns\n"),
+            "%s", text.c_str());
+  cr_expect(!contains(text, "Thread 4240"), "an unsafe call's owner took no lock the shim saw:\n%s", text.c_str());
+  cr_expect(contains(json, R"({"kind":"possible-deadlock","level":"warning","pid":4242,)"), "%s", json.c_str());
+  cr_expect(contains(json, R"("overflow":{"held":3,"threads":1,"sites":0},"occurrences":2,"pids":[4242,4243]})"),
+            "%s", json.c_str());
+  cr_expect(contains(json, R"("count":1,"owner":{"tid":4240,"name":"env-writer","relation":"vanished"},"stack":)"),
+            "an unsafe call's owner, without acquired_at:\n%s", json.c_str());
+}
+
+Test(golden, levels_in_headlines_and_json) {
+  std::string deadlock = fh::format_text(groups_of("text_deadlock.raw"));
+  cr_expect(contains(deadlock, "forkhazard: deadlock in process 4242 (child of 4241) [error]\n"), "%s",
+            deadlock.c_str());
+  std::vector<fh::HazardGroup> unsafe = groups_of("text_unsafe_call.raw");
+  std::string text = fh::format_text(unsafe);
+  cr_expect(contains(text, "forkhazard: unsafe call in process 5001 (child of 5000) [note]: malloc()"), "%s",
+            text.c_str());
+  cr_expect(contains(text, "forkhazard: unsafe call in process 5001 (child of 5000) [warning]: setenv()"), "%s",
+            text.c_str());
+  std::string json = fh::to_json(unsafe);
+  cr_expect(contains(json, R"({"kind":"unsafe-call","level":"note","pid":5001,"call":"malloc",)"), "%s", json.c_str());
+  cr_expect(contains(json, R"({"kind":"unsafe-call","level":"warning","pid":5001,"call":"setenv",)"), "%s",
+            json.c_str());
+  cr_expect(!contains(json, R"("overflow")"), "no overflow, no key:\n%s", json.c_str());
+}
+
 Test(golden, colour_wraps_headline_and_hint_only_when_on) {
   fh::TextStyle coloured;
   coloured.color = true;
   std::string deadlock = fh::format_text(groups_of("text_deadlock.raw"), coloured);
   cr_expect(contains(deadlock, "==================\n\033[1m\033[31mforkhazard: deadlock in process 4242 (child of "
-                               "4241)\033[0m\n"),
+                               "4241) [error]\033[0m\n"),
             "the deadlock headline is not bold red:\n%s", deadlock.c_str());
   cr_expect(contains(deadlock, "\n  \033[32mhint: take the lock in a pthread_atfork prepare handler"), "%s",
             deadlock.c_str());
   cr_expect(contains(deadlock, " \033[2m(app+0x12f0)\033[0m\n"), "module+offset is not dim:\n%s", deadlock.c_str());
   std::string unsafe = fh::format_text(groups_of("text_unsafe_call.raw"), coloured);
-  cr_expect(contains(unsafe, "\033[1m\033[35mforkhazard: unsafe call in process 5001 (child of 5000)\033[0m: malloc()"),
+  cr_expect(contains(unsafe,
+                     "\033[1m\033[35mforkhazard: unsafe call in process 5001 (child of 5000) [note]\033[0m: malloc()"),
             "the unsafe-call headline is not bold magenta:\n%s", unsafe.c_str());
 
   for (const char* raw : {"text_deadlock.raw", "text_unsafe_call.raw", "text_merged.raw"}) {
@@ -376,6 +423,61 @@ Test(golden, cli_fail_on_and_exitcode, .init = clean_environment) {
             bad.err.c_str());
 }
 
+// --fail-on=LEVEL fails on that level and every more severe one (error > warning > note); the default is warning,
+// so a run whose hazards are all notes (the allocator, stdio: what every Python child does) exits 0.
+Test(golden, cli_fail_on_levels, .init = clean_environment) {
+  std::string dir = temp_dir();
+  std::string notes = dir + "/notes.raw";
+  write_file(notes,
+             "forkhazard-raw v=1\nreport pid=7 ppid=6\n"
+             "hazard kind=unsafe-call call=malloc class=non-portable site=0x401234 why=allocates\nstack pcs=0x401234\n"
+             "end\nreport pid=8 ppid=6\n"
+             "hazard kind=unsafe-call call=fputs class=non-portable site=0x401300 why=stdio\nstack pcs=0x401300\nend\n");
+  std::string deadlock = golden_dir + "text_deadlock.raw", unsafe = golden_dir + "text_unsafe_call.raw",
+              predicted = golden_dir + "possible_deadlock.raw";
+  struct Case {
+    std::vector<std::string> args;
+    int status;
+  } cases[] = {
+      {{"report", notes}, 0},  // notes only: the default (warning) does not fail
+      {{"report", "--fail-on=warning", notes}, 0},
+      {{"report", "--fail-on=error", notes}, 0},
+      {{"report", "--fail-on=note", notes}, 66},
+      {{"report", "--fail-on", "note", "--exitcode", "7", notes}, 7},
+      {{"report", "--fail-on=unsafe-call", notes}, 66},  // a kind, whatever its level
+      {{"report", "--fail-on=any", notes}, 66},
+      {{"report", predicted}, 66},  // a possible deadlock (and a hang-prone call): warnings
+      {{"report", "--fail-on=error", predicted}, 0},
+      {{"report", "--fail-on=note", predicted}, 66},
+      {{"report", "--fail-on=possible-deadlock", predicted}, 66},
+      {{"report", "--fail-on=deadlock", predicted}, 0},
+      {{"report", "--fail-on=error", deadlock}, 66},
+      {{"report", "--fail-on=warning", deadlock}, 66},
+      {{"report", "--fail-on=note", deadlock}, 66},
+      {{"report", "--fail-on=possible-deadlock", deadlock}, 0},
+      {{"report", "--fail-on=error", unsafe}, 0},    // malloc (note) and setenv (warning)
+      {{"report", "--fail-on=warning", unsafe}, 66},  // setenv
+      {{"report", "--fail-on=error", "--exitcode=9", deadlock, notes}, 9},
+      {{"report", notes, golden_dir + "no-such-file.raw"}, 1},  // a bad file; the notes do not fail
+  };
+  for (const Case& c : cases) {
+    Cli r = cli(c.args);
+    std::string shown;
+    for (const std::string& a : c.args) shown += " " + a;
+    cr_expect_eq(r.status, c.status, "forkhazard%s: exit %d, expected %d; stderr:\n%s", shown.c_str(), r.status,
+                 c.status, r.err.c_str());
+  }
+  // The notes are still reported, with their level, when they do not fail the run.
+  Cli quiet = cli({"report", notes});
+  cr_expect(contains(quiet.err, "forkhazard: unsafe call in process 7 (child of 6) [note]: malloc()"), "%s",
+            quiet.err.c_str());
+  cr_expect(contains(quiet.err, "forkhazard: 2 unsafe calls in 2 processes\n"), "%s", quiet.err.c_str());
+  Cli predicted_run = cli({"report", predicted});
+  cr_expect(contains(predicted_run.err, "forkhazard: 1 possible deadlock, 1 unsafe call in 3 processes\n"), "%s",
+            predicted_run.err.c_str());
+  remove_tree(dir);
+}
+
 Test(golden, cli_rejects_bad_values_with_one_line, .init = clean_environment) {
   std::string dir = temp_dir();
   std::string marker = dir + "/ran";
@@ -384,8 +486,15 @@ Test(golden, cli_rejects_bad_values_with_one_line, .init = clean_environment) {
     std::vector<std::string> options;
     std::string message;
   } cases[] = {
-      {{"--fail-on=foo"}, "forkhazard: run: bad value for --fail-on: 'foo' (expected deadlock, unsafe-call or any)\n"},
-      {{"--fail-on", "Any"}, "forkhazard: run: bad value for --fail-on: 'Any' (expected deadlock, unsafe-call or any)\n"},
+      {{"--fail-on=foo"},
+       "forkhazard: run: bad value for --fail-on: 'foo' (expected error, warning, note, deadlock, possible-deadlock, "
+       "unsafe-call or any)\n"},
+      {{"--fail-on", "Any"},
+       "forkhazard: run: bad value for --fail-on: 'Any' (expected error, warning, note, deadlock, possible-deadlock, "
+       "unsafe-call or any)\n"},
+      {{"--fail-on=Warning"},
+       "forkhazard: run: bad value for --fail-on: 'Warning' (expected error, warning, note, deadlock, "
+       "possible-deadlock, unsafe-call or any)\n"},
       {{"--exitcode", "0"}, "forkhazard: run: bad value for --exitcode: '0' (expected 1..255)\n"},
       {{"--exitcode=300"}, "forkhazard: run: bad value for --exitcode: '300' (expected 1..255)\n"},
       {{"--exitcode=12x"}, "forkhazard: run: bad value for --exitcode: '12x' (expected 1..255)\n"},
@@ -445,7 +554,10 @@ Test(golden, cli_suppressions_drop_what_they_name, .init = clean_environment) {
   std::string raw = golden_dir + "text_merged.raw";
   write_file(dir + "/supp.txt", "# the server's cache\ndeadlock:server\nunsafe-call:no_such_function\n");
   Cli r = cli({"report", "--suppressions", dir + "/supp.txt", "--json", dir + "/r.json", raw});
-  cr_expect_eq(r.status, fh::exit_hazard, "printf remains; stderr:\n%s", r.err.c_str());
+  // printf remains, a note: the default --fail-on (warning) lets it pass; --fail-on=note does not.
+  cr_expect_eq(r.status, 0, "printf remains, a note; stderr:\n%s", r.err.c_str());
+  Cli notes = cli({"report", "--suppressions", dir + "/supp.txt", "--fail-on=note", raw});
+  cr_expect_eq(notes.status, fh::exit_hazard, "printf remains; stderr:\n%s", notes.err.c_str());
   cr_expect(contains(r.err, "forkhazard: used suppressions:\n     4 deadlock:server (" + dir + "/supp.txt:2)\n"
                             "forkhazard: 1 unsafe call in 2 processes\n"),
             "%s", r.err.c_str());
@@ -466,6 +578,24 @@ Test(golden, cli_suppressions_drop_what_they_name, .init = clean_environment) {
   cr_expect_eq(from_env.status, 0, "%s", from_env.err.c_str());
   cr_expect(contains(from_env.err, "     2 unsafe-call:server (" + dir + "/unsafe.txt:1)\n"), "%s",
             from_env.err.c_str());
+  remove_tree(dir);
+}
+
+Test(golden, cli_suppresses_possible_deadlocks, .init = clean_environment) {
+  std::string dir = temp_dir();
+  std::string raw = golden_dir + "possible_deadlock.raw";
+  write_file(dir + "/supp.txt", "deadlock:app\npossible-deadlock:forkhazard/app\n");
+  Cli r = cli({"report", "--suppressions", dir + "/supp.txt", "--json", dir + "/r.json", raw});
+  cr_expect_eq(r.status, fh::exit_hazard, "setenv (a warning) remains; stderr:\n%s", r.err.c_str());
+  cr_expect(contains(r.err, "forkhazard: used suppressions:\n     2 possible-deadlock:forkhazard/app (" + dir +
+                                "/supp.txt:2)\nforkhazard: 1 unsafe call in 1 process\n"),
+            "%s", r.err.c_str());
+  cr_expect(!contains(r.err, "possible deadlock in process"), "%s", r.err.c_str());
+  std::string json = read_file(dir + "/r.json");
+  cr_expect(!contains(json, R"("kind":"possible-deadlock")") && contains(json, R"("kind":"unsafe-call")"), "%s",
+            json.c_str());
+  Cli fails_on_it = cli({"report", "--suppressions", dir + "/supp.txt", "--fail-on=possible-deadlock", raw});
+  cr_expect_eq(fails_on_it.status, 0, "every possible deadlock is suppressed; stderr:\n%s", fails_on_it.err.c_str());
   remove_tree(dir);
 }
 
@@ -511,7 +641,12 @@ Test(golden, help_lists_the_tables, .init = clean_environment) {
       cr_expect(contains(r->out, "  " + flag) || contains(r->out, ", " + flag), "help lacks %s:\n%s", flag.c_str(),
                 r->out.c_str());
   }
-  cr_expect(contains(top.out, "  --fail-on=deadlock|unsafe-call|any  (default: any)\n"), "%s", top.out.c_str());
+  cr_expect(contains(top.out, "  --fail-on=error|warning|note|deadlock|possible-deadlock|unsafe-call|any  (default: "
+                              "warning)\n"),
+            "%s", top.out.c_str());
+  cr_expect(contains(top.out, "levels (shown in each hazard's headline") &&
+                contains(top.out, "\n  note     a non-portable unsafe call (the allocator, stdio)"),
+            "--help explains the levels:\n%s", top.out.c_str());
   cr_expect(contains(top.out, "  --exitcode N  (default: 66; 1..255)\n"), "%s", top.out.c_str());
   for (const ShimOption& option : shim_options()) {
     std::string line = "\n  " + option.name + "=";

@@ -159,6 +159,50 @@ Test(merge, unsafe_call_counts_add_up_across_processes) {
   cr_expect_eq(groups[1].hazard.count, 1, "a deadlock's count is not a call count");
 }
 
+// A prediction merges as a deadlock does: same kind, call, lock type and stack; not with the deadlock itself.
+Test(merge, possible_deadlocks_merge_like_deadlocks) {
+  auto predicted = [](int64_t pid, uint64_t base) {
+    fh::Hazard h = deadlock(pid, base);
+    h.kind = fh::HazardKind::possible_deadlock;
+    h.acquired_at = {frame("/opt/app", 0x1100, base, "log_loop")};
+    return h;
+  };
+  fh::Hazard other_type = predicted(14, 0x5000);
+  other_type.lock->type = fh::LockType::rwlock_read;
+  fh::Hazard other_stack = predicted(15, 0x5000);
+  other_stack.stack[1].offset = 0x1600;
+  fh::Hazard moved_lock = predicted(16, 0x9000);
+  moved_lock.lock->addr += 0x40;
+  std::vector<fh::HazardGroup> groups = fh::merge_hazards(
+      {report(11, {predicted(11, 0x5000)}), report(12, {predicted(12, 0x555500000000)}),
+       report(13, {deadlock(13, 0x5000)}), report(14, {other_type}), report(15, {other_stack}),
+       report(16, {moved_lock})});
+  cr_assert_eq(groups.size(), 4u, "11/12/16 merge; the deadlock, another lock type, another stack do not");
+  cr_expect(groups[0].hazard.kind == fh::HazardKind::possible_deadlock);
+  cr_expect_eq(groups[0].occurrences, 3);
+  cr_assert_eq(groups[0].pids.size(), 3u);
+  cr_expect_eq(groups[0].pids[2], 16);
+  cr_expect(groups[1].hazard.kind == fh::HazardKind::deadlock);
+  cr_expect_eq(groups[2].pids[0], 14);
+  cr_expect_eq(groups[3].pids[0], 15);
+  cr_expect_eq(groups[0].hazard.count, 1, "a prediction's count is not a call count");
+  EXPECT_TEXT(fh::format_summary(groups), "forkhazard: 1 deadlock, 3 possible deadlocks in 6 processes\n");
+}
+
+Test(merge, overflow_survives_the_merge) {
+  fh::Hazard a = deadlock(11, 0x5000), b = deadlock(12, 0x5000), c = deadlock(13, 0x5000);
+  b.overflow = fh::Overflow{4, 0, 1};
+  c.overflow = fh::Overflow{2, 3, 0};
+  std::vector<fh::HazardGroup> groups = fh::merge_hazards({report(11, {a}), report(12, {b}), report(13, {c})});
+  cr_assert_eq(groups.size(), 1u);
+  const fh::Overflow& o = groups[0].hazard.overflow;
+  cr_expect(o.any(), "the first occurrence recorded everything, a later one did not: still said");
+  cr_expect_eq(o.held, 4, "the largest count, not the sum (children inherit their parent's counters)");
+  cr_expect_eq(o.threads, 3);
+  cr_expect_eq(o.sites, 1);
+  cr_expect_not(fh::merge_hazards({report(11, {a})})[0].hazard.overflow.any());
+}
+
 Test(merge, kinds_differ) {
   fh::Hazard d = deadlock(11, 0x5000);
   fh::Hazard u = deadlock(11, 0x5000);
@@ -193,6 +237,11 @@ Test(merge, summary_wording) {
        report(12, {other_stack, unsafe_call(12, 0x5000, "printf", 0x1300), unsafe_call(12, 0x5000, "free", 0x1300)}),
        report(13, {deadlock(13, 0x5000)}), report(14, {unsafe_call(14, 0x5000, "malloc", 0x1300)})});
   EXPECT_TEXT(fh::format_summary(mixed), "forkhazard: 2 deadlocks, 3 unsafe calls in 4 processes\n");
+
+  fh::Hazard predicted = deadlock(15, 0x5000);
+  predicted.kind = fh::HazardKind::possible_deadlock;
+  EXPECT_TEXT(fh::format_summary(fh::merge_hazards({report(15, {predicted})})),
+              "forkhazard: 1 possible deadlock in 1 process\n");
 }
 
 Test(merge, summary_counts_unknown_kinds) {

@@ -73,7 +73,7 @@ const char small_block[] =
     "end\n";
 
 const char small_json[] =
-    R"({"version":1,"hazards":[{"kind":"deadlock","pid":20,"call":"pthread_mutex_lock",)"
+    R"({"version":1,"hazards":[{"kind":"deadlock","level":"error","pid":20,"call":"pthread_mutex_lock",)"
     R"("lock":{"addr":"0x1000","type":"mutex"},"owner":{"tid":11,"name":"w\"q","relation":"vanished"},)"
     R"("acquired_at":[{"pc":"0xa1"}],"stack":[{"pc":"0xb1"},{"pc":"0xb2"}],)"
     R"("fork":{"parent_pid":10,"forking_tid":10,"stack":[{"pc":"0xc1"}],)"
@@ -94,7 +94,8 @@ const char unsafe_block[] =
     "end\n";
 
 const char unsafe_json[] =
-    R"({"version":1,"hazards":[{"kind":"unsafe-call","pid":4242,"call":"malloc","class":"non-portable",)"
+    R"({"version":1,"hazards":[{"kind":"unsafe-call","level":"note","pid":4242,"call":"malloc",)"
+    R"("class":"non-portable",)"
     R"("why":"allocates","site":{"pc":"0x401234","module":"/nonexistent/forkhazard/app","offset":"0x2234"},)"
     R"("count":17,"stack":[{"pc":"0x401234","module":"/nonexistent/forkhazard/app","offset":"0x2234"},)"
     R"({"pc":"0x999"}],"fork":{"parent_pid":4241,"forking_tid":4241,)"
@@ -394,7 +395,8 @@ Test(reader, json_omits_what_a_hazard_lacks) {
                            "stack pcs=0x5\nend\n");
   cr_assert(r.errors.empty(), "%s", joined_errors(r).c_str());
   EXPECT_TEXT(fh::to_json(fh::merge_hazards(r.reports)),
-                   R"({"version":1,"hazards":[{"kind":"unsafe-call","pid":9,"call":"localtime_r","count":1,)"
+                   R"({"version":1,"hazards":[{"kind":"unsafe-call","level":"warning","pid":9,"call":"localtime_r",)"
+                   R"("count":1,)"
                    R"("stack":[{"pc":"0x5"}],"occurrences":1,"pids":[9]}]})");
 }
 
@@ -421,7 +423,7 @@ Test(reader, json_frames_with_module_and_source) {
   bare.offset = 0x1000;
   h.stack = {inner, outer, bare};
   EXPECT_TEXT(fh::to_json(fh::merge_hazards({report})),
-                   R"({"version":1,"hazards":[{"kind":"deadlock","pid":1,"call":"sem_wait","stack":[)"
+                   R"({"version":1,"hazards":[{"kind":"deadlock","level":"error","pid":1,"call":"sem_wait","stack":[)"
                    R"({"pc":"0x1010","module":"/m/x.so","offset":"0x10","function":"inner","file":"a.c","line":3,)"
                    R"("inlined":true},)"
                    R"({"pc":"0x1010","module":"/m/x.so","offset":"0x10","function":"outer","file":"a.c","line":9},)"
@@ -501,7 +503,7 @@ Test(reader, text_report_reads_like_a_sanitizer) {
   resolve_all(r);
   std::string text = fh::format_text(fh::merge_hazards(r.reports));
   const char* expected[] = {
-      "==================\nforkhazard: deadlock in process 20 (child of 10)\n",
+      "==================\nforkhazard: deadlock in process 20 (child of 10) [error]\n",
       "  pthread_mutex_lock(0x1000) would block forever: the mutex is held by thread 11 \"w\"q\", which vanished "
       "at fork()\n    #0 0xb1 (no module)\n    #1 0xb2 (no module)\n",
       "Thread 11 \"w\"q\" acquired the mutex at:\n    #0 0xa1 (no module)\n",
@@ -704,7 +706,7 @@ Test(reader, text_of_an_unsafe_call) {
   resolve_all(r);
   std::string text = fh::format_text(fh::merge_hazards(r.reports));
   const char* expected[] = {
-      "==================\nforkhazard: unsafe call in process 4242 (child of 4241): malloc() is not "
+      "==================\nforkhazard: unsafe call in process 4242 (child of 4241) [note]: malloc() is not "
       "async-signal-safe (allocates)\n",
       "\n  non-portable: undefined after fork() in a multithreaded process by POSIX; glibc keeps it working "
       "(FORKHAZARD_OPTIONS=mode=glibc drops this class)\n  called 17 times at this site\n"
@@ -808,7 +810,7 @@ Test(reader, text_of_deadlocks_on_glibc_state_condvars_statics_and_semaphores) {
       {4,
        {"  sem_clockwait(0x60) would block forever: the semaphore is at 0 and nothing left in this "
         "single-threaded process can post it\n",
-        "forkhazard: deadlock in process 11 (child of 6)\n",
+        "forkhazard: deadlock in process 11 (child of 6) [error]\n",
         "Python's threading.Lock is such a semaphore"}},
   };
   for (const Case& c : cases) {
@@ -820,4 +822,212 @@ Test(reader, text_of_deadlocks_on_glibc_state_condvars_statics_and_semaphores) {
   cr_expect(setenv_text.find("  hint: build the child's environment before fork() and pass it to execve()\n") !=
                 std::string::npos,
             "%s", setenv_text.c_str());
+}
+
+// ---- the prediction, what the shim could not record, an unsafe call's owner (issue 8) --------------------------
+
+namespace {
+
+// A possible deadlock as the shim writes it (shim/protocol.h), with an overflow line.
+const char possible_block[] =
+    "forkhazard-raw v=1\n"
+    "report pid=4242 ppid=4241\n"
+    "# forkhazard: possible-deadlock in process 4242: pthread_mutex_lock() takes mutex 0x55d5d2a2c040, free now\n"
+    "hazard kind=possible-deadlock call=pthread_mutex_lock\n"
+    "lock addr=0x55d5d2a2c040 type=mutex\n"
+    "owner tid=4239 name=logger relation=vanished\n"
+    "acquired pcs=0x55d5d2a2b1c9\n"
+    "stack pcs=0x55d5d2a2b2f0,0x55d5d2a2b410\n"
+    "fork parent_pid=4241 forking_tid=4241 pcs=0x55d5d2a2b2a0\n"
+    "thread tid=4239 name=logger relation=vanished created=0x55d5d2a2b290\n"
+    "thread tid=4241 name=main relation=forker created=-\n"
+    "overflow held=3 threads=0 sites=12\n"
+    "end\n";
+
+}  // namespace
+
+Test(reader, parses_a_possible_deadlock) {
+  fh::ReadResult r = parse(possible_block);
+  cr_assert(r.errors.empty(), "%s", joined_errors(r).c_str());
+  const fh::Hazard& h = r.reports.at(0).hazards.at(0);
+  cr_expect(h.kind == fh::HazardKind::possible_deadlock);
+  cr_expect(h.kind_spelling.empty(), "a known kind keeps no spelling");
+  EXPECT_TEXT(std::string(fh::spelling(h.kind, h.kind_spelling)), "possible-deadlock");
+  cr_expect(fh::parse_hazard_kind("possible-deadlock") == fh::HazardKind::possible_deadlock);
+  cr_expect(fh::level_of(h) == fh::Level::warning);
+  EXPECT_TEXT(h.call, "pthread_mutex_lock");
+  cr_assert(h.lock.has_value());
+  cr_expect_eq(h.lock->addr, 0x55d5d2a2c040u);
+  cr_expect(h.lock->type == fh::LockType::mutex);
+  cr_assert(h.owner.has_value());
+  cr_expect_eq(h.owner->tid, 4239);
+  EXPECT_TEXT(h.owner->name, "logger");
+  cr_expect(h.owner->relation == fh::Relation::vanished);
+  cr_assert_eq(h.acquired_at.size(), 1u);
+  cr_expect_eq(h.acquired_at[0].pc, 0x55d5d2a2b1c9u);
+  cr_expect_eq(h.stack.size(), 2u);
+  cr_assert(h.fork.has_value());
+  cr_expect_eq(h.fork->threads.size(), 2u);
+  cr_expect(h.fork->threads[0].held.empty(), "the lock was free at fork()");
+  cr_expect_eq(h.count, 1);
+}
+
+Test(reader, json_and_text_of_a_possible_deadlock) {
+  fh::ReadResult r = parse(possible_block);
+  cr_assert(r.errors.empty(), "%s", joined_errors(r).c_str());
+  std::vector<fh::HazardGroup> groups = fh::merge_hazards(r.reports);
+  EXPECT_TEXT(fh::to_json(groups),
+              R"({"version":1,"hazards":[{"kind":"possible-deadlock","level":"warning","pid":4242,)"
+              R"("call":"pthread_mutex_lock","lock":{"addr":"0x55d5d2a2c040","type":"mutex"},)"
+              R"("owner":{"tid":4239,"name":"logger","relation":"vanished"},"acquired_at":[{"pc":"0x55d5d2a2b1c9"}],)"
+              R"("stack":[{"pc":"0x55d5d2a2b2f0"},{"pc":"0x55d5d2a2b410"}],)"
+              R"("fork":{"parent_pid":4241,"forking_tid":4241,"stack":[{"pc":"0x55d5d2a2b2a0"}],)"
+              R"("threads":[{"tid":4239,"name":"logger","relation":"vanished","created_at":[{"pc":"0x55d5d2a2b290"}],)"
+              R"("held":[]},{"tid":4241,"name":"main","relation":"forker","created_at":[],"held":[]}]},)"
+              R"("overflow":{"held":3,"threads":0,"sites":12},"occurrences":1,"pids":[4242]}]})");
+  std::string text = fh::format_text(groups);
+  const char* expected[] = {
+      "==================\nforkhazard: possible deadlock in process 4242 (child of 4241) [warning]\n"
+      "  pthread_mutex_lock(0x55d5d2a2c040) took the mutex while it was free, but thread 4239 \"logger\", which "
+      "vanished at fork(), used it in the parent. Had the fork come while thread 4239 held it, this call would "
+      "never have returned\n    #0 0x55d5d2a2b2f0 (no module)\n",
+      "\n  Thread 4239 \"logger\" acquired the mutex at:\n    #0 0x55d5d2a2b1c9 (no module)\n\n  Process 4241",
+      "    thread 4241 \"main\" (the thread that called fork())\n\n"
+      "  not recorded: 3 lock acquisitions (held stacks full), 12 call sites (table full)\n\n"
+      "  hint: take the lock in a pthread_atfork prepare handler and release it in the parent and child handlers, "
+      "so that no thread holds it at fork(); or do not take it in the child (call only async-signal-safe functions "
+      "between fork() and exec())\n==================\n",
+  };
+  for (const char* piece : expected)
+    cr_expect(text.find(piece) != std::string::npos, "missing [%s] in:\n%s", piece, text.c_str());
+
+  // Without an owner, and on an rwlock taken for reading.
+  fh::Hazard h = r.reports[0].hazards[0];
+  h.owner.reset();
+  h.lock->type = fh::LockType::rwlock_read;
+  text = fh::format_hazard(h);
+  cr_expect(text.find("  pthread_mutex_lock(0x55d5d2a2c040) took the rwlock while it was free, but a thread that "
+                      "vanished at fork() used it in the parent. Had the fork come while that thread held it, this "
+                      "call would never have returned\n") != std::string::npos,
+            "%s", text.c_str());
+  cr_expect(text.find("acquired the") == std::string::npos, "no owner, no acquisition:\n%s", text.c_str());
+}
+
+Test(reader, overflow_belongs_to_every_hazard_of_its_block) {
+  fh::ReadResult r = parse(
+      "forkhazard-raw v=1\nreport pid=5 ppid=4\n"
+      "hazard kind=unsafe-call call=malloc class=non-portable site=0x10 why=allocates\nstack pcs=0x10\n"
+      "hazard kind=unsafe-call call=free class=non-portable site=0x20 why=frees\nstack pcs=0x20\n"
+      "overflow held=0 threads=2 sites=1 future=9\nend\n"
+      "report pid=6 ppid=4\nhazard kind=deadlock call=f\nend\n"
+      "report pid=7 ppid=4\nhazard kind=deadlock call=g\noverflow held=x threads=1\nend\n",
+      "o.raw");
+  cr_assert_eq(r.errors.size(), 1u, "%s", joined_errors(r).c_str());
+  EXPECT_TEXT(r.errors[0], "forkhazard: o.raw:14: malformed decimal number 'x' in 'overflow held='");
+  cr_assert_eq(r.reports.size(), 3u);
+  cr_expect_eq(r.reports[0].overflow.threads, 2);
+  for (const fh::Hazard& h : r.reports[0].hazards) {
+    cr_expect_eq(h.overflow.held, 0);
+    cr_expect_eq(h.overflow.threads, 2);
+    cr_expect_eq(h.overflow.sites, 1);
+  }
+  cr_expect_not(r.reports[1].hazards.at(0).overflow.any(), "no overflow line: nothing lost");
+  cr_expect_eq(r.reports[2].hazards.at(0).overflow.threads, 1, "the good fields of a bad line still count");
+  cr_expect_eq(r.reports[2].hazards.at(0).overflow.held, 0);
+
+  std::string text = fh::format_hazard(r.reports[0].hazards[0]);
+  cr_expect(text.find("\n  not recorded: 2 threads (registry full), 1 call site (table full)\n") != std::string::npos,
+            "%s", text.c_str());
+  std::string json = fh::to_json(fh::merge_hazards(r.reports));
+  cr_expect(json.find(R"("stack":[{"pc":"0x10"}],"overflow":{"held":0,"threads":2,"sites":1},"occurrences")") !=
+                std::string::npos,
+            "%s", json.c_str());
+  cr_expect(json.find(R"("call":"f","stack":[],"occurrences")") != std::string::npos, "only when not 0: %s",
+            json.c_str());
+  cr_expect(fh::format_hazard(r.reports[1].hazards[0]).find("not recorded") == std::string::npos);
+}
+
+Test(reader, unsafe_call_with_an_owner) {
+  fh::ReadResult r = parse(
+      "forkhazard-raw v=1\nreport pid=5 ppid=4\n"
+      "# forkhazard: unsafe-call in process 5: getpwnam() is not async-signal-safe (...); class hang-prone\n"
+      "#   thread 3 \"resolver\" was inside a call that takes glibc's nss lock when it vanished at fork(): if it "
+      "held that lock, this call never returns\n"
+      "hazard kind=unsafe-call call=getpwnam class=hang-prone site=0x10 why=NSS\n"
+      "owner tid=3 name=resolver relation=vanished\nstack pcs=0x10\nend\n"
+      "report pid=6 ppid=4\n"
+      "hazard kind=unsafe-call call=frob_locked class=hang-prone site=0x20 why=takes%20a%20lock\n"
+      "owner tid=3 name=- relation=vanished\nstack pcs=0x20\nend\n");
+  cr_assert(r.errors.empty(), "%s", joined_errors(r).c_str());
+  const fh::Hazard& h = r.reports.at(0).hazards.at(0);
+  cr_assert(h.owner.has_value());
+  cr_expect_eq(h.owner->tid, 3);
+  EXPECT_TEXT(h.owner->name, "resolver");
+  cr_expect(h.acquired_at.empty());
+  cr_expect(fh::level_of(h) == fh::Level::warning);
+
+  std::string text = fh::format_hazard(h);
+  cr_expect(text.find(" [warning]: getpwnam() is not async-signal-safe (NSS)\n"
+                      "  hang-prone: takes a glibc lock that fork() does not reset: this child can hang here\n"
+                      "  thread 3 \"resolver\" was inside the glibc nss lock family (") != std::string::npos,
+            "%s", text.c_str());
+  cr_expect(text.find(") when it vanished at fork(): if it held that lock, this call never returns\n    #0 0x10") !=
+                std::string::npos,
+            "%s", text.c_str());
+  cr_expect(text.find("Thread 3") == std::string::npos, "no acquisition for an owner that took nothing:\n%s",
+            text.c_str());
+  // A call this CLI does not catalogue still says what the owner was in.
+  std::string other = fh::format_hazard(r.reports.at(1).hazards.at(0));
+  cr_expect(other.find("  thread 3 was inside a call of the same glibc lock family as frob_locked() when it vanished "
+                       "at fork(): if it held that lock, this call never returns\n") != std::string::npos,
+            "%s", other.c_str());
+
+  std::string json = fh::to_json(fh::merge_hazards({r.reports.at(0)}));
+  EXPECT_TEXT(json, R"({"version":1,"hazards":[{"kind":"unsafe-call","level":"warning","pid":5,"call":"getpwnam",)"
+                    R"("class":"hang-prone","why":"NSS","site":{"pc":"0x10"},"count":1,)"
+                    R"("owner":{"tid":3,"name":"resolver","relation":"vanished"},"stack":[{"pc":"0x10"}],)"
+                    R"("occurrences":1,"pids":[5]}]})");
+}
+
+Test(reader, levels_by_kind_and_class) {
+  fh::Hazard h;
+  h.kind = fh::HazardKind::deadlock;
+  cr_expect(fh::level_of(h) == fh::Level::error);
+  h.kind = fh::HazardKind::possible_deadlock;
+  cr_expect(fh::level_of(h) == fh::Level::warning);
+  h.kind = fh::HazardKind::unsafe_call;
+  h.klass = fh::CallClass::hang_prone;
+  cr_expect(fh::level_of(h) == fh::Level::warning);
+  h.klass = fh::CallClass::non_portable;
+  cr_expect(fh::level_of(h) == fh::Level::note);
+  h.klass = fh::CallClass::other;
+  cr_expect(fh::level_of(h) == fh::Level::warning, "a class unknown to this forkhazard is not known to be harmless");
+  h.klass.reset();
+  cr_expect(fh::level_of(h) == fh::Level::warning);
+  h.kind = fh::HazardKind::other;
+  cr_expect(fh::level_of(h) == fh::Level::warning);
+  EXPECT_TEXT(std::string(fh::spelling(fh::Level::error)), "error");
+  EXPECT_TEXT(std::string(fh::spelling(fh::Level::warning)), "warning");
+  EXPECT_TEXT(std::string(fh::spelling(fh::Level::note)), "note");
+}
+
+Test(reader, raw_fork_is_read_and_shown) {
+  fh::ReadResult r = parse(
+      "forkhazard-raw v=1\nreport pid=5 ppid=4\n"
+      "hazard kind=unsafe-call call=malloc class=hang-prone site=0x10 why=allocates\nstack pcs=0x10\n"
+      "fork parent_pid=4 forking_tid=4 pcs=0x30 raw=1\nend\n"
+      "report pid=6 ppid=4\nhazard kind=deadlock call=f\nfork parent_pid=4 forking_tid=4 pcs=-\nend\n");
+  cr_assert(r.errors.empty(), "%s", joined_errors(r).c_str());
+  cr_expect(r.reports.at(0).hazards.at(0).fork->raw);
+  cr_expect_not(r.reports.at(1).hazards.at(0).fork->raw, "no raw= is an ordinary fork()");
+  std::string json = fh::to_json(fh::merge_hazards(r.reports));
+  cr_expect(json.find(R"("fork":{"parent_pid":4,"forking_tid":4,"raw":1,"stack":[{"pc":"0x30"}])") != std::string::npos,
+            "%s", json.c_str());
+  cr_expect(json.find(R"("fork":{"parent_pid":4,"forking_tid":4,"stack":[])") != std::string::npos, "%s",
+            json.c_str());
+  std::string text = fh::format_hazard(r.reports[0].hazards[0]);
+  cr_expect(text.find("\n  Process 4 forked raw (syscall or clone: no atfork handler ran, glibc reset nothing) in "
+                      "thread 4 at:\n") != std::string::npos,
+            "%s", text.c_str());
+  cr_expect(text.find(" [warning]: malloc()") != std::string::npos, "hang-prone there: %s", text.c_str());
 }

@@ -163,10 +163,11 @@ Test(sarif, has_the_sarif_2_1_0_shape) {
   cr_expect(!string_of(member(driver, "version")).empty());
   cr_expect_null(member(driver, "informationUri"), "no made-up URI");
   const std::vector<Json>& rules = array_of(member(driver, "rules"));
-  cr_assert_eq(rules.size(), 2u, "one rule per hazard kind");
+  cr_assert_eq(rules.size(), 3u, "one rule per hazard kind");
   EXPECT_TEXT(string_of(rules[0].get("id")), "deadlock");
   EXPECT_TEXT(string_of(rules[1].get("id")), "unsafe-call");
-  const char* levels[] = {"error", "warning"};
+  EXPECT_TEXT(string_of(rules[2].get("id")), "possible-deadlock");
+  const char* levels[] = {"error", "warning", "warning"};
   for (size_t i = 0; i < rules.size(); ++i) {
     cr_expect(!string_of(rules[i].get("name")).empty());
     for (const char* text : {"shortDescription", "fullDescription", "help"})
@@ -176,15 +177,19 @@ Test(sarif, has_the_sarif_2_1_0_shape) {
   cr_expect(e2e::contains(string_of(member(rules[0].get("help"), "text")), "pthread_atfork"));
   cr_expect(e2e::contains(string_of(member(rules[1].get("help"), "text")), "_exit"));
   cr_expect(e2e::contains(string_of(member(rules[1].get("help"), "text")), "posix_spawn"));
+  cr_expect(e2e::contains(string_of(member(rules[2].get("help"), "text")), "pthread_atfork"));
   cr_expect_not_null(member(member(member(&runs[0], "originalUriBaseIds"), "%SRCROOT%"), "description"));
 
   const std::vector<Json>& results = results_of(sarif);
   cr_assert_eq(results.size(), 3u, "one result per merged hazard");
-  for (const Json& result : results) {
+  // Each result has its hazard's level: malloc is non-portable, a note below its rule's default warning.
+  const char* result_levels[] = {"error", "note", "error"};
+  for (size_t r = 0; r < results.size(); ++r) {
+    const Json& result = results[r];
     long long index = integer_of(result.get("ruleIndex"));
     cr_assert(index >= 0 && index < static_cast<long long>(rules.size()), "ruleIndex %lld", index);
     EXPECT_TEXT(string_of(result.get("ruleId")), string_of(rules[index].get("id")));
-    EXPECT_TEXT(string_of(result.get("level")), levels[index]);
+    EXPECT_TEXT(string_of(result.get("level")), result_levels[r]);
     cr_expect(!string_of(member(result.get("message"), "text")).empty());
     const std::vector<Json>& locations = array_of(result.get("locations"));
     cr_assert_eq(locations.size(), 1u);
@@ -329,12 +334,68 @@ Test(sarif, kinds_unknown_to_this_forkhazard_get_a_rule) {
   Json sarif = parsed(fh::to_sarif({future, cache_deadlock(), future}, strip));
   const Json* driver = member(member(&array_of(sarif.get("runs"))[0], "tool"), "driver");
   const std::vector<Json>& rules = array_of(member(driver, "rules"));
-  cr_assert_eq(rules.size(), 3u, "the two rules and one for the new kind");
-  EXPECT_TEXT(string_of(rules[2].get("id")), "leak");
+  cr_assert_eq(rules.size(), 4u, "the three rules and one for the new kind");
+  EXPECT_TEXT(string_of(rules[3].get("id")), "leak");
   EXPECT_TEXT(string_of(results_of(sarif).at(0).get("ruleId")), "leak");
-  cr_expect_eq(integer_of(results_of(sarif).at(0).get("ruleIndex")), 2);
-  cr_expect_eq(integer_of(results_of(sarif).at(2).get("ruleIndex")), 2);
+  cr_expect_eq(integer_of(results_of(sarif).at(0).get("ruleIndex")), 3);
+  cr_expect_eq(integer_of(results_of(sarif).at(2).get("ruleIndex")), 3);
+  EXPECT_TEXT(string_of(results_of(sarif).at(0).get("level")), "warning", "an unknown kind is not known to be harmless");
   cr_expect_null(member(results_of(sarif).at(0).get("properties"), "class"), "class is for unsafe calls");
+}
+
+Test(sarif, possible_deadlock_has_its_rule_level_sentence_and_acquisition) {
+  fh::HazardGroup g = cache_deadlock();
+  g.hazard.kind = fh::HazardKind::possible_deadlock;
+  g.hazard.owner->name = "logger";
+  g.hazard.overflow = fh::Overflow{2, 0, 5};
+  fh::HazardGroup hang_prone = malloc_in_vendor();
+  hang_prone.hazard.call = "setenv";
+  hang_prone.hazard.klass = fh::CallClass::hang_prone;
+  hang_prone.hazard.why = "takes envlock";
+  hang_prone.hazard.count = 1;
+  hang_prone.hazard.owner = fh::Owner{8, "env", fh::Relation::vanished, ""};
+  Json sarif = parsed(fh::to_sarif({g, hang_prone, malloc_in_vendor()}, strip));
+  const Json& result = results_of(sarif).at(0);
+  EXPECT_TEXT(string_of(result.get("ruleId")), "possible-deadlock");
+  cr_expect_eq(integer_of(result.get("ruleIndex")), 2);
+  EXPECT_TEXT(string_of(result.get("level")), "warning");
+  EXPECT_TEXT(string_of(member(result.get("message"), "text")),
+              "pthread_mutex_lock(0x1000) took the mutex while it was free, but thread 7 \"logger\", which vanished "
+              "at fork(), used it in the parent. Had the fork come while thread 7 held it, this call would never "
+              "have returned (2 occurrences in processes 11, 12).");
+  const Json* location = &array_of(result.get("locations")).at(0);
+  EXPECT_TEXT(string_of(member(artifact_of(location), "uri")), "src/cache.cpp");
+  const std::vector<Json>& related = array_of(result.get("relatedLocations"));
+  cr_assert_eq(related.size(), 3u, "two acquisition frames and the fork site");
+  cr_expect(e2e::contains(string_of(member(related[0].get("message"), "text")), "acquired here by thread 7 \"logger\""));
+  const Json* overflow = member(result.get("properties"), "overflow");
+  cr_expect_eq(integer_of(member(overflow, "held")), 2);
+  cr_expect_eq(integer_of(member(overflow, "threads")), 0);
+  cr_expect_eq(integer_of(member(overflow, "sites")), 5);
+
+  const Json& setenv_result = results_of(sarif).at(1);
+  EXPECT_TEXT(string_of(setenv_result.get("level")), "warning", "hang-prone");
+  EXPECT_TEXT(string_of(member(setenv_result.get("message"), "text")),
+              "setenv() is not async-signal-safe (takes envlock) in the child of a multithreaded fork(); class "
+              "hang-prone; thread 8 \"env\" was inside the glibc env lock family (setenv/unsetenv/putenv/clearenv) "
+              "when it vanished at fork(): if it held that lock, this call never returns (in process 13).");
+  cr_expect_null(member(setenv_result.get("properties"), "overflow"), "no overflow, no property");
+  EXPECT_TEXT(string_of(results_of(sarif).at(2).get("level")), "note", "non-portable");
+}
+
+Test(sarif, golden_possible_deadlock) {
+  fh::ReadResult read;
+  fh::read_raw_path("tests/golden/possible_deadlock.raw", read);
+  cr_assert_eq(read.files, 1u, "tests/golden/possible_deadlock.raw is missing (cwd must be the project root)");
+  cr_assert(read.errors.empty(), "%s", read.errors.empty() ? "" : read.errors[0].c_str());
+  fh::Symbolizer symbolizer;
+  fh::FrameResolver resolver(symbolizer);
+  for (fh::Report& report : read.reports) resolver.resolve(report);
+  std::vector<fh::HazardGroup> groups = fh::merge_hazards(read.reports);
+  cr_assert_eq(groups.size(), 2u, "the two children's possible deadlocks merge");
+  std::string out = fh::to_sarif(groups, "/nonexistent/");
+  parsed(out);
+  expect_golden(out, "tests/golden/possible_deadlock.sarif");
 }
 
 Test(sarif, no_hazards_is_an_empty_run) {

@@ -114,7 +114,7 @@ Test(suppress, appends_to_existing_rules) {
 }
 
 Test(suppress, errors_name_the_line) {
-  const std::string expected = ", expected kind:pattern with kind deadlock or unsafe-call";
+  const std::string expected = ", expected kind:pattern with kind deadlock, possible-deadlock or unsafe-call";
   EXPECT_TEXT(parse_error("deadlock:a\n# ok\nlock_cache\n"),
               "forkhazard: supp.txt:3: no ':' in \"lock_cache\"" + expected);
   EXPECT_TEXT(parse_error("\nrace:lock_cache\n"), "forkhazard: supp.txt:2: unknown kind \"race\"" + expected);
@@ -148,7 +148,7 @@ Test(suppress, load_reads_a_file_or_says_why_not) {
   std::ofstream(path) << "deadlock:ok\nbogus\n";
   cr_expect_not(fh::load_suppressions(path, &rules, &error));
   EXPECT_TEXT(error, "forkhazard: " + path +
-                         ":2: no ':' in \"bogus\", expected kind:pattern with kind deadlock or unsafe-call");
+                         ":2: no ':' in \"bogus\", expected kind:pattern with kind deadlock, possible-deadlock or unsafe-call");
   cr_expect_eq(rules.rules.size(), 1u);
   unlink(path.c_str());
   rmdir(dir);
@@ -211,6 +211,32 @@ Test(suppress, kind_must_match) {
   future.hazard.kind_spelling = "leak";
   cr_expect_eq(remaining("deadlock:lock_cache\nunsafe-call:lock_cache", {future}), 1u,
                "a kind unknown to this forkhazard cannot be suppressed by the known kinds");
+}
+
+Test(suppress, possible_deadlocks_have_their_own_kind) {
+  fh::Suppressions rules = parsed("possible-deadlock:log_message\n");
+  cr_assert_eq(rules.rules.size(), 1u);
+  cr_expect(rules.rules[0].kind == fh::HazardKind::possible_deadlock);
+  EXPECT_TEXT(rules.rules[0].pattern, "log_message");
+
+  fh::HazardGroup predicted = cache_deadlock(2);
+  predicted.hazard.kind = fh::HazardKind::possible_deadlock;
+  cr_expect_eq(remaining("possible-deadlock:lock_cache", {predicted}), 0u, "function of a frame");
+  cr_expect_eq(remaining("possible-deadlock:/build/server", {predicted}), 0u, "module path");
+  cr_expect_eq(remaining("possible-deadlock:^main$", {predicted}), 0u);
+  cr_expect_eq(remaining("possible-deadlock:unlock_cache", {predicted}), 1u);
+  cr_expect_eq(remaining("deadlock:lock_cache", {predicted}), 1u, "a deadlock rule leaves a prediction alone");
+  cr_expect_eq(remaining("possible-deadlock:lock_cache", {cache_deadlock()}), 1u,
+               "and a prediction rule leaves a deadlock alone");
+
+  fh::Suppressions counted = parsed("deadlock:lock_cache\npossible-deadlock:lock_cache\n");
+  std::vector<fh::HazardGroup> groups = {cache_deadlock(1), predicted};
+  fh::apply_suppressions(&counted, &groups);
+  cr_expect(groups.empty());
+  EXPECT_TEXT(fh::format_used_suppressions(counted),
+              "forkhazard: used suppressions:\n"
+              "     1 deadlock:lock_cache (supp.txt:1)\n"
+              "     2 possible-deadlock:lock_cache (supp.txt:2)\n");
 }
 
 Test(suppress, removes_exactly_the_matched_groups_and_counts_occurrences) {
