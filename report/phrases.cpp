@@ -126,4 +126,70 @@ std::string unsafe_call_owner_sentence(const Hazard& h) {
   return owner_was(h.owner, inside) + ": if it held that lock, this call never returns";
 }
 
+namespace {
+
+// "the mutex is held by", "the rwlock is held for reading by", ... (for the types a thread holds and releases)
+std::string held_phrase(const LockRef& lock) {
+  std::string noun = "the " + lock_noun(lock);
+  switch (lock.type) {
+    case LockType::rwlock_read: return noun + " is held for reading (which blocks writers) by ";
+    case LockType::rwlock_write: return noun + " is held for writing by ";
+    case LockType::semaphore: return noun + " is at zero, taken by ";
+    case LockType::mutex:
+    case LockType::condvar:
+    case LockType::static_init:
+    case LockType::libc:
+    case LockType::futex:
+    case LockType::other: return noun + " is held by ";
+  }
+  return noun + " is held by ";
+}
+
+
+// "its taker, thread 4239 \"w\", vanished at fork()": who took a semaphore that is now at 0.
+std::string semaphore_taker(const Owner& owner) {
+  switch (owner.relation) {
+    case Relation::vanished: return "its taker, " + thread_label(owner.tid, owner.name) + ", vanished at fork()";
+    case Relation::forker:
+      return "its taker was this thread before fork() (under its parent-side tid " + std::to_string(owner.tid) + ")";
+    case Relation::unknown:
+      return "its taker, " + thread_label(owner.tid, owner.name) + ", does not exist in this process";
+    case Relation::other:
+      return "its taker is " + thread_label(owner.tid, owner.name) + " (relation '" + owner.relation_spelling + "')";
+  }
+  return "its taker is " + thread_label(owner.tid, owner.name);
+}
+
+}  // namespace
+
+// One sentence for the text and SARIF printers.
+std::string deadlock_sentence(const Hazard& h) {
+  std::string call = h.call + "(" + (h.lock && h.lock->has_addr ? hex(h.lock->addr) : "") + ") would block forever";
+  if (!h.lock) return call;
+  switch (h.lock->type) {
+    case LockType::semaphore:
+      if (h.owner)
+        return call + ": the semaphore is at 0 and " + semaphore_taker(*h.owner) +
+               "; nothing left in this single-threaded process can post it";
+      return call + ": the semaphore is at 0 and nothing left in this single-threaded process can post it";
+    case LockType::condvar:
+      // pthread_cond_wait in a process left with one thread; pthread_cond_destroy waiting for a vanished waiter.
+      if (h.call == "pthread_cond_wait")
+        return call + ": nothing left in this single-threaded process can signal the condition variable" +
+               (h.owner ? " (" + owner_was(h.owner, "waiting on it too") + ")" : "");
+      return call + ": " + owner_was(h.owner, "waiting on this condition variable");
+    case LockType::static_init: return call + ": " + owner_was(h.owner, "constructing this function-local static");
+    case LockType::libc:
+      return call + ": " + owner_was(h.owner, "inside " + libc_family_phrase(libc_family(*h.lock)));
+    case LockType::futex: return futex_wait_sentence(h);
+    case LockType::mutex:
+    case LockType::rwlock_read:
+    case LockType::rwlock_write:
+    case LockType::other:
+      if (h.owner) return call + ": " + held_phrase(*h.lock) + owner_phrase(*h.owner);
+      return call + ": nothing left in this process can release the " + lock_noun(*h.lock);
+  }
+  return call;
+}
+
 }  // namespace fh

@@ -24,6 +24,9 @@ std::string futex_word(const LockRef& lock);
 // wait no thread left in this process can end; thread 812 \"popener\" was inside the glibc popen lock family when
 // it vanished at fork()".
 std::string futex_wait_sentence(const Hazard& hazard);
+// The sentence of a deadlock: "pthread_mutex_lock(0x...) would block forever: the mutex is held by thread 4239
+// \"w\", which vanished at fork()", and for every lock type its own account.
+std::string deadlock_sentence(const Hazard& hazard);
 // The sentence of a possible deadlock: "pthread_mutex_lock(0x...) took the mutex while it was free, but thread 4239
 // \"logger\", which vanished at fork(), used it in the parent. Had the fork come while thread 4239 held it, this
 // call would never have returned".

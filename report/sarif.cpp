@@ -109,31 +109,6 @@ void write(const Value& v, int depth, std::string& out) {
 const char tool_version[] = "0.1.0";
 const char srcroot[] = "%SRCROOT%";
 
-std::string deadlock_sentence(const Hazard& h) {
-  std::string call = h.call + "(" + (h.lock && h.lock->has_addr ? hex(h.lock->addr) : "") + ") would block forever";
-  if (!h.lock) return call;
-  switch (h.lock->type) {
-    case LockType::semaphore:
-      return call + ": the semaphore is at 0" + (h.owner ? ", taken by " + owner_phrase(*h.owner) : "") +
-             ", and nothing left in this single-threaded process can post it";
-    case LockType::condvar: return call + ": " + owner_was(h.owner, "waiting on this condition variable");
-    case LockType::static_init: return call + ": " + owner_was(h.owner, "constructing this function-local static");
-    case LockType::libc:
-      return call + ": " + owner_was(h.owner, "inside the glibc " + std::string(libc_family(*h.lock)) + " lock family");
-    case LockType::futex: return futex_wait_sentence(h);
-    case LockType::rwlock_read:
-      if (h.owner) return call + ": the rwlock is held for reading (which blocks writers) by " + owner_phrase(*h.owner);
-      break;
-    case LockType::rwlock_write:
-      if (h.owner) return call + ": the rwlock is held for writing by " + owner_phrase(*h.owner);
-      break;
-    case LockType::mutex:
-    case LockType::other:
-      if (h.owner) return call + ": the " + lock_noun(*h.lock) + " is held by " + owner_phrase(*h.owner);
-      break;
-  }
-  return call + ": nothing left in this process can release the " + lock_noun(*h.lock);
-}
 
 std::string unsafe_call_sentence(const Hazard& h) {
   std::string text = h.call + "() is not async-signal-safe" + (h.why.empty() ? "" : " (" + h.why + ")") +

@@ -24,23 +24,6 @@ const char ansi_bold_magenta[] = "\033[1m\033[35m";
 const char ansi_bold_yellow[] = "\033[1m\033[33m";
 const char ansi_green[] = "\033[32m";
 
-// "the mutex is held by", "the rwlock is held for reading by", ... (for the types a thread holds and releases)
-std::string held_phrase(const LockRef& lock) {
-  std::string noun = "the " + lock_noun(lock);
-  switch (lock.type) {
-    case LockType::rwlock_read: return noun + " is held for reading (which blocks writers) by ";
-    case LockType::rwlock_write: return noun + " is held for writing by ";
-    case LockType::semaphore: return noun + " is at zero, taken by ";
-    case LockType::mutex:
-    case LockType::condvar:
-    case LockType::static_init:
-    case LockType::libc:
-    case LockType::futex:
-    case LockType::other: return noun + " is held by ";
-  }
-  return noun + " is held by ";
-}
-
 // What a thread at fork() was doing with a lock: "holding mutex 0x10 for reading", "inside the glibc env ...".
 std::string holding_phrase(const LockRef& lock) {
   std::string addr = lock.has_addr ? " " + hex(lock.addr) : "";
@@ -95,57 +78,17 @@ const char hint_signal_safe[] =
     "call only async-signal-safe functions between fork() and exec() (see signal-safety(7)), or use posix_spawn";
 const char hint_before_fork[] = "do this before fork(), or in the child only after exec()";
 
-// One hint per unsafe call (or prefix of a family of calls); the class decides for calls not named here.
-struct CallHint {
-  std::string_view call;
-  bool prefix;
-  const char* hint;
-};
-constexpr CallHint call_hints[] = {
-    {"exit", false,
-     "use _exit() in the child: exit() runs atexit handlers and C++ destructors and flushes stdio buffers copied "
-     "from the parent"},
-    {"pthread_create", false,
-     "do not start threads in the child of a multithreaded fork(); exec first or use posix_spawn"},
-    {"setenv", false, "build the child's environment before fork() and pass it to execve()"},
-    {"unsetenv", false, "build the child's environment before fork() and pass it to execve()"},
-    {"putenv", false, "build the child's environment before fork() and pass it to execve()"},
-    {"clearenv", false, "build the child's environment before fork() and pass it to execve()"},
-    // time zone
-    {"localtime", true, hint_before_fork}, {"gmtime", true, hint_before_fork}, {"ctime", true, hint_before_fork},
-    {"mktime", false, hint_before_fork}, {"timelocal", false, hint_before_fork}, {"tzset", false, hint_before_fork},
-    {"strftime", true, hint_before_fork},
-    // locale and messages
-    {"setlocale", false, hint_before_fork}, {"newlocale", false, hint_before_fork},
-    {"duplocale", false, hint_before_fork}, {"freelocale", false, hint_before_fork},
-    {"gettext", false, hint_before_fork}, {"dgettext", false, hint_before_fork},
-    {"dcgettext", false, hint_before_fork}, {"ngettext", false, hint_before_fork},
-    {"dngettext", false, hint_before_fork}, {"dcngettext", false, hint_before_fork},
-    {"iconv_open", false, hint_before_fork}, {"iconv_close", false, hint_before_fork},
-    // NSS
-    {"getpw", true, hint_before_fork}, {"getgr", true, hint_before_fork}, {"getsp", true, hint_before_fork},
-    {"gethostby", true, hint_before_fork}, {"getservby", true, hint_before_fork},
-    {"getprotoby", true, hint_before_fork}, {"getaddrinfo", false, hint_before_fork},
-    {"getnameinfo", false, hint_before_fork}, {"getlogin", true, hint_before_fork},
-    {"initgroups", false, hint_before_fork}, {"getgrouplist", false, hint_before_fork},
-    // syslog
-    {"syslog", false, hint_before_fork}, {"vsyslog", false, hint_before_fork},
-    {"__syslog_chk", false, hint_before_fork},
-    {"__vsyslog_chk", false, hint_before_fork}, {"openlog", false, hint_before_fork},
-    {"closelog", false, hint_before_fork},
-    // the dynamic loader
-    {"dlopen", false, hint_before_fork}, {"dlmopen", false, hint_before_fork}, {"dlclose", false, hint_before_fork},
-    {"dlsym", false, hint_before_fork}, {"dlvsym", false, hint_before_fork}, {"dladdr", true, hint_before_fork},
-    {"dl_iterate_phdr", false, hint_before_fork},
-    // random
-    {"random", false, hint_before_fork}, {"srandom", false, hint_before_fork}, {"rand", false, hint_before_fork},
-    {"srand", false, hint_before_fork}, {"initstate", false, hint_before_fork},
-    {"setstate", false, hint_before_fork},
-};
-
+// The hint for an unsafe call comes from its row of the shim's catalogue (shim/interpose.def, the table the
+// shim reports from): its glibc lock family, and for the two hang-prone calls without one, what they do.
 std::string call_hint(const std::string& call, const std::optional<CallClass>& klass) {
-  for (const CallHint& h : call_hints)
-    if (h.prefix ? call.compare(0, h.call.size(), h.call) == 0 : call == h.call) return h.hint;
+  if (call == "exit")
+    return "use _exit() in the child: exit() runs atexit handlers and C++ destructors and flushes stdio buffers "
+           "copied from the parent";
+  if (call == "pthread_create")
+    return "do not start threads in the child of a multithreaded fork(); exec first or use posix_spawn";
+  std::optional<CallFamily> family = catalogued_family(call);
+  if (family && family->name == "env") return "build the child's environment before fork() and pass it to execve()";
+  if (family && family->name != "none") return hint_before_fork;
   // The allocator, stdio and anything newer: what signal-safety(7) says; a new glibc-lock taker: move it.
   if (klass && *klass == CallClass::hang_prone) return hint_before_fork;
   return hint_signal_safe;
@@ -188,19 +131,6 @@ std::string overflow_phrase(const Overflow& overflow) {
   return text;
 }
 
-// "its taker, thread 4239 \"w\", vanished at fork()": who took a semaphore that is now at 0.
-std::string semaphore_taker(const Owner& owner) {
-  switch (owner.relation) {
-    case Relation::vanished: return "its taker, " + thread_label(owner.tid, owner.name) + ", vanished at fork()";
-    case Relation::forker:
-      return "its taker was this thread before fork() (under its parent-side tid " + std::to_string(owner.tid) + ")";
-    case Relation::unknown:
-      return "its taker, " + thread_label(owner.tid, owner.name) + ", does not exist in this process";
-    case Relation::other:
-      return "its taker is " + thread_label(owner.tid, owner.name) + " (relation '" + owner.relation_spelling + "')";
-  }
-  return "its taker is " + thread_label(owner.tid, owner.name);
-}
 
 std::string thread_relation(const ForkThread& thread) {
   switch (thread.relation) {
@@ -313,7 +243,7 @@ class Printer {
 
   static std::string what_happened(const Hazard& h) {
     switch (h.kind) {
-      case HazardKind::deadlock: return deadlock_happened(h);
+      case HazardKind::deadlock: return deadlock_sentence(h);
       case HazardKind::possible_deadlock: return possible_deadlock_sentence(h);
       case HazardKind::unsafe_call:
         return h.call + "() is not async-signal-safe" + (h.why.empty() ? "" : " (" + h.why + ")");
@@ -323,29 +253,7 @@ class Printer {
     return h.call;
   }
 
-  static std::string deadlock_happened(const Hazard& h) {
-    std::string call = h.call + "(" + (h.lock && h.lock->has_addr ? hex(h.lock->addr) : "") + ") would block forever";
-    if (!h.lock) return call;
-    switch (h.lock->type) {
-      case LockType::semaphore:
-        if (h.owner)
-          return call + ": the semaphore is at 0 and " + semaphore_taker(*h.owner) +
-                 "; nothing left in this single-threaded process can post it";
-        return call + ": the semaphore is at 0 and nothing left in this single-threaded process can post it";
-      case LockType::condvar: return call + ": " + owner_was(h.owner, "waiting on this condition variable");
-      case LockType::static_init: return call + ": " + owner_was(h.owner, "constructing this function-local static");
-      case LockType::libc:
-        return call + ": " + owner_was(h.owner, "inside " + libc_family_phrase(libc_family(*h.lock)));
-      case LockType::futex: return futex_wait_sentence(h);
-      case LockType::mutex:
-      case LockType::rwlock_read:
-      case LockType::rwlock_write:
-      case LockType::other:
-        if (h.owner) return call + ": " + held_phrase(*h.lock) + owner_phrase(*h.owner);
-        return call + ": nothing left in this process can release the " + lock_noun(*h.lock);
-    }
-    return call;
-  }
+
 
   void acquisition(const Hazard& h) {
     std::string verb = acquisition_verb(h.lock ? &*h.lock : nullptr);

@@ -189,7 +189,11 @@ Test(e2e_report, fail_on_and_exitcode, .timeout = 60) {
   std::string dir = fresh_dir();
   Run unsafe_only = run_command_in(dir, {kCli, "run", "--fail-on=deadlock", "--", "build/examples/malloc_in_child"}, {});
   cr_assert_eq(unsafe_only.result.exit_code, 0, "an unsafe call does not fail a --fail-on=deadlock run");
-  Run custom = run_command_in(dir, {kCli, "run", "--exitcode", "9", "--", "build/examples/malloc_in_child"}, {});
+  // malloc in the child is a note: by default (--fail-on=warning) it stays in the report and does not fail.
+  Run notes_only = run_command_in(dir, {kCli, "run", "--", "build/examples/malloc_in_child"}, {});
+  cr_assert_eq(notes_only.result.exit_code, 0, "a note failed a default run");
+  Run custom = run_command_in(dir, {kCli, "run", "--fail-on=note", "--exitcode", "9", "--",
+                                    "build/examples/malloc_in_child"}, {});
   cr_assert_eq(custom.result.exit_code, 9);
   passed();
 }
