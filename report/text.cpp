@@ -321,6 +321,9 @@ class Printer {
                "another thread may hold one, use subprocess or multiprocessing's \"spawn\" or \"forkserver\" "
                "start method";
       case LockType::condvar:
+        if (h.call == "pthread_cond_wait")
+          return "do not wait in the child for threads of the parent (a thread pool, a worker): they vanished at "
+                 "fork(); start the threads the child needs after fork(), or exec first";
         return "destroy condition variables (std::condition_variable's destructor does) only after exec, or let "
                "the child _exit() without running destructors";
       case LockType::static_init:
