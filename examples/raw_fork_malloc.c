@@ -18,9 +18,11 @@
 
 enum { WORKERS = 2 };
 static atomic_int stop;
+static atomic_int running; // workers that have started
 
 static void *allocator(void *arg) {
   (void)arg;
+  atomic_fetch_add(&running, 1);
   while (!atomic_load(&stop)) {
     void *volatile p = malloc(64);
     free(p);
@@ -37,6 +39,7 @@ __attribute__((noinline)) static void child_allocates(void) {
 int main(void) {
   pthread_t threads[WORKERS];
   for (int i = 0; i < WORKERS; i++) pthread_create(&threads[i], NULL, allocator, NULL);
+  while (atomic_load(&running) < WORKERS) usleep(100);
   printf("ground-truth: expect=unsafe-call call=malloc class=hang-prone\n");
   fflush(stdout);
   long pid = syscall(SYS_fork);

@@ -418,7 +418,10 @@ void fork_child() {
       set_slot_state(*s, slot_vanished);
       multithreaded = true;
     } else if (st == slot_claimed) {
-      set_slot_state(*s, slot_free);  // its creator vanished mid-pthread_create
+      // A thread the kernel may already run but that had not reached our trampoline (its tid unknown yet), or
+      // one whose creator vanished mid-pthread_create: either way a thread of the parent that is not here.
+      set_slot_state(*s, slot_vanished);
+      multithreaded = true;
     }
   }
   if (ThreadSlot* s = t.slot) {
