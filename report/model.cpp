@@ -46,6 +46,7 @@ std::string_view spelling(CallClass klass, const std::string& other) {
   switch (klass) {
     case CallClass::hang_prone: return protocol::class_hang_prone;
     case CallClass::non_portable: return protocol::class_non_portable;
+    case CallClass::vanished_thread: return protocol::class_vanished_thread;
     case CallClass::other: return other;
   }
   return other;
@@ -69,6 +70,7 @@ Level level_of(const Hazard& hazard) {
       switch (*hazard.klass) {
         case CallClass::hang_prone: return Level::warning;
         case CallClass::non_portable: return Level::note;
+        case CallClass::vanished_thread: return Level::warning;
         case CallClass::other: return Level::warning;
       }
       return Level::warning;
@@ -106,7 +108,7 @@ std::optional<Relation> parse_relation(std::string_view word) {
 }
 
 std::optional<CallClass> parse_call_class(std::string_view word) {
-  for (CallClass c : {CallClass::hang_prone, CallClass::non_portable})
+  for (CallClass c : {CallClass::hang_prone, CallClass::non_portable, CallClass::vanished_thread})
     if (word == spelling(c, {})) return c;
   return std::nullopt;
 }

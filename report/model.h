@@ -28,7 +28,7 @@ enum class LockType { mutex, rwlock_read, rwlock_write, semaphore, condvar, stat
 enum class Relation { vanished, forker, unknown, other };
 // Why an unsafe call is a hazard (`hazard class=`): hang-prone takes a glibc lock fork() does not reset;
 // non-portable is undefined by POSIX but kept working by glibc (allocator, stdio).
-enum class CallClass { hang_prone, non_portable, other };
+enum class CallClass { hang_prone, non_portable, vanished_thread, other };
 // How much a hazard matters, most severe first (the order --fail-on compares): error, the child hangs (a
 // deadlock); warning, it can hang (a possible deadlock, a hang-prone call, a kind this CLI does not know);
 // note, it works with glibc but not by POSIX (a non-portable call: the allocator and stdio).

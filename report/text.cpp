@@ -86,6 +86,8 @@ std::string call_hint(const std::string& call, const std::optional<CallClass>& k
            "copied from the parent";
   if (call == "pthread_create")
     return "do not start threads in the child of a multithreaded fork(); exec first or use posix_spawn";
+  if (klass && *klass == CallClass::vanished_thread)
+    return "the parent's threads do not exist in the child: do not join, detach or cancel them there";
   std::optional<CallFamily> family = catalogued_family(call);
   if (family && family->name == "env") return "build the child's environment before fork() and pass it to execve()";
   if (family && family->name != "none") return hint_before_fork;
@@ -102,6 +104,9 @@ std::string class_explanation(CallClass klass, const std::string& other) {
     case CallClass::non_portable:
       return "non-portable: undefined after fork() in a multithreaded process by POSIX; glibc keeps it working "
              "(FORKHAZARD_OPTIONS=mode=glibc drops this class)";
+    case CallClass::vanished_thread:
+      return "vanished-thread: the thread it names did not survive fork(); glibc answers for it at once with a "
+             "made-up result";
     case CallClass::other: return "class '" + other + "' (unknown to this forkhazard; upgrade it for details)";
   }
   return {};

@@ -354,6 +354,13 @@ ThreadSlot* find_slot_by_handle(pthread_t handle) {
   return nullptr;
 }
 
+const ThreadSlot* find_vanished_by_handle(pthread_t handle) {
+  uint32_t used = slots_used();
+  for (uint32_t i = 0; i < used; i++)
+    if (slot_state(g_slots[i]) == slot_vanished && pthread_equal(g_slots[i].handle, handle)) return &g_slots[i];
+  return nullptr;
+}
+
 void set_name(ThreadSlot* s, const char* name) { safe_strcpy(s->name, name, sizeof s->name); }
 
 void note_mutex_init(const void* m, bool private_robust) {

@@ -155,6 +155,7 @@ void thread_started(ThreadSlot* s);  // first thing on the new thread
 void thread_starting(ThreadSlot* s, void* (**start)(void*), void** arg);
 void thread_exiting(ThreadSlot* s);  // thread-specific-data destructor
 ThreadSlot* find_slot_by_handle(pthread_t handle);
+const ThreadSlot* find_vanished_by_handle(pthread_t handle);  // a thread of the parent, in a forked child
 void set_name(ThreadSlot* s, const char* name);
 
 // What the calling thread is doing, for the explanation of a hang in a forked child.

@@ -78,7 +78,7 @@ void before_guard_acquire(const int64_t* guard) {
     deadlock_untracked("__cxa_guard_acquire", guard, protocol::type_static_init, builder->tid);
 }
 
-void unsafe_call(CallId id, uintptr_t site) {
+void unsafe_call(CallId id, uintptr_t site, const ThreadSlot* about) {
   const CallInfo& call = g_calls[id];
   // After a raw fork glibc reset nothing: its allocator and stdio locks stay as the vanished threads left
   // them, so even the non-portable class can hang there.
@@ -86,13 +86,13 @@ void unsafe_call(CallId id, uintptr_t site) {
   if (cls == UnsafeClass::non_portable && g_options.mode == mode_glibc) return;
   if (!first_call_at(id, site)) return;
   const ThreadSlot* inside =
-      call.family != Family::none ? core::vanished_inside_family(static_cast<size_t>(call.family)) : nullptr;
+      call.family != Family::none ? core::vanished_inside_family(static_cast<size_t>(call.family)) : about;
   Hazard h{protocol::kind_unsafe_call, call.name, nullptr, nullptr, false, LockType::mutex,
            inside != nullptr ? inside->tid : 0};
   h.unsafe_class = unsafe_class_name(cls);
   h.why = call.why;
   h.site = site;
-  h.inside_family = inside != nullptr ? family_name(call.family) : nullptr;
+  h.inside_family = inside != nullptr && call.family != Family::none ? family_name(call.family) : nullptr;
   report_hazard(h);
   switch (g_options.on_unsafe) {
     case on_unsafe_report: return;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "shim/core.h"
 #include "shim/unsafe.h"
 
 namespace fh::policy {
@@ -35,7 +36,8 @@ void before_guard_acquire(const int64_t* guard);
 // site, with the vanished thread that was inside the same glibc lock at fork as the explanation; then
 // on_unsafe. It is never a deadlock verdict: the lock inside glibc cannot be read (the watchdog of
 // `forkhazard run` judges the wait itself if the call blocks).
-void unsafe_call(CallId id, uintptr_t site);
+// `about`: the vanished thread a join/detach/cancel named (class vanished_thread), reported as the owner.
+void unsafe_call(CallId id, uintptr_t site, const ThreadSlot* about = nullptr);
 
 // After a deadlock report: _exit(exitcode), abort, or return (the call then blocks, as it would have).
 void act_on_deadlock();

@@ -95,6 +95,7 @@ inline constexpr const char type_libc_prefix[] = "libc:";  // + family name (rea
 // Unsafe-call classes (`hazard class=`).
 inline constexpr const char class_hang_prone[] = "hang-prone";
 inline constexpr const char class_non_portable[] = "non-portable";
+inline constexpr const char class_vanished_thread[] = "vanished-thread";  // join/detach/cancel of a vanished thread
 
 // Owner relations (`owner relation=`, `thread relation=`).
 inline constexpr const char relation_vanished[] = "vanished";  // a thread that did not survive fork()

@@ -24,6 +24,7 @@ const char* unsafe_class_name(UnsafeClass c) {
   switch (c) {
     case UnsafeClass::hang_prone: return protocol::class_hang_prone;
     case UnsafeClass::non_portable: return protocol::class_non_portable;
+    case UnsafeClass::vanished_thread: return protocol::class_vanished_thread;
   }
   return "?";
 }

@@ -7,7 +7,9 @@
 
 namespace fh {
 
-enum class UnsafeClass : uint8_t { hang_prone, non_portable };
+// vanished_thread: a call about another thread (join, detach, cancel), reported only when that thread vanished at
+// fork: glibc answers for it at once with a made-up result.
+enum class UnsafeClass : uint8_t { hang_prone, non_portable, vanished_thread };
 const char* unsafe_class_name(UnsafeClass c);
 
 // The glibc lock a hang-prone call takes (interpose.def's family column).

@@ -159,11 +159,12 @@ class CallScope {
 
   static bool own() { return tls.guard > 0; }
 
-  // In a restricted process: reports the program's own catalogued call (errno preserved).
-  void unsafe(CallId id, uintptr_t site) {
+  // In a restricted process: reports the program's own catalogued call (errno preserved); `about`: the
+  // vanished thread a join/detach/cancel names.
+  void unsafe(CallId id, uintptr_t site, const ThreadSlot* about = nullptr) {
     if (own() || tls.in_reported > 0) return;
     int saved = errno;
-    policy::unsafe_call(id, site);
+    policy::unsafe_call(id, site, about);
     errno = saved;
     tls.in_reported++;
     reported_ = true;
@@ -300,6 +301,25 @@ FH_EXPORT int pthread_setname_np(pthread_t thread, const char* name) {
   }
   return rc;
 }
+
+// A call about another thread, in a restricted process: reported when that thread vanished at fork (glibc
+// marked it finished in the child, so join returns 0 at once, as if it had run to its end).
+#define FH_THREAD_CALL(ret, name, params, args)                                            \
+  FH_EXPORT ret name params {                                                             \
+    CallScope scope;                                                                      \
+    if (FH_UNLIKELY(g_process.restricted) && !scope.own()) {                              \
+      if (const ThreadSlot* gone = core::find_vanished_by_handle(thread))                 \
+        scope.unsafe(call_##name, FH_CALLER(), gone);                                     \
+    }                                                                                     \
+    return FH_REAL(name) args;                                                            \
+  }
+FH_THREAD_CALL(int, pthread_join, (pthread_t thread, void** result), (thread, result))
+FH_THREAD_CALL(int, pthread_timedjoin_np, (pthread_t thread, void** result, const struct timespec* t),
+               (thread, result, t))
+FH_THREAD_CALL(int, pthread_tryjoin_np, (pthread_t thread, void** result), (thread, result))
+FH_THREAD_CALL(int, pthread_detach, (pthread_t thread), (thread))
+FH_THREAD_CALL(int, pthread_cancel, (pthread_t thread), (thread))
+#undef FH_THREAD_CALL
 
 // ---- mutexes --------------------------------------------------------------------------------------------
 

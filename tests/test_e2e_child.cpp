@@ -580,6 +580,18 @@ Test(e2e_child, altstack_alloc, .timeout = 60) {
   passed();
 }
 
+// pthread_join in the child on a worker that vanished at fork: glibc returns 0 at once; reported (class
+// vanished-thread, a warning) naming the worker.
+Test(e2e_child, join_in_child, .timeout = 60) {
+  Run run = run_example("join_in_child");
+  const Json& hazard = expect_one_unsafe_call(run, "child_joins_worker");
+  cr_assert_eq(integer_of(member(hazard.get("owner"), "tid")), run.truth.owner_tid, "owner.tid is %lld",
+               integer_of(member(hazard.get("owner"), "tid")));
+  cr_assert_eq(string_of(member(hazard.get("owner"), "name")), "flusher");
+  cr_assert(contains(child_line(run).text, "exited with status 0"), "the child did not exit 0:\n%s", run.out.c_str());
+  passed();
+}
+
 // ---- prediction: the race that did not strike this run ----------------------------------------------------------
 
 // The logger holds its lock only while it writes a message: natively the child hangs only when the fork lands
