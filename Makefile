@@ -106,6 +106,16 @@ test: deps
 	@$(MAKE) --no-print-directory all examples $(BUILD)/run_tests
 	cd $(CURDIR) && $(BUILD)/run_tests --jobs 2 --timeout 120
 
+# `make test` of the committed tree (git archive HEAD) in a Debian 13 "trixie" chroot built once with debootstrap and
+# kept in DEB13_CACHE (DEB13_FRESH=1 rebuilds it); as root. The test extras: python3, node, libgomp (gcc), libc6-dbg.
+DEB13_CACHE  ?= /var/cache/forkhazard/trixie
+DEB13_MIRROR ?= http://deb.debian.org/debian
+DEB13_PKGS   := $(DEB_PKGS) gcc python3 nodejs libc6-dbg
+.PHONY: test-debian13
+test-debian13:
+	DEB13_CACHE='$(DEB13_CACHE)' DEB13_MIRROR='$(DEB13_MIRROR)' DEB13_PKGS='$(DEB13_PKGS)' DEB13_FRESH='$(DEB13_FRESH)' \
+	  tests/debian13/run.sh
+
 run: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/examples/mutex_held_by_worker
 	$(BUILD)/forkhazard run -- $(BUILD)/examples/mutex_held_by_worker; \
