@@ -19,9 +19,36 @@ std::string basename_of(const std::string& path) {
 }
 
 // `thread 4239 "worker"`, or `thread 4239` when the thread had no name.
+std::string printable(std::string_view text) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    auto c = static_cast<unsigned char>(text[i]);
+    // A whole, minimal UTF-8 sequence of 2 to 4 bytes stays as it is.
+    size_t len = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    bool whole = len > 0 && i + len <= text.size();
+    for (size_t k = 1; whole && k < len; k++) whole = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
+    if (whole) {
+      out.append(text.substr(i, len));
+      i += len;
+      continue;
+    }
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += digits[c >> 4];
+      out += digits[c & 15];
+    }
+    i++;
+  }
+  return out;
+}
+
 std::string thread_label(int64_t tid, const std::string& name) {
   std::string label = "thread " + std::to_string(tid);
-  if (!name.empty()) label += " \"" + name + "\"";
+  if (!name.empty()) label += " \"" + printable(name) + "\"";
   return label;
 }
 

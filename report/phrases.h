@@ -12,6 +12,9 @@ namespace fh {
 
 std::string hex(uint64_t value);                                   // "0x55d5d2a2c040"
 std::string basename_of(const std::string& path);
+// Bytes a program chose (thread names, paths, function names) made safe for a terminal: control characters,
+// backslashes and bytes that are not UTF-8 become \xNN; whole UTF-8 sequences stay.
+std::string printable(std::string_view text);
 std::string thread_label(int64_t tid, const std::string& name);    // `thread 4239 "worker"` or `thread 4239`
 std::string lock_noun(const LockRef& lock);                        // "mutex", "condition variable", ...
 std::string owner_phrase(const Owner& owner);                      // `thread 4239 "w", which vanished at fork()`

@@ -160,13 +160,13 @@ class Printer {
     for (size_t i = 0; i < frames.size(); ++i) {
       const Frame& f = frames[i];
       out += indent + "#" + std::to_string(i) + " " + hex(f.pc);
-      if (!f.function.empty()) out += " in " + paint(ansi_bold, f.function);
+      if (!f.function.empty()) out += " in " + paint(ansi_bold, printable(f.function));
       if (!f.file.empty()) {
-        out += " " + source_path(f.file);
+        out += " " + printable(source_path(f.file));
         if (f.line > 0) out += ":" + std::to_string(f.line);
       }
       if (!f.module.empty()) {
-        out += " " + paint(ansi_dim, "(" + basename_of(f.module) + "+" + hex(f.offset) + ")");
+        out += " " + paint(ansi_dim, "(" + printable(basename_of(f.module)) + "+" + hex(f.offset) + ")");
       } else {
         out += " " + paint(ansi_dim, "(no module)");
       }

@@ -114,6 +114,7 @@ struct ProcessState {
   int pid;                           // cached getpid(), refreshed in a forked child
   bool forked_child;                 // a fork() child (any): locks owned by dead threads are judged
   bool restricted;                   // child of a multithreaded fork, or its descendant, until exec
+  bool passive;                      // secure mode (AT_SECURE): no options read, no report, no action
   bool raw_fork;                     // this process was made by syscall(SYS_fork) or clone() without CLONE_VM:
                                      // no atfork handler ran, glibc reset nothing (not its malloc, not stdio)
   int fork_parent_pid;               // the multithreaded fork whose threads vanished

@@ -285,6 +285,7 @@ __attribute__((noinline)) void write_full_report(const ReportParts& r) {
 }  // namespace
 
 void report_hazard(const Hazard& h) {
+  if (g_process.passive) return;
   int saved = errno;
   tls.guard++;
   core::Relation relation = core::Relation::unknown;

@@ -96,7 +96,7 @@ bool first_call_at(CallId id, uintptr_t site) {
 }
 
 void flush_repeats() {
-  if (__atomic_load_n(&g_sites_used, __ATOMIC_RELAXED) == 0) return;
+  if (g_process.passive || __atomic_load_n(&g_sites_used, __ATOMIC_RELAXED) == 0) return;
   bool any = false;
   for (const SiteEntry& e : g_sites)
     if (e.key != 0 && e.count > 1) any = true;

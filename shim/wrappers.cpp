@@ -1,6 +1,7 @@
 // The interposers: each resolves, guards against re-entry, calls the real function and tells the core what
 // happened. Every wrapper returns exactly what libc returned and leaves errno as libc left it.
 #include <sched.h>
+#include <sys/auxv.h>
 #include <sys/syscall.h>
 
 #include <atomic>
@@ -110,7 +111,12 @@ void init_slow() {
     tls.guard++;
     resolve_all();
     options_set_defaults(&g_options);
-    options_parse(getenv("FORKHAZARD_OPTIONS"), &g_options, STDERR_FILENO);
+    // A setuid/setgid or file-capability program (the loader's secure mode, AT_SECURE): the environment is
+    // the caller's, not to be trusted with a log path or an exit code. The shim stays passive there: it reads
+    // no options, writes no report and ends nothing; it only forwards.
+    g_process.passive = getauxval(AT_SECURE) != 0;
+    if (g_process.passive) g_options.on_deadlock = on_deadlock_continue;
+    else options_parse(getenv("FORKHAZARD_OPTIONS"), &g_options, STDERR_FILENO);
     if (g_options.help) options_print_help(STDERR_FILENO);
     for_each_module(find_own_range, reinterpret_cast<void*>(&init_slow));
     // Registered before anyone else's handlers where possible: prepare handlers run last-registered-first and

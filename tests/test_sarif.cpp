@@ -320,7 +320,8 @@ Test(sarif, escapes_text_and_uris) {
   Json sarif = parsed(out);
   const Json& result = results_of(sarif).at(0);
   std::string text = string_of(member(result.get("message"), "text"));
-  cr_expect(e2e::contains(text, "thread 7 \"w\"\\\n\x01\xef\xbf\xbd\xc3\xa9\""), "%s", text.c_str());
+  // The name is the program's choice: shown printable (shared with the terminal text), then JSON-escaped.
+  cr_expect(e2e::contains(text, "thread 7 \"w\"\\x5c\\x0a\\x01\\xff\xc3\xa9\""), "%s", text.c_str());
   const Json* location = &array_of(result.get("locations")).at(0);
   EXPECT_TEXT(string_of(member(artifact_of(location), "uri")), "src/my%20dir/c%231%25.cpp");
   EXPECT_TEXT(string_of(member(&array_of(member(location, "logicalLocations")).at(0), "fullyQualifiedName")),
