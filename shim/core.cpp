@@ -354,11 +354,21 @@ ThreadSlot* find_slot_by_handle(pthread_t handle) {
   return nullptr;
 }
 
+// glibc recycles the vanished threads' descriptors for threads the child starts (the stack cache), so a
+// handle can name a vanished thread and one of the child's: the child's is what the program means.
+// A thread that ran here and ended keeps its slot (exited) with the handle: that one is meant, too.
 const ThreadSlot* find_vanished_by_handle(pthread_t handle) {
+  const ThreadSlot* vanished = nullptr;
   uint32_t used = slots_used();
-  for (uint32_t i = 0; i < used; i++)
-    if (slot_state(g_slots[i]) == slot_vanished && pthread_equal(g_slots[i].handle, handle)) return &g_slots[i];
-  return nullptr;
+  for (uint32_t i = 0; i < used; i++) {
+    uint32_t st = slot_state(g_slots[i]);
+    // A thread being started here has no handle in its slot yet: it could be the one meant.
+    if (st == slot_claimed) return nullptr;
+    if (!pthread_equal(g_slots[i].handle, handle)) continue;
+    if (st == slot_live || st == slot_exited) return nullptr;
+    if (st == slot_vanished) vanished = &g_slots[i];
+  }
+  return vanished;
 }
 
 void set_name(ThreadSlot* s, const char* name) { safe_strcpy(s->name, name, sizeof s->name); }
