@@ -11,6 +11,7 @@
 
 #include <cerrno>
 
+#include "shim/glibc_facts.h"
 #include "shim/glibc_locks.h"
 #include "shim/remote.h"
 #include "shim/safe_io.h"
@@ -234,6 +235,7 @@ uint64_t caught_signals() {
 
 void init() {
   if (__atomic_exchange_n(&g_core_started, true, __ATOMIC_ACQ_REL)) return;
+  glibc_facts::init(STDERR_FILENO);
   g_process.pid = static_cast<int>(syscall(SYS_getpid));
   pthread_key_create(&g_exit_key, exit_key_destructor);
   current_slot();
@@ -494,6 +496,7 @@ bool tid_alive(int tid) {
 }
 
 bool mutex_blocks_forever(const pthread_mutex_t* m, int* owner) {
+  if (!glibc_facts::g_facts.lock_words) return false;
   int o = glibc::mutex_owner(m);
   if (o <= 0 || o == tls.tid || o >= glibc::mutex_owner_notrecoverable) return false;
   // Process-shared locks may be held by another live process: never judged. Robust ones carry the shared bit
@@ -505,6 +508,7 @@ bool mutex_blocks_forever(const pthread_mutex_t* m, int* owner) {
 }
 
 bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, LockType* held_as) {
+  if (!glibc_facts::g_facts.lock_words) return false;
   if (glibc::rwlock_shared(rw)) return false;
   int w = glibc::rwlock_writer(rw);
   if (w > 0 && w != tls.tid && !tid_alive(w)) {
@@ -532,11 +536,13 @@ bool nothing_left_to_wake() {
 }  // namespace
 
 bool semaphore_blocks_forever(const sem_t* sem) {
+  if (!glibc_facts::g_facts.lock_words) return false;
   if (!glibc::sem_private(sem) || glibc::sem_value(sem) != 0) return false;
   return nothing_left_to_wake();
 }
 
 bool cond_wait_blocks_forever(const pthread_cond_t* cond) {
+  if (!glibc_facts::g_facts.lock_words) return false;
   return !glibc::cond_shared(cond) && nothing_left_to_wake();
 }
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "shim/core.h"
+#include "shim/glibc_facts.h"
 #include "shim/options.h"
 #include "shim/protocol.h"
 #include "shim/report.h"
@@ -82,7 +83,10 @@ void unsafe_call(CallId id, uintptr_t site, const ThreadSlot* about) {
   const CallInfo& call = g_calls[id];
   // After a raw fork glibc reset nothing: its allocator and stdio locks stay as the vanished threads left
   // them, so even the non-portable class can hang there.
-  UnsafeClass cls = g_process.raw_fork ? UnsafeClass::hang_prone : call.cls;
+  // A family whose lock this glibc's fork() resets (popen's list lock since 2.41) is no longer hang-prone.
+  UnsafeClass cls = call.cls;
+  if (cls == UnsafeClass::hang_prone && glibc_facts::reset_by_fork(call.family)) cls = UnsafeClass::non_portable;
+  if (g_process.raw_fork) cls = UnsafeClass::hang_prone;
   if (cls == UnsafeClass::non_portable && g_options.mode == mode_glibc) return;
   if (!first_call_at(id, site)) return;
   const ThreadSlot* inside =

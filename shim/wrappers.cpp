@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 
 #include <atomic>
+#include <initializer_list>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>

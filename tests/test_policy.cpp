@@ -16,6 +16,7 @@
 #include <string>
 
 #include "shim/core.h"
+#include "shim/glibc_facts.h"
 #include "shim/options.h"
 #include "shim/policy.h"
 #include "shim/unsafe.h"
@@ -272,4 +273,39 @@ Test(policy, cond_wait_not_judged_while_another_thread_lives) {
   start_worker([]() {});
   static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
   cr_assert_not(core::cond_wait_blocks_forever(&cond), "the worker could signal it");
+}
+
+// The glibc facts that depend on its version, and the safe fallback on one the shim does not know.
+Test(policy, glibc_facts_by_version) {
+  using namespace glibc_facts;
+  cr_assert_eq(parse_version("2.36").minor, 36);
+  cr_assert_eq(parse_version("2.41.9000").minor, 41);
+  cr_assert_eq(parse_version("garbage").major, 0);
+  cr_assert_eq(parse_version("").major, 0);
+  Facts bookworm = facts_for({2, 36});
+  cr_assert(bookworm.known && bookworm.lock_words);
+  cr_assert_not(bookworm.popen_reset_by_fork, "glibc 2.36 does not reset the popen list lock");
+  Facts trixie = facts_for({2, 41});
+  cr_assert(trixie.known && trixie.lock_words && trixie.popen_reset_by_fork);
+  Facts future = facts_for({2, 99});
+  cr_assert_not(future.known || future.lock_words, "an unknown glibc: no verdict from lock words");
+  Facts old = facts_for({2, 31});
+  cr_assert_not(old.known || old.lock_words);
+  cr_assert(g_facts.known, "the glibc running the tests must be one the shim knows");
+}
+
+// With the lock words unknown, a mutex a vanished thread holds is not judged: less, never wrong.
+Test(policy, unknown_glibc_judges_no_lock_word) {
+  start_worker([]() {
+    uintptr_t pc = 1;
+    pthread_mutex_lock(&g_used);
+    core::lock_acquired(&g_used, LockType::mutex, &pc, 1);
+  });
+  in_child([]() {
+    int owner = 0, failed = 0;
+    failed += !core::mutex_blocks_forever(&g_used, &owner);
+    glibc_facts::g_facts = glibc_facts::facts_for({2, 99});
+    failed += core::mutex_blocks_forever(&g_used, &owner);
+    return failed;
+  });
 }
