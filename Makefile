@@ -121,11 +121,40 @@ run: deps
 	$(BUILD)/forkhazard run -- $(BUILD)/examples/mutex_held_by_worker; \
 	  status=$$?; echo "forkhazard run exited with $$status (66: hazard found)"; [ $$status = 66 ]
 
-bench: $(BUILD)/libforkhazard.so $(BUILD)/bench_locks
-	@$(BUILD)/bench_locks $(CURDIR)/$(BUILD)/libforkhazard.so
+# `make bench` reports and never fails (tests/bench/bench_locks.cpp): each figure natively, under the shim and under
+# a pass-through interposer (the floor), alternating in rounds. BENCH_OPTIONS goes to the shim as FORKHAZARD_OPTIONS
+# (`make bench BENCH_OPTIONS=lock_stack_depth=4`). The compressors it times are installed as `deps` installs DEB_PKGS,
+# but a missing one only skips its row.
+BENCH_PKGS           := pigz xz-utils zstd
+BENCH_OPTIONS        ?=
+BENCH_ROUNDS         ?= 7
+BENCH_PROGRAM_ROUNDS ?= 7
+
+bench: $(BUILD)/libforkhazard.so $(BUILD)/forkhazard $(BUILD)/bench_locks $(BUILD)/bench_passthrough.so
+	@missing=$$(for p in $(BENCH_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "forkhazard: installing Debian packages:" $$missing; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) || \
+	      echo "forkhazard bench: could not install $$missing; their rows are skipped"; \
+	  else \
+	    echo "forkhazard bench: missing Debian packages (their rows are skipped); run: sudo apt-get install" $$missing; \
+	  fi; \
+	fi
+	@FORKHAZARD_OPTIONS='$(BENCH_OPTIONS)' $(BUILD)/bench_locks --shim $(CURDIR)/$(BUILD)/libforkhazard.so \
+	  --floor $(CURDIR)/$(BUILD)/bench_passthrough.so --cli $(CURDIR)/$(BUILD)/forkhazard \
+	  --workdir $(CURDIR)/$(BUILD)/bench --python-workload $(CURDIR)/tests/bench/queue_workload.py \
+	  --rounds $(BENCH_ROUNDS) --program-rounds $(BENCH_PROGRAM_ROUNDS) || \
+	  echo "forkhazard bench: bench_locks ended with status $$?"
 
 $(BUILD)/bench_locks: tests/bench/bench_locks.cpp
-	$(CXX) -std=c++20 -O2 -pthread -o $@ $<
+	$(CXX) -std=c++20 -O2 -g -fno-omit-frame-pointer $(WARN) -pthread -o $@ $<
+
+# The floor: built like the shim, linked like it (no C++ runtime), exporting only its wrappers.
+$(BUILD)/bench_passthrough.so: tests/bench/passthrough.cpp
+	@mkdir -p $(BUILD)/bench
+	$(CXX) $(SHIM_CXXFLAGS) -c $< -o $(BUILD)/bench/passthrough.o
+	$(CC) -shared -o $@ $(BUILD)/bench/passthrough.o -Wl,-z,now -Wl,--no-undefined -ldl
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/forkhazard $(DESTDIR)$(PREFIX)/share/man/man1
