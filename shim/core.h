@@ -169,19 +169,24 @@ void construction_ended(const void* guard);        // released or aborted
 uint16_t* family_entered(size_t family);
 
 // Held-lock bookkeeping for the calling thread (inline: it is the hot path of every lock wrapper).
-inline void lock_acquired(const void* addr, LockType type, const uintptr_t* pcs, size_t npcs) {
-  ThreadSlot* s = current_slot();
-  if (s == nullptr) return;
+// may_recurse: whether this thread may hold the lock already (a recursive mutex, a read hold); a normal,
+// adaptive or errorcheck mutex cannot be taken twice by one thread (it deadlocks or fails with EDEADLK), so
+// its push skips the search.
+inline void lock_acquired(ThreadSlot* s, const void* addr, LockType type, const uintptr_t* pcs, size_t npcs,
+                          bool may_recurse) {
+  // The prediction's memory: three stores into this thread's own table.
   RecentLock& r = s->recent[recent_slot(addr)];
   r.addr = addr;
   r.pc = npcs > 0 ? pcs[0] : 0;
   r.type = type;
   uint32_t n = s->nheld;
-  for (uint32_t i = n; i-- > 0;) {
-    HeldLock& h = s->held[i];
-    if (h.addr == addr && h.type == type) {
-      if (h.depth != UINT16_MAX) h.depth++;
-      return;
+  if (may_recurse) {
+    for (uint32_t i = n; i-- > 0;) {
+      HeldLock& h = s->held[i];
+      if (h.addr == addr && h.type == type) {
+        if (h.depth != UINT16_MAX) h.depth++;
+        return;
+      }
     }
   }
   if (n == max_held) {
@@ -200,10 +205,22 @@ inline void lock_acquired(const void* addr, LockType type, const uintptr_t* pcs,
   s->nheld = n + 1;
 }
 
+inline void lock_acquired(const void* addr, LockType type, const uintptr_t* pcs, size_t npcs) {
+  if (ThreadSlot* s = current_slot()) lock_acquired(s, addr, type, pcs, npcs, true);
+}
+
 inline void lock_released(const void* addr, LockFamily family) {
   ThreadSlot* s = tls.slot;
   if (s == nullptr) return;
   uint32_t n = s->nheld;
+  // Locks are released in the order opposite to taking them nearly always: the top entry, at depth 1.
+  if (n > 0 && family == LockFamily::mutex) {
+    HeldLock& top = s->held[n - 1];
+    if (top.addr == addr && top.type == LockType::mutex && top.depth == 1) {
+      s->nheld = n - 1;
+      return;
+    }
+  }
   for (uint32_t i = n; i-- > 0;) {
     HeldLock& h = s->held[i];
     if (h.addr != addr) continue;

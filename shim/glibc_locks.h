@@ -11,6 +11,7 @@
 namespace fh::glibc {
 
 // nptl/pthreadP.h: mutex kind bits.
+inline constexpr int mutex_kind_type_mask = 3;       // PTHREAD_MUTEX_KIND_MASK_NP: normal, recursive, errorcheck, adaptive
 inline constexpr int mutex_kind_pshared_bit = 128;  // PTHREAD_MUTEX_PSHARED_BIT: also set on *every* robust mutex
 inline constexpr int mutex_kind_robust = 16;        // PTHREAD_MUTEX_ROBUST_NORMAL_NP
 inline constexpr int mutex_kind_pi = 32;            // PTHREAD_MUTEX_PRIO_INHERIT_NP

@@ -97,10 +97,25 @@ void atfork_prepare() {
   errno = saved;
 }
 
+// What every hot wrapper reads first, one cache line: whether it can take its fast path.
+//  lock_fast:  started, not a forked child (no judgement before a lock call), one PC per acquisition
+//  alloc_fast: started (the real allocator resolved), not restricted (no report of the allocator)
+struct alignas(64) HotFlags {
+  bool lock_fast;
+  bool alloc_fast;
+};
+HotFlags g_hot;
+
+void update_hot_flags() {
+  __atomic_store_n(&g_hot.lock_fast, !g_process.forked_child && g_options.lock_stack_depth == 1, __ATOMIC_RELAXED);
+  __atomic_store_n(&g_hot.alloc_fast, !g_process.restricted, __ATOMIC_RELAXED);
+}
+
 void atfork_child() {
   int saved = errno;
   core::fork_child();
   reset_call_sites();
+  update_hot_flags();
   errno = saved;
 }
 
@@ -127,6 +142,7 @@ void init_slow() {
     tls.guard--;
     tls_in_init = false;
     __atomic_store_n(&g_ready, true, __ATOMIC_RELEASE);
+    update_hot_flags();
     g_init_state.store(2, std::memory_order_release);
     errno = saved;
     return;
@@ -198,9 +214,8 @@ inline void enter_catalogued(CallScope& scope, CallId id, uintptr_t site) {
 alignas(16) char g_pool[256 * 1024];
 std::atomic<size_t> g_pool_used{0};
 
-bool in_pool(const void* p) {
-  auto a = static_cast<const char*>(p);
-  return a >= g_pool && a < g_pool + sizeof g_pool;
+bool in_pool(const void* p) {  // one compare: below the pool wraps around to a huge offset
+  return reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(g_pool) < sizeof g_pool;
 }
 
 void* pool_alloc(size_t n) {
@@ -237,6 +252,19 @@ __attribute__((noinline)) void note_acquired_deep(const void* addr, LockType typ
 inline __attribute__((always_inline)) void note_acquired(const void* addr, LockType type, uintptr_t caller) {
   if (FH_UNLIKELY(g_options.lock_stack_depth > 1)) return note_acquired_deep(addr, type, caller);
   core::lock_acquired(addr, type, &caller, 1);
+}
+
+// The mutex fast path's bookkeeping: this thread's slot (nullptr: the shim itself is running, or the thread
+// is not registered yet: the slow path registers it), then one push without a search unless the mutex is
+// recursive (glibc's kind, in the lock word's cache line that the lock just touched).
+inline __attribute__((always_inline)) void note_mutex_acquired(const pthread_mutex_t* m, uintptr_t caller) {
+  ThreadSlot* s = tls.slot;
+  if (FH_UNLIKELY(s == nullptr || tls.guard != 0)) {
+    if (tls.guard == 0) core::lock_acquired(m, LockType::mutex, &caller, 1);
+    return;
+  }
+  bool recursive = (glibc::mutex_kind(m) & glibc::mutex_kind_type_mask) == PTHREAD_MUTEX_RECURSIVE_NP;
+  core::lock_acquired(s, m, LockType::mutex, &caller, 1, recursive);
 }
 
 bool acquired(int rc) { return rc == 0 || rc == EOWNERDEAD; }
@@ -354,12 +382,24 @@ FH_EXPORT int pthread_mutex_destroy(pthread_mutex_t* m) {
   return rc;
 }
 
-FH_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
+namespace {
+// Start-up, a forked child (judged before the call), deep acquisition stacks: out of line, so the hot
+// path's frame stays small.
+__attribute__((noinline)) int mutex_lock_slow(pthread_mutex_t* m, uintptr_t caller) {
   CallScope scope;
   if (scope.own()) return FH_REAL(pthread_mutex_lock)(m);
   if (FH_UNLIKELY(g_process.forked_child)) policy::before_mutex_lock(m, "pthread_mutex_lock");
   int rc = FH_REAL(pthread_mutex_lock)(m);
-  if (acquired(rc)) note_acquired(m, LockType::mutex, FH_CALLER());
+  if (acquired(rc)) note_acquired(m, LockType::mutex, caller);
+  return rc;
+}
+}  // namespace
+
+// The hot path: one flag (started, not a forked child, shallow stacks), the real call, one push.
+FH_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
+  if (FH_UNLIKELY(!__atomic_load_n(&g_hot.lock_fast, __ATOMIC_RELAXED))) return mutex_lock_slow(m, FH_CALLER());
+  int rc = real::pthread_mutex_lock(m);
+  if (FH_LIKELY(acquired(rc))) note_mutex_acquired(m, FH_CALLER());
   return rc;
 }
 
@@ -385,10 +425,19 @@ FH_EXPORT int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t clock, const
   return rc;
 }
 
-FH_EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
+namespace {
+__attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t* m) {
   CallScope scope;
   int rc = FH_REAL(pthread_mutex_unlock)(m);
   if (rc == 0 && !scope.own()) core::lock_released(m, LockFamily::mutex);
+  return rc;
+}
+}  // namespace
+
+FH_EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
+  if (FH_UNLIKELY(!__atomic_load_n(&g_hot.lock_fast, __ATOMIC_RELAXED))) return mutex_unlock_slow(m);
+  int rc = real::pthread_mutex_unlock(m);
+  if (FH_LIKELY(rc == 0) && FH_LIKELY(tls.guard == 0)) core::lock_released(m, LockFamily::mutex);
   return rc;
 }
 
@@ -619,21 +668,32 @@ FH_EXPORT int clone(int (*fn)(void*), void* stack, int flags, void* arg, ...) {
 }
 
 // ---- allocator ------------------------------------------------------------------------------------------
-// The hot path is one predictable branch on g_process.restricted; the scope is entered only in a restricted
-// process (a forked child), where the call is reported.
+// The hot path: one flag (started, not restricted), then a tail call into the real allocator; everything else
+// (start-up, the bootstrap pool, the report in a restricted child) is out of line.
+namespace {
+void* malloc_slow(size_t n, uintptr_t caller);
+void free_slow(void* p, uintptr_t caller);
+}  // namespace
 
 FH_EXPORT void* malloc(size_t n) {
+  if (FH_LIKELY(__atomic_load_n(&g_hot.alloc_fast, __ATOMIC_RELAXED))) return real::malloc(n);
+  return malloc_slow(n, FH_CALLER());
+}
+
+namespace {
+__attribute__((noinline)) void* malloc_slow(size_t n, uintptr_t caller) {
   if (FH_UNLIKELY(real::malloc == nullptr)) {
     ensure_init();
     if (real::malloc == nullptr) return pool_alloc(n);
   }
   if (FH_UNLIKELY(g_process.restricted)) {
     CallScope scope;
-    scope.unsafe(call_malloc, FH_CALLER());
+    scope.unsafe(call_malloc, caller);
     return real::malloc(n);
   }
   return real::malloc(n);
 }
+}  // namespace
 
 FH_EXPORT void* calloc(size_t count, size_t size) {
   if (FH_UNLIKELY(real::calloc == nullptr)) {
@@ -673,6 +733,12 @@ FH_EXPORT void* realloc(void* p, size_t n) {
 }
 
 FH_EXPORT void free(void* p) {
+  if (FH_LIKELY(__atomic_load_n(&g_hot.alloc_fast, __ATOMIC_RELAXED)) && FH_LIKELY(!in_pool(p))) return real::free(p);
+  free_slow(p, FH_CALLER());
+}
+
+namespace {
+__attribute__((noinline)) void free_slow(void* p, uintptr_t caller) {
   if (FH_UNLIKELY(p == nullptr || in_pool(p))) return;
   if (FH_UNLIKELY(real::free == nullptr)) {
     ensure_init();
@@ -680,11 +746,12 @@ FH_EXPORT void free(void* p) {
   }
   if (FH_UNLIKELY(g_process.restricted)) {
     CallScope scope;
-    scope.unsafe(call_free, FH_CALLER());
+    scope.unsafe(call_free, caller);
     return real::free(p);
   }
   real::free(p);
 }
+}  // namespace
 
 // ---- the rest of the catalogue: generated from interpose.def ----------------------------------------------
 
