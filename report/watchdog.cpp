@@ -1052,8 +1052,8 @@ Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const P
   std::optional<CallFamily> family = catalogued_family(called);
   int family_index = family ? family->index : 0;
   for (const ThreadSlot& s : slots) {
-    if (s.state == slot_live && s.tid == pid) self = &s;
-    if (s.state == slot_vanished && owner == nullptr && family_index > 0 &&
+    if (is_live_here(s, remote.process.generation) && s.tid == pid) self = &s;
+    if (is_vanished(s, remote.process.generation) && owner == nullptr && family_index > 0 &&
         family_index < static_cast<int>(max_families) && s.inside[family_index] > 0)
       owner = &s;
   }
@@ -1107,7 +1107,7 @@ Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const P
           " forking_tid=" + std::to_string(remote.process.fork_forking_tid) +
           " pcs=" + pc_list(fork_pcs.data(), fork_pcs.size()) + "\n";
   for (const ThreadSlot& s : slots)
-    if (s.state == slot_vanished) text += thread_lines(s, s.tid, protocol::relation_vanished);
+    if (is_vanished(s, remote.process.generation)) text += thread_lines(s, s.tid, protocol::relation_vanished);
   if (self != nullptr && self->nformer > 0 && self->nformer <= max_former_tids)
     text += thread_lines(*self, self->former_tids[self->nformer - 1], protocol::relation_forker);
   text += view.module_lines();

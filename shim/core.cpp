@@ -152,6 +152,7 @@ ThreadSlot* claim_any() {
     if (!__atomic_compare_exchange_n(&s->state, &st, slot_claimed, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
       continue;
     reset_slot(s);
+    s->generation = g_process.generation;
     uint32_t used = slots_used();
     while (used < i + 1 &&
            !__atomic_compare_exchange_n(&g_process.slots_used, &used, i + 1, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
@@ -351,7 +352,7 @@ void thread_exiting(ThreadSlot* s) {
 ThreadSlot* find_slot_by_handle(pthread_t handle) {
   uint32_t used = slots_used();
   for (uint32_t i = 0; i < used; i++)
-    if (slot_state(g_slots[i]) == slot_live && pthread_equal(g_slots[i].handle, handle))
+    if (is_live_here(g_slots[i], g_process.generation) && pthread_equal(g_slots[i].handle, handle))
       return &g_slots[i];
   return nullptr;
 }
@@ -363,12 +364,15 @@ const ThreadSlot* find_vanished_by_handle(pthread_t handle) {
   const ThreadSlot* vanished = nullptr;
   uint32_t used = slots_used();
   for (uint32_t i = 0; i < used; i++) {
-    uint32_t st = slot_state(g_slots[i]);
+    const ThreadSlot& s = g_slots[i];
+    if (is_vanished(s)) {
+      if (vanished == nullptr && pthread_equal(s.handle, handle)) vanished = &s;
+      continue;
+    }
+    uint32_t st = slot_state(s);
     // A thread being started here has no handle in its slot yet: it could be the one meant.
     if (st == slot_claimed) return nullptr;
-    if (!pthread_equal(g_slots[i].handle, handle)) continue;
-    if (st == slot_live || st == slot_exited) return nullptr;
-    if (st == slot_vanished) vanished = &g_slots[i];
+    if ((st == slot_live || st == slot_exited) && pthread_equal(s.handle, handle)) return nullptr;
   }
   return vanished;
 }
@@ -428,27 +432,25 @@ void fork_child() {
   t.tid = raw_gettid();
   g_process.pid = static_cast<int>(syscall(SYS_getpid));
   bool multithreaded = g_process.prepare_unknown_threads > 0;
+  // Every other thread of the parent's generation vanished: live ones, and ones being started (the kernel may
+  // already run them though they had not reached our trampoline, or their creator vanished mid-create). Read
+  // only: the new generation marks them (is_vanished), so no page of theirs is copied.
+  uint32_t parent_generation = g_process.generation;
   uint32_t used = slots_used();
-  for (uint32_t i = 0; i < used; i++) {
-    ThreadSlot* s = &g_slots[i];
-    if (s == t.slot) continue;
+  for (uint32_t i = 0; i < used && !multithreaded; i++) {
+    const ThreadSlot* s = &g_slots[i];
+    if (s == t.slot || s->generation != parent_generation) continue;
     uint32_t st = slot_state(*s);
-    if (st == slot_live) {
-      set_slot_state(*s, slot_vanished);
-      multithreaded = true;
-    } else if (st == slot_claimed) {
-      // A thread the kernel may already run but that had not reached our trampoline (its tid unknown yet), or
-      // one whose creator vanished mid-pthread_create: either way a thread of the parent that is not here.
-      set_slot_state(*s, slot_vanished);
-      multithreaded = true;
-    }
+    if (st == slot_live || st == slot_claimed) multithreaded = true;
   }
+  g_process.generation = parent_generation + 1;
   if (ThreadSlot* s = t.slot) {
     if (s->nformer == max_former_tids) {
       for (size_t i = 1; i < max_former_tids; i++) s->former_tids[i - 1] = s->former_tids[i];
       s->nformer--;
     }
     s->former_tids[s->nformer++] = parent_tid;
+    s->generation = g_process.generation;
     s->tid = t.tid;
     s->handle = pthread_self();
     s->fork_pcs_set = false;
@@ -557,7 +559,7 @@ const ThreadSlot* predict_hang(const void* lock, bool write, const RecentLock** 
   uint32_t n = slots_used();
   for (uint32_t i = 0; i < n && user == nullptr; i++) {
     const ThreadSlot& s = g_slots[i];
-    if (slot_state(s) != slot_vanished) continue;
+    if (!is_vanished(s)) continue;
     const RecentLock& r = s.recent[k];
     if (r.addr == lock && (write || r.type != LockType::rwlock_read)) {
       user = &s;
@@ -617,7 +619,7 @@ const ThreadSlot* find_thread(int tid, Relation* relation) {
   for (uint32_t i = 0; i < used; i++) {
     const ThreadSlot* s = &g_slots[i];
     if (s->tid != tid) continue;
-    if (slot_state(*s) == slot_vanished) {
+    if (is_vanished(*s)) {
       *relation = Relation::vanished;
       return s;
     }
@@ -635,7 +637,7 @@ const ThreadSlot* first_vanished(Match match) {
   uint32_t used = slots_used();
   for (uint32_t i = 0; i < used; i++) {
     const ThreadSlot& s = g_slots[i];
-    if (slot_state(s) == slot_vanished && match(s)) return &s;
+    if (is_vanished(s) && match(s)) return &s;
   }
   return nullptr;
 }

@@ -273,7 +273,7 @@ __attribute__((noinline)) void write_full_report(const ReportParts& r) {
   uint32_t used = slots_used();
   for (uint32_t i = 0; i < used; i++) {
     const ThreadSlot& s = core::slot_at(i);
-    if (slot_state(s) == slot_vanished) write_thread(w, s, s.tid, core::Relation::vanished);
+    if (is_vanished(s)) write_thread(w, s, s.tid, core::Relation::vanished);
   }
   if (self != nullptr && self->nformer > 0)
     write_thread(w, *self, self->former_tids[self->nformer - 1], core::Relation::forker);
