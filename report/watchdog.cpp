@@ -165,6 +165,23 @@ std::string thread_lines(const ThreadSlot& s, int tid, const char* relation) {
   return out;
 }
 
+// Calls fn(symbol, name) for each defined symbol of the ELF file's .dynsym until fn returns true.
+template <class Fn>
+void for_each_dynsym(Elf* elf, Fn fn) {
+  Elf_Scn* scn = nullptr;
+  while (elf != nullptr && (scn = elf_nextscn(elf, scn)) != nullptr) {
+    GElf_Shdr shdr;
+    if (gelf_getshdr(scn, &shdr) == nullptr || shdr.sh_type != SHT_DYNSYM || shdr.sh_entsize == 0) continue;
+    Elf_Data* data = elf_getdata(scn, nullptr);
+    for (size_t i = 0; data != nullptr && i < shdr.sh_size / shdr.sh_entsize; ++i) {
+      GElf_Sym sym;
+      if (gelf_getsym(data, static_cast<int>(i), &sym) == nullptr || sym.st_shndx == SHN_UNDEF) continue;
+      const char* name = elf_strptr(elf, shdr.sh_link, sym.st_name);
+      if (name != nullptr && fn(sym, name)) return;
+    }
+  }
+}
+
 // ---- the stack, from outside -------------------------------------------------------------------------------------
 
 char* default_debuginfo_path = nullptr;
@@ -333,23 +350,13 @@ class ProcessView {
     auto [it, inserted] = exports_.try_emplace(mod);
     if (!inserted) return it->second;
     GElf_Addr bias = 0;
-    Elf* elf = dwfl_module_getelf(mod, &bias);
-    Elf_Scn* scn = nullptr;
-    while (elf != nullptr && (scn = elf_nextscn(elf, scn)) != nullptr) {
-      GElf_Shdr shdr;
-      if (gelf_getshdr(scn, &shdr) == nullptr || shdr.sh_type != SHT_DYNSYM || shdr.sh_entsize == 0) continue;
-      Elf_Data* data = elf_getdata(scn, nullptr);
-      for (size_t i = 0; data != nullptr && i < shdr.sh_size / shdr.sh_entsize; ++i) {
-        GElf_Sym sym;
-        if (gelf_getsym(data, static_cast<int>(i), &sym) == nullptr || sym.st_shndx == SHN_UNDEF) continue;
-        int type = GELF_ST_TYPE(sym.st_info), bind = GELF_ST_BIND(sym.st_info);
-        if ((type != STT_FUNC && type != STT_GNU_IFUNC) || (bind != STB_GLOBAL && bind != STB_WEAK) ||
-            GELF_ST_VISIBILITY(sym.st_other) != STV_DEFAULT)
-          continue;
-        if (const char* name = elf_strptr(elf, shdr.sh_link, sym.st_name))
-          it->second.emplace(sym.st_value + bias, name);
-      }
-    }
+    for_each_dynsym(dwfl_module_getelf(mod, &bias), [&](const GElf_Sym& sym, const char* name) {
+      int type = GELF_ST_TYPE(sym.st_info), bind = GELF_ST_BIND(sym.st_info);
+      if ((type == STT_FUNC || type == STT_GNU_IFUNC) && (bind == STB_GLOBAL || bind == STB_WEAK) &&
+          GELF_ST_VISIBILITY(sym.st_other) == STV_DEFAULT)
+        it->second.emplace(sym.st_value + bias, name);
+      return false;
+    });
     return it->second;
   }
 
@@ -673,22 +680,12 @@ ShimFile read_shim_file(const std::string& path) {
       shim.first_page = phdr.p_vaddr & ~(align - 1);
       found_page = true;
     }
-    Elf_Scn* scn = nullptr;
-    while (!found_symbol && (scn = elf_nextscn(elf, scn)) != nullptr) {
-      GElf_Shdr shdr;
-      if (gelf_getshdr(scn, &shdr) == nullptr || shdr.sh_type != SHT_DYNSYM || shdr.sh_entsize == 0) continue;
-      Elf_Data* data = elf_getdata(scn, nullptr);
-      for (size_t i = 0; data != nullptr && i < shdr.sh_size / shdr.sh_entsize; ++i) {
-        GElf_Sym sym;
-        if (gelf_getsym(data, static_cast<int>(i), &sym) == nullptr || sym.st_shndx == SHN_UNDEF) continue;
-        const char* name = elf_strptr(elf, shdr.sh_link, sym.st_name);
-        if (name != nullptr && std::strcmp(name, remote_symbol) == 0) {
-          shim.symbol = sym.st_value;
-          found_symbol = true;
-          break;
-        }
-      }
-    }
+    for_each_dynsym(elf, [&](const GElf_Sym& sym, const char* name) {
+      if (std::strcmp(name, remote_symbol) != 0) return false;
+      shim.symbol = sym.st_value;
+      found_symbol = true;
+      return true;
+    });
   }
   if (elf != nullptr) elf_end(elf);
   close(fd);
