@@ -257,15 +257,22 @@ inline __attribute__((always_inline)) void note_acquired(const void* addr, LockT
 // The mutex fast path's bookkeeping: this thread's slot (nullptr: the shim itself is running, or the thread
 // is not registered yet: the slow path registers it), then one push without a search unless the mutex is
 // recursive (glibc's kind, in the lock word's cache line that the lock just touched).
-inline __attribute__((always_inline)) void note_mutex_acquired(const pthread_mutex_t* m, uintptr_t caller) {
+inline __attribute__((always_inline)) void note_fast(const void* lock, LockType type, uintptr_t caller,
+                                                     bool may_recurse) {
   ThreadSlot* s = tls.slot;
   if (FH_UNLIKELY(s == nullptr || tls.guard != 0)) {
-    if (tls.guard == 0) core::lock_acquired(m, LockType::mutex, &caller, 1);
+    if (tls.guard == 0) core::lock_acquired(lock, type, &caller, 1);
     return;
   }
-  bool recursive = (glibc::mutex_kind(m) & glibc::mutex_kind_type_mask) == PTHREAD_MUTEX_RECURSIVE_NP;
-  core::lock_acquired(s, m, LockType::mutex, &caller, 1, recursive);
+  core::lock_acquired(s, lock, type, &caller, 1, may_recurse);
 }
+
+inline __attribute__((always_inline)) void note_mutex_acquired(const pthread_mutex_t* m, uintptr_t caller) {
+  bool recursive = (glibc::mutex_kind(m) & glibc::mutex_kind_type_mask) == PTHREAD_MUTEX_RECURSIVE_NP;
+  note_fast(m, LockType::mutex, caller, recursive);
+}
+
+inline bool lock_fast() { return __atomic_load_n(&g_hot.lock_fast, __ATOMIC_RELAXED); }
 
 bool acquired(int rc) { return rc == 0 || rc == EOWNERDEAD; }
 
@@ -397,7 +404,7 @@ __attribute__((noinline)) int mutex_lock_slow(pthread_mutex_t* m, uintptr_t call
 
 // The hot path: one flag (started, not a forked child, shallow stacks), the real call, one push.
 FH_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
-  if (FH_UNLIKELY(!__atomic_load_n(&g_hot.lock_fast, __ATOMIC_RELAXED))) return mutex_lock_slow(m, FH_CALLER());
+  if (FH_UNLIKELY(!lock_fast())) return mutex_lock_slow(m, FH_CALLER());
   int rc = real::pthread_mutex_lock(m);
   if (FH_LIKELY(acquired(rc))) note_mutex_acquired(m, FH_CALLER());
   return rc;
@@ -435,7 +442,7 @@ __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t* m) {
 }  // namespace
 
 FH_EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
-  if (FH_UNLIKELY(!__atomic_load_n(&g_hot.lock_fast, __ATOMIC_RELAXED))) return mutex_unlock_slow(m);
+  if (FH_UNLIKELY(!lock_fast())) return mutex_unlock_slow(m);
   int rc = real::pthread_mutex_unlock(m);
   if (FH_LIKELY(rc == 0) && FH_LIKELY(tls.guard == 0)) core::lock_released(m, LockFamily::mutex);
   return rc;
@@ -451,8 +458,14 @@ FH_EXPORT int pthread_rwlock_init(pthread_rwlock_t* rw, const pthread_rwlockattr
 }
 
 // judged: the untimed calls are judged in a forked child before they block; all are recorded on success.
+// Fast path as for mutexes; only read holds can recur (a thread's second write lock fails with EDEADLK).
 #define FH_RWLOCK_LOCK(name, write, judged, params, args)                                                   \
   FH_EXPORT int name params {                                                                              \
+    if (FH_LIKELY(lock_fast())) {                                                                          \
+      int rc = FH_REAL(name) args;                                                                         \
+      if (rc == 0) note_fast(rw, write ? LockType::rwlock_write : LockType::rwlock_read, FH_CALLER(), !write); \
+      return rc;                                                                                           \
+    }                                                                                                      \
     CallScope scope;                                                                                       \
     if (scope.own()) return FH_REAL(name) args;                                                            \
     if (judged && FH_UNLIKELY(g_process.forked_child)) policy::before_rwlock_lock(rw, write, #name);       \
@@ -473,6 +486,11 @@ FH_RWLOCK_LOCK(pthread_rwlock_clockwrlock, true, false,
 #undef FH_RWLOCK_LOCK
 
 FH_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t* rw) {
+  if (FH_LIKELY(lock_fast())) {
+    int rc = real::pthread_rwlock_unlock(rw);
+    if (FH_LIKELY(rc == 0) && FH_LIKELY(tls.guard == 0)) core::lock_released(rw, LockFamily::rwlock);
+    return rc;
+  }
   CallScope scope;
   int rc = FH_REAL(pthread_rwlock_unlock)(rw);
   if (rc == 0 && !scope.own()) core::lock_released(rw, LockFamily::rwlock);
@@ -490,6 +508,11 @@ FH_EXPORT int sem_init(sem_t* s, int pshared, unsigned value) {
 
 #define FH_SEM_WAIT(name, judged, params, args)                                                \
   FH_EXPORT int name params {                                                                 \
+    if (FH_LIKELY(lock_fast())) {                                                             \
+      int rc = FH_REAL(name) args;                                                            \
+      if (rc == 0 && FH_LIKELY(tls.guard == 0)) core::sem_taken(s, FH_CALLER());              \
+      return rc;                                                                              \
+    }                                                                                         \
     CallScope scope;                                                                          \
     if (scope.own()) return FH_REAL(name) args;                                               \
     if (judged && FH_UNLIKELY(g_process.forked_child)) policy::before_sem_wait(s, #name);     \
@@ -504,6 +527,11 @@ FH_SEM_WAIT(sem_clockwait, false, (sem_t* s, clockid_t c, const struct timespec*
 #undef FH_SEM_WAIT
 
 FH_EXPORT int sem_post(sem_t* s) {
+  if (FH_LIKELY(lock_fast())) {
+    int rc = real::sem_post(s);
+    if (rc == 0 && FH_LIKELY(tls.guard == 0)) core::sem_posted(s);
+    return rc;
+  }
   CallScope scope;
   int rc = FH_REAL(sem_post)(s);
   if (rc == 0 && !scope.own()) core::sem_posted(s);
