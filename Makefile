@@ -166,3 +166,38 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- bad input: `make fuzz` and `make sanitize` (neither is part of `make test`) --------------------------------------
+# `make fuzz`: libFuzzer targets (tests/fuzz/fuzz_*.cpp) for the options parser, the raw-report reader and the
+# suppressions parser, each run FUZZ_SECONDS over its seed corpus tests/fuzz/corpus/<target>/ (kept in git, with
+# every crash found as a regression input). New inputs go to build/fuzz/work-<target>/, a crash to
+# build/fuzz/artifacts-<target>/; the target fails when any fuzzer does. Reproduce one with
+# `build/fuzz/fuzz_<target> FILE`.
+FUZZ_CXX      ?= clang++
+FUZZ_SECONDS  ?= 60
+FUZZ_CXXFLAGS := -std=c++20 -O1 -g -I. -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+                 -fno-sanitize-recover=all
+FUZZ_TARGETS  := options reader suppress
+FUZZ_SRCS_options  := shim/options.cpp shim/safe_io.cpp
+FUZZ_SRCS_reader   := report/reader.cpp report/model.cpp
+FUZZ_SRCS_suppress := report/suppress.cpp report/model.cpp
+
+.PHONY: fuzz sanitize
+fuzz: $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+	@status=0; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(BUILD)/fuzz/work-$$t $(BUILD)/fuzz/artifacts-$$t; \
+	  echo "forkhazard fuzz: $$t for $(FUZZ_SECONDS) s (log: $(BUILD)/fuzz/$$t.log)"; \
+	  if $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	       -artifact_prefix=$(BUILD)/fuzz/artifacts-$$t/ $(BUILD)/fuzz/work-$$t tests/fuzz/corpus/$$t \
+	       >$(BUILD)/fuzz/$$t.log 2>&1; then \
+	    grep -E 'DONE|number_of_executed_units' $(BUILD)/fuzz/$$t.log | tail -2; \
+	  else \
+	    status=1; grep -E 'ERROR|SUMMARY|Test unit written' $(BUILD)/fuzz/$$t.log; \
+	    echo "forkhazard fuzz: $$t FAILED (log: $(BUILD)/fuzz/$$t.log)"; \
+	  fi; \
+	done; exit $$status
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.cpp $(wildcard shim/*.h shim/*.def report/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -o $@ $< $(FUZZ_SRCS_$*)
+$(foreach t,$(FUZZ_TARGETS),$(eval $(BUILD)/fuzz/fuzz_$(t): $(FUZZ_SRCS_$(t))))

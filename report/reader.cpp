@@ -53,6 +53,13 @@ struct Line {
   }
 };
 
+// An open `repeats` block. Outside Parser: clang rejects optional<T>::emplace() for a nested class with default
+// member initializers before the enclosing class is complete (the CWG 1397 rule; g++ accepts it).
+struct Repeats {
+  int64_t pid = 0;
+  std::map<std::tuple<std::string, uint64_t>, int64_t> counts;  // (call, site) -> count
+};
+
 class Parser {
  public:
   Parser(const std::string& name, ReadResult& out) : name_(name), out_(out) {}
@@ -367,11 +374,6 @@ class Parser {
       kept = std::max(kept, count);
     }
   }
-
-  struct Repeats {
-    int64_t pid = 0;
-    std::map<std::tuple<std::string, uint64_t>, int64_t> counts;  // (call, site) -> count
-  };
 
   const std::string& name_;
   ReadResult& out_;
