@@ -201,3 +201,47 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.cpp $(wildcard shim/*.h shim/*.def repor
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -o $@ $< $(FUZZ_SRCS_$*)
 $(foreach t,$(FUZZ_TARGETS),$(eval $(BUILD)/fuzz/fuzz_$(t): $(FUZZ_SRCS_$(t))))
+
+# `make sanitize`: the CLI and the unit tests of report/, symbols/ and the options parser built with
+# AddressSanitizer and UndefinedBehaviorSanitizer into $(SAN_BUILD)/, then run: the unit tests (not the
+# end-to-end ones; their CLI runs are the sanitized one) and `forkhazard report` over corrupt, truncated, empty,
+# huge and foreign files (tests/fuzz/bad_reports.sh). The shim is never sanitized: it lives inside other programs
+# (the CLI's `run` tests preload the ordinary build/libforkhazard.so).
+SAN_BUILD      := build-san
+SAN_CXX        ?= $(CXX)
+SAN_CXXFLAGS   := $(CXXFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+SAN_TESTS      := reader suppress golden sarif merge options catalogue symbolize phrases
+SAN_CLI_OBJS   := $(patsubst %.cpp,$(SAN_BUILD)/obj/%.o,$(REPORT_SRCS) report/main.cpp)
+# The options parser is sanitized in the runner; the rest of the shim core (the catalogue's table) is linked as
+# the ordinary build made it.
+SAN_SHIM_SRCS  := shim/options.cpp shim/safe_io.cpp
+SAN_TEST_OBJS  := $(patsubst %,$(SAN_BUILD)/obj/tests/test_%.o,$(SAN_TESTS)) \
+                  $(patsubst %.cpp,$(SAN_BUILD)/obj/%.o,$(REPORT_SRCS) $(SAN_SHIM_SRCS)) \
+                  $(filter-out $(patsubst %.cpp,$(BUILD)/shim-obj/%.o,$(SAN_SHIM_SRCS)),$(SHIM_CORE_OBJS))
+# The tests name build/forkhazard, build/libforkhazard.so, build/examples/, tests/golden/ and report/ relative to
+# the working directory: they run in $(SAN_BUILD)/root, a tree of links to this one where build/forkhazard is the
+# sanitized CLI (which finds the ordinary shim beside itself).
+SAN_ENV        := ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1 \
+                  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+$(SAN_BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(SAN_CXX) $(SAN_CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(SAN_BUILD)/forkhazard: $(SAN_CLI_OBJS)
+	$(SAN_CXX) -fsanitize=address,undefined -o $@ $^ $(CLI_LIBS)
+
+$(SAN_BUILD)/run_tests: $(SAN_TEST_OBJS)
+	$(SAN_CXX) -fsanitize=address,undefined -o $@ $^ -lcriterion $(CLI_LIBS) $(SHIM_LIBS)
+
+sanitize: deps
+	@$(MAKE) --no-print-directory all examples $(SAN_BUILD)/forkhazard $(SAN_BUILD)/run_tests
+	@mkdir -p $(SAN_BUILD)/root/build
+	@for f in $(filter-out $(BUILD) $(SAN_BUILD),$(wildcard *)); do ln -sfn $(CURDIR)/$$f $(SAN_BUILD)/root/$$f; done
+	@ln -sfn $(CURDIR)/$(SAN_BUILD)/forkhazard $(SAN_BUILD)/root/build/forkhazard
+	@ln -sfn $(CURDIR)/$(BUILD)/examples $(SAN_BUILD)/root/build/examples
+	@for d in $(SAN_BUILD) $(SAN_BUILD)/root/build; do ln -sfn $(CURDIR)/$(BUILD)/libforkhazard.so $$d/libforkhazard.so; done
+	cd $(SAN_BUILD)/root && $(SAN_ENV) ./../run_tests --jobs 2 --timeout 300
+	$(SAN_ENV) tests/fuzz/bad_reports.sh $(SAN_BUILD)/forkhazard $(SAN_BUILD)/bad-reports
+
+-include $(shell find $(SAN_BUILD) -name '*.d' 2>/dev/null)

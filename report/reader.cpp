@@ -31,7 +31,9 @@ bool percent_decode(std::string_view value, std::string* decoded) {
     }
     if (i + 2 >= value.size()) return false;
     int hi = hex_digit(value[i + 1]), lo = hex_digit(value[i + 2]);
-    if (hi < 0 || lo < 0) return false;
+    // %00 never comes from the shim, which escapes C strings; a NUL in the model would end every printer's
+    // output early (fputs of the text report, the JSON and SARIF files) and lose the hazards after it.
+    if (hi < 0 || lo < 0 || hi * 16 + lo == 0) return false;
     decoded->push_back(static_cast<char>(hi * 16 + lo));
     i += 2;
   }

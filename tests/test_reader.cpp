@@ -229,10 +229,27 @@ Test(reader, percent_decoding) {
   cr_expect_not(fh::percent_decode("abc%2", &out), "a truncated escape is malformed");
   cr_expect_not(fh::percent_decode("abc%", &out));
   cr_expect_not(fh::percent_decode("%zz", &out));
+  cr_expect_not(fh::percent_decode("a%00b", &out), "values are C strings: a NUL is corrupt");
 
   fh::ReadResult r = parse("forkhazard-raw v=1\nreport pid=1 ppid=0\nhazard kind=deadlock call=f%2\nend\n");
   cr_assert_eq(r.errors.size(), 1u);
   cr_expect(r.errors[0].find("t.raw:3:") != std::string::npos, "error names the line: %s", r.errors[0].c_str());
+}
+
+// A NUL in a decoded value (tests/fuzz/corpus/reader/regress_nul_escape.raw) ended the text report at that
+// hazard: fputs stopped there and the hazards of every later file were lost.
+Test(reader, escaped_nul_is_malformed_and_later_hazards_survive) {
+  fh::ReadResult r = parse(
+      "forkhazard-raw v=1\nreport pid=1 ppid=0\nhazard kind=deadlock call=f\nlock addr=0x1 type=%00x\n"
+      "owner tid=2 name=a%00b\nend\nreport pid=3 ppid=0\nhazard kind=deadlock call=g\nend\n");
+  cr_assert_eq(r.errors.size(), 2u);
+  cr_expect(r.errors[0].find("t.raw:4: malformed %-escape '%00x' in 'lock type='") != std::string::npos, "%s",
+            r.errors[0].c_str());
+  cr_assert_eq(r.reports.size(), 2u);
+  cr_expect(r.reports[0].hazards[0].owner->name.empty());
+  std::string text = fh::format_text(fh::merge_hazards(r.reports));
+  cr_expect(text.find('\0') == std::string::npos);
+  cr_expect(text.find("deadlock in process 3 ") != std::string::npos, "%s", text.c_str());
 }
 
 Test(reader, magic_line_is_required) {
