@@ -25,6 +25,7 @@ bool percent_decode(std::string_view value, std::string* decoded) {
   };
   decoded->clear();
   for (size_t i = 0; i < value.size(); ++i) {
+    if (value[i] == '\0') return false;  // the shim escapes every byte outside 0x21..0x7e: a raw NUL is corrupt
     if (value[i] != '%') {
       decoded->push_back(value[i]);
       continue;
@@ -41,6 +42,27 @@ bool percent_decode(std::string_view value, std::string* decoded) {
 }
 
 namespace {
+
+// A piece of the file quoted in a message: at most 80 bytes, and a byte outside printable ASCII as \xNN, so the
+// message stays one short line whatever the file holds (a megabyte-long field, a carriage return, an escape
+// sequence for the terminal).
+std::string quoted(std::string_view text) {
+  constexpr size_t max_shown = 80;
+  std::string out;
+  for (size_t i = 0; i < text.size() && i < max_shown; ++i) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      static const char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 0xf];
+    }
+  }
+  if (text.size() > max_shown) out += "... (" + std::to_string(text.size()) + " bytes)";
+  return out;
+}
 
 // One line split into its record name and KEY=VALUE fields (values still escaped).
 struct Line {
@@ -107,7 +129,7 @@ class Parser {
       return false;
     }
     if (*v != std::to_string(protocol::version)) {
-      out_.errors.push_back("forkhazard: " + name_ + ": raw report version '" + std::string(*v) +
+      out_.errors.push_back("forkhazard: " + name_ + ": raw report version '" + quoted(*v) +
                             "' is not supported (this forkhazard reads version " +
                             std::to_string(protocol::version) + ")");
       return false;
@@ -131,7 +153,7 @@ class Parser {
       }
       size_t eq = token.find('=');
       if (eq == std::string_view::npos || eq == 0) {
-        if (report_errors) error("malformed field '" + std::string(token) + "' (expected KEY=VALUE)");
+        if (report_errors) error("malformed field '" + quoted(token) + "' (expected KEY=VALUE)");
         return false;
       }
       line->fields.emplace_back(token.substr(0, eq), token.substr(eq + 1));
@@ -149,7 +171,8 @@ class Parser {
       return;
     }
     if (!percent_decode(*raw, &decoded)) {
-      bad_value(line, key, *raw, "malformed %-escape");
+      bad_value(line, key, *raw,
+                raw->find('\0') == std::string_view::npos ? "malformed %-escape" : "NUL byte in value");
       return;
     }
     *dst = std::move(decoded);
@@ -227,8 +250,8 @@ class Parser {
   }
 
   void bad_value(const Line& line, std::string_view key, std::string_view raw, const char* what) {
-    error(std::string(what) + " '" + std::string(raw) + "' in '" + std::string(line.record) + " " +
-          std::string(key) + "='");
+    error(std::string(what) + " '" + quoted(raw) + "' in '" + quoted(line.record) + " " +
+          quoted(key) + "='");
   }
 
   // A block-opening record ends an open block as truncated.

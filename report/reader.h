@@ -31,7 +31,8 @@ void read_raw_text(std::string_view text, const std::string& name, ReadResult& o
 // Reads a file, or every regular file of a directory (not recursively, in name order).
 void read_raw_path(const std::string& path, ReadResult& out);
 
-// Decodes a protocol value (%XX escapes); false on a malformed escape or on %00 (values are C strings).
+// Decodes a protocol value (%XX escapes); false on a malformed escape or on a NUL, raw or %00 (values are
+// C strings).
 bool percent_decode(std::string_view value, std::string* decoded);
 
 }  // namespace fh

@@ -230,6 +230,7 @@ Test(reader, percent_decoding) {
   cr_expect_not(fh::percent_decode("abc%", &out));
   cr_expect_not(fh::percent_decode("%zz", &out));
   cr_expect_not(fh::percent_decode("a%00b", &out), "values are C strings: a NUL is corrupt");
+  cr_expect_not(fh::percent_decode(std::string_view("a\0b", 3), &out), "a raw NUL too");
 
   fh::ReadResult r = parse("forkhazard-raw v=1\nreport pid=1 ppid=0\nhazard kind=deadlock call=f%2\nend\n");
   cr_assert_eq(r.errors.size(), 1u);
@@ -247,9 +248,32 @@ Test(reader, escaped_nul_is_malformed_and_later_hazards_survive) {
             r.errors[0].c_str());
   cr_assert_eq(r.reports.size(), 2u);
   cr_expect(r.reports[0].hazards[0].owner->name.empty());
+  // A raw NUL (tests/fuzz/corpus/reader/regress_raw_nul.raw, found by fuzz_reader) the same.
+  const char with_nul[] = "forkhazard-raw v=1\nreport pid=1 ppid=0\nhazard kind=unsafe-call call=malloc "
+                          "class=alloc\0\0aP\nend\n";
+  fh::ReadResult raw = parse(std::string(with_nul, sizeof with_nul - 1));
+  cr_assert_eq(raw.errors.size(), 1u);
+  EXPECT_TEXT(raw.errors[0], "forkhazard: t.raw:3: NUL byte in value 'alloc\\x00\\x00aP' in 'hazard class='");
+  cr_expect(raw.reports.at(0).hazards.at(0).klass_spelling.find('\0') == std::string::npos);
   std::string text = fh::format_text(fh::merge_hazards(r.reports));
   cr_expect(text.find('\0') == std::string::npos);
   cr_expect(text.find("deadlock in process 3 ") != std::string::npos, "%s", text.c_str());
+}
+
+// What a message quotes from the file is short and printable (tests/fuzz/corpus/reader/regress_long_field.raw):
+// a megabyte-long field was echoed whole, an escape sequence raw to the terminal.
+Test(reader, messages_quote_the_file_short_and_printable) {
+  std::string long_field(1 << 20, 'A');
+  fh::ReadResult r = parse("forkhazard-raw v=1\nreport pid=1 ppid=0\nhazard kind=deadlock call=f\nlock " +
+                           long_field + "\nowner tid=\x1b[31m\rX\nend\n");
+  cr_assert_eq(r.errors.size(), 2u);
+  EXPECT_TEXT(r.errors[0], "forkhazard: t.raw:4: malformed field '" + std::string(80, 'A') +
+                               "... (1048576 bytes)' (expected KEY=VALUE)");
+  EXPECT_TEXT(r.errors[1], "forkhazard: t.raw:5: malformed decimal number '\\x1b[31m\\x0dX' in 'owner tid='");
+  fh::ReadResult v = parse("forkhazard-raw v=\x1b]0;title\x07\n");
+  cr_assert_eq(v.errors.size(), 1u);
+  EXPECT_TEXT(v.errors[0], "forkhazard: t.raw: raw report version '\\x1b]0;title\\x07' is not supported (this "
+                           "forkhazard reads version 1)");
 }
 
 Test(reader, magic_line_is_required) {

@@ -73,6 +73,12 @@ module lo=0x600000 hi=0x600000 bias=0x600000 path=/x
 end
 end
 EOF
+# A 1 MiB field without '=' and a value that would colour the terminal: quoted short and printable.
+{
+  printf 'forkhazard-raw v=1\nreport pid=1 ppid=0\nhazard kind=deadlock call=f\nlock '
+  head -c 1048576 /dev/zero | tr '\0' 'B'
+  printf '\nowner tid=\033[31m\rX\nend\n'
+} >"$bad/long_field.raw"
 # Huge: one 16 MiB line (a field value) with no end, and 20 000 copies of one complete report block.
 {
   printf 'forkhazard-raw v=1\nreport pid=1 ppid=0\nhazard kind=deadlock call='
@@ -124,6 +130,9 @@ for f in "$bad"/*.raw; do
     fail "$f: status $status, expected 1 (a file could not be read) or 66 (a complete block had a hazard)"
   elif [ "$status" = 66 ] && ! grep -q '^forkhazard: .*\[\(error\|warning\)\]' "$work/err"; then
     fail "$f: status 66 without a hazard on stdout"
+  fi
+  if grep "^forkhazard: $f" "$work/err" | grep -q "$(printf '[\001-\010\013-\037\177]')"; then
+    fail "$f: a control character in a message naming the file"
   fi
   longest=$(awk '{ if (length($0) > n) n = length($0) } END { print n + 0 }' "$work/err")
   if [ "$longest" -gt 4096 ]; then fail "$f: a message of $longest characters"; fi
