@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -438,7 +439,7 @@ class OutputFile {
   // False (message printed) when the text could not be written.
   bool write(const std::string& text) {
     if (file_ == nullptr) return true;
-    bool ok = std::fputs(text.c_str(), file_) >= 0 && std::fputc('\n', file_) != EOF;
+    bool ok = std::fwrite(text.data(), 1, text.size(), file_) == text.size() && std::fputc('\n', file_) != EOF;
     ok = (file_ == stdout ? std::fflush(file_) == 0 : std::fclose(file_) == 0) && ok;
     file_ = nullptr;
     if (!ok) std::fprintf(stderr, "forkhazard: cannot write %s: %s\n", path_.c_str(), std::strerror(errno));
@@ -507,9 +508,9 @@ Outcome present(ReadResult& result, const CliOptions& options, Suppressions& rul
   if (getcwd(cwd, sizeof cwd) != nullptr) style.strip_prefix = std::string(cwd) + "/";
   style.color = options.color == color_always ||
                 (options.color == color_auto && auto_color(isatty(STDERR_FILENO) == 1, std::getenv("NO_COLOR")));
-  std::fputs(format_text(groups, style).c_str(), stderr);
-  std::fputs(format_used_suppressions(rules).c_str(), stderr);
-  std::fputs(format_summary(groups).c_str(), stderr);
+  // By length, not as C strings: a NUL inside a report must not cut off what follows it.
+  for (const std::string& part : {format_text(groups, style), format_used_suppressions(rules), format_summary(groups)})
+    std::fwrite(part.data(), 1, part.size(), stderr);
 
   Outcome outcome;
   for (const HazardGroup& group : groups) outcome.fail = outcome.fail || fails_on(group.hazard, options.fail_on);
