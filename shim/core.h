@@ -14,8 +14,8 @@ namespace fh {
 enum class LockType : uint8_t { mutex, rwlock_read, rwlock_write, semaphore };
 const char* lock_type_name(LockType type);  // the protocol's names: "mutex", "rwlock-read", ...
 
-// What an unlock releases: a mutex, either hold of an rwlock, or a semaphore.
-enum class LockFamily : uint8_t { mutex, rwlock, semaphore };
+// What an unlock releases: a mutex, or either hold of an rwlock (semaphores are not held locks: SemTake).
+enum class LockFamily : uint8_t { mutex, rwlock };
 
 inline constexpr size_t max_threads = 8192;
 inline constexpr size_t max_held = 32;
@@ -41,8 +41,7 @@ enum SlotState : uint32_t {
   slot_claimed,   // reserved by pthread_create, thread not yet running
   slot_live,      // a running thread
   slot_exited,    // thread ended; reusable; tid kept to recognise it while the kernel still lists it
-  slot_vanished,  // no longer written: a slot is vanished by its generation (is_vanished)
-};
+};                // (a thread that did not survive a fork is told by its slot's generation: is_vanished)
 
 // A semaphore this thread took (sem_wait and friends) and how many of those takes it has not posted back.
 // Semaphores are often signals (a producer posts, a consumer waits), not locks: they stay out of the held
@@ -244,7 +243,6 @@ inline void lock_released(const void* addr, LockFamily family) {
     switch (family) {
       case LockFamily::mutex: match = h.type == LockType::mutex; break;
       case LockFamily::rwlock: match = h.type == LockType::rwlock_read || h.type == LockType::rwlock_write; break;
-      case LockFamily::semaphore: match = h.type == LockType::semaphore; break;
     }
     if (!match) continue;
     if (--h.depth > 0) return;

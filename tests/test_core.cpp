@@ -52,7 +52,7 @@ Test(core, recursion_counts_depth) {
 Test(core, release_of_unheld_lock_changes_nothing) {
   acquire(addr(1), LockType::mutex);
   core::lock_released(addr(9), LockFamily::mutex);
-  core::lock_released(addr(1), LockFamily::semaphore);  // same address, other family
+  core::lock_released(addr(1), LockFamily::rwlock);  // same address, other family
   cr_assert_eq(self()->nheld, 1);
 }
 
