@@ -16,7 +16,7 @@ EX_CFLAGS     := -O0 -g -fno-omit-frame-pointer -pthread $(WARN)
 # examples/*_fortified.c are built as distributions build packages, so the program calls the __*_chk variants.
 EX_FORTIFY_CFLAGS := -O2 -D_FORTIFY_SOURCE=2 -g -fno-omit-frame-pointer -pthread $(WARN)
 
-DEB_PKGS := g++ make libcriterion-dev libdw-dev
+DEB_PKGS := g++ make libcriterion-dev libdw-dev libcap2-bin
 
 # The capture half of symbols/ goes into the shim; the symbolizing half (libdw) only into the CLI.
 SHIM_CORE_SRCS := $(filter-out shim/wrappers.cpp,$(wildcard shim/*.cpp)) symbols/capture.cpp symbols/modules.cpp
@@ -103,7 +103,7 @@ $(BUILD)/run_tests: $(TEST_OBJS) $(REPORT_OBJS) $(SHIM_CORE_OBJS)
 
 # Tests start build/forkhazard and the examples as children; the shim is never preloaded into the runner.
 test: deps
-	@$(MAKE) --no-print-directory all examples $(BUILD)/run_tests
+	@$(MAKE) --no-print-directory all examples $(BUILD)/run_tests $(STRESS_PROGS) $(CONTRACT_PROGS)
 	cd $(CURDIR) && $(BUILD)/run_tests --jobs 2 --timeout 120
 
 # `make test` of the committed tree (git archive HEAD) in a Debian 13 "trixie" chroot built once with debootstrap and
@@ -166,6 +166,11 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Stress and edge-case programs (`make stress`; its quick part runs in `make test`) and the wrapper contract probes
+# (errno, return values, signal masks, cancellation points: native against preloaded), each in its own fragment.
+-include tests/stress/stress.mk
+-include tests/contract/contract.mk
 
 # ---- bad input: `make fuzz` and `make sanitize` (neither is part of `make test`) --------------------------------------
 # `make fuzz`: libFuzzer targets (tests/fuzz/fuzz_*.cpp) for the options parser, the raw-report reader and the

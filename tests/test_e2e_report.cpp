@@ -3,6 +3,9 @@
 // Nothing is ever preloaded into this test runner: the shim goes only into the examples' environment.
 #include <criterion/criterion.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -210,5 +213,55 @@ Test(e2e_report, help_lists_every_option, .timeout = 60) {
   }
   for (const char* flag : {"--json", "--sarif", "--suppressions", "--fail-on", "--exitcode", "--color"})
     cr_assert(contains(cli.out, flag), "forkhazard run --help lacks %s", flag);
+  passed();
+}
+
+// Secure mode (AT_SECURE): a program that gains privileges at exec (here file capabilities, run as nobody) loads
+// a preloaded library only by bare name from a trusted directory and only when that file is set-user-ID
+// (ld.so(8)). The shim is installed so for this test, loaded, and must stay passive: no option read (log_path
+// names a directory anyone can write), no report, nothing ended. The same binary run as root (not secure) writes
+// its report there, which shows the installed copy loads. Needs root, setcap and setpriv (libcap2-bin,
+// util-linux); skipped otherwise, saying why.
+Test(e2e_report, secure_mode_is_passive, .timeout = 60) {
+  const char* trusted = "/usr/lib/x86_64-linux-gnu";
+  if (geteuid() != 0 || access("/usr/sbin/setcap", X_OK) != 0 || access("/usr/bin/setpriv", X_OK) != 0 ||
+      access(trusted, W_OK) != 0)
+    cr_skip_test("needs root, /usr/sbin/setcap, /usr/bin/setpriv and a writable %s", trusted);
+  std::string dir = fresh_dir();
+  std::filesystem::create_directory(dir + "/raw");
+  std::filesystem::permissions(dir, std::filesystem::perms::all);
+  std::filesystem::permissions(dir + "/raw", std::filesystem::perms::all);
+  std::string lib_name = "libforkhazard-secure-test-" + std::to_string(getpid()) + ".so";
+  std::string lib = std::string(trusted) + "/" + lib_name;
+  std::filesystem::copy_file(kShim, lib, std::filesystem::copy_options::overwrite_existing);
+  chmod(lib.c_str(), 04755);
+  std::string program = dir + "/malloc_in_child";
+  std::filesystem::copy_file("build/examples/malloc_in_child", program);
+  Run cap = run_command_in(dir, {"/usr/sbin/setcap", "cap_net_raw+ep", program}, {});
+  std::vector<std::string> env = {"LD_PRELOAD=" + lib_name, "FORKHAZARD_OPTIONS=log_path=" + dir + "/raw/fh"};
+  Run as_root = run_command_in(dir, {program}, env);
+  size_t root_files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir + "/raw")) {
+    root_files++;
+    std::filesystem::remove(entry.path());
+  }
+  Run secure = run_command_in(dir, {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", program},
+                              env);
+  size_t secure_files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir + "/raw")) {
+    (void)entry;
+    secure_files++;
+  }
+  std::filesystem::remove(lib);
+  cr_assert_eq(cap.result.exit_code, 0, "setcap failed: %s", cap.err.c_str());
+  cr_assert_eq(root_files, 1u, "the installed shim wrote %zu report files when not secure; stderr:\n%s", root_files,
+               as_root.err.c_str());
+  cr_assert_eq(secure.result.exit_code, 0, "the secure-mode run exited %d; stderr:\n%s", secure.result.exit_code,
+               secure.err.c_str());
+  cr_assert(contains(secure.out, "exited with status 0"), "the child did not run on natively:\n%s", secure.out.c_str());
+  cr_assert(!contains(secure.err, "cannot be preloaded"), "the loader refused the shim, the test proves nothing:\n%s",
+            secure.err.c_str());
+  cr_assert(!contains(secure.err, "forkhazard"), "the shim spoke in secure mode:\n%s", secure.err.c_str());
+  cr_assert_eq(secure_files, 0u, "the shim read log_path in secure mode and wrote %zu files", secure_files);
   passed();
 }
