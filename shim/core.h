@@ -229,9 +229,10 @@ inline void lock_released(const void* addr, LockFamily family) {
   if (s == nullptr) return;
   uint32_t n = s->nheld;
   // Locks are released in the order opposite to taking them nearly always: the top entry, at depth 1.
-  if (n > 0 && family == LockFamily::mutex) {
+  if (n > 0) {
     HeldLock& top = s->held[n - 1];
-    if (top.addr == addr && top.type == LockType::mutex && top.depth == 1) {
+    bool same_family = family == LockFamily::mutex ? top.type == LockType::mutex : top.type != LockType::mutex;
+    if (top.addr == addr && same_family && top.depth == 1) {
       s->nheld = n - 1;
       return;
     }

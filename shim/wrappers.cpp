@@ -97,18 +97,26 @@ void atfork_prepare() {
   errno = saved;
 }
 
+void* malloc_entry_slow(size_t n);
+void free_entry_slow(void* p);
+
 // What every hot wrapper reads first, one cache line: whether it can take its fast path.
 //  lock_fast:  started, not a forked child (no judgement before a lock call), one PC per acquisition
-//  alloc_fast: started (the real allocator resolved), not restricted (no report of the allocator)
+//  malloc_fn, free_fn: where malloc and free jump: the real allocator once started and while not restricted
+//              (no report of the allocator), else the out-of-line entries; a jump through the pointer is the
+//              whole fast path, one load like the pass-through floor's, no flag to test
 struct alignas(64) HotFlags {
   bool lock_fast;
-  bool alloc_fast;
+  void* (*malloc_fn)(size_t);
+  void (*free_fn)(void*);
 };
-HotFlags g_hot;
+HotFlags g_hot = {false, malloc_entry_slow, free_entry_slow};
 
 void update_hot_flags() {
   __atomic_store_n(&g_hot.lock_fast, !g_process.forked_child && g_options.lock_stack_depth == 1, __ATOMIC_RELAXED);
-  __atomic_store_n(&g_hot.alloc_fast, !g_process.restricted, __ATOMIC_RELAXED);
+  bool alloc_fast = !g_process.restricted && real::malloc != nullptr && real::free != nullptr;
+  __atomic_store_n(&g_hot.malloc_fn, alloc_fast ? real::malloc : malloc_entry_slow, __ATOMIC_RELAXED);
+  __atomic_store_n(&g_hot.free_fn, alloc_fast ? real::free : free_entry_slow, __ATOMIC_RELAXED);
 }
 
 void atfork_child() {
@@ -696,17 +704,22 @@ FH_EXPORT int clone(int (*fn)(void*), void* stack, int flags, void* arg, ...) {
 }
 
 // ---- allocator ------------------------------------------------------------------------------------------
-// The hot path: one flag (started, not restricted), then a tail call into the real allocator; everything else
-// (start-up, the bootstrap pool, the report in a restricted child) is out of line.
+// The hot path: a jump through g_hot.malloc_fn / free_fn (the real allocator, or the entries below);
+// everything else (start-up, the bootstrap pool, the report in a restricted child) is out of line.
 namespace {
 void* malloc_slow(size_t n, uintptr_t caller);
 void free_slow(void* p, uintptr_t caller);
 }  // namespace
 
-FH_EXPORT void* malloc(size_t n) {
-  if (FH_LIKELY(__atomic_load_n(&g_hot.alloc_fast, __ATOMIC_RELAXED))) return real::malloc(n);
-  return malloc_slow(n, FH_CALLER());
-}
+FH_EXPORT void* malloc(size_t n) { return __atomic_load_n(&g_hot.malloc_fn, __ATOMIC_RELAXED)(n); }
+
+// Reached by a jump from malloc and free: the return address is still their caller's.
+namespace fh {
+namespace {
+__attribute__((noinline)) void* malloc_entry_slow(size_t n) { return malloc_slow(n, FH_CALLER()); }
+__attribute__((noinline)) void free_entry_slow(void* p) { free_slow(p, FH_CALLER()); }
+}  // namespace
+}  // namespace fh
 
 namespace {
 __attribute__((noinline)) void* malloc_slow(size_t n, uintptr_t caller) {
@@ -761,7 +774,7 @@ FH_EXPORT void* realloc(void* p, size_t n) {
 }
 
 FH_EXPORT void free(void* p) {
-  if (FH_LIKELY(__atomic_load_n(&g_hot.alloc_fast, __ATOMIC_RELAXED)) && FH_LIKELY(!in_pool(p))) return real::free(p);
+  if (FH_LIKELY(!in_pool(p))) return __atomic_load_n(&g_hot.free_fn, __ATOMIC_RELAXED)(p);
   free_slow(p, FH_CALLER());
 }
 
