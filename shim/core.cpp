@@ -430,6 +430,7 @@ void fork_child() {
   int parent_tid = t.tid;
   int parent_pid = g_process.pid;
   t.tid = raw_gettid();
+  t.owner_seen_alive = 0;  // the owners it saw alive stayed in the parent
   g_process.pid = static_cast<int>(syscall(SYS_getpid));
   bool multithreaded = g_process.prepare_unknown_threads > 0;
   // Every other thread of the parent's generation vanished: live ones, and ones being started (the kernel may
@@ -504,7 +505,13 @@ bool mutex_blocks_forever(const pthread_mutex_t* m, int* owner) {
   // Process-shared locks may be held by another live process: never judged. Robust ones carry the shared bit
   // whether or not they are shared, hence the private-robust set.
   if ((glibc::mutex_kind(m) & glibc::mutex_kind_pshared_bit) != 0 && !is_private_robust(m)) return false;
-  if (tid_alive(o)) return false;
+  // Threads the child started contend like any others: the owner found alive last time is not asked again (a
+  // thread that ended holding the lock is then missed, a hang no fork caused; never a false verdict).
+  if (o == tls.owner_seen_alive) return false;
+  if (tid_alive(o)) {
+    tls.owner_seen_alive = o;
+    return false;
+  }
   *owner = o;
   return true;
 }

@@ -102,6 +102,7 @@ struct ThreadState {
   int in_reported;  // >0 inside a catalogued call already reported: its inner calls are not reported again,
                     // but they are still judged and tracked (atexit handlers, library destructors)
   bool exited;  // past our thread-exit hook: track nothing more
+  int owner_seen_alive;  // in a forked child: the last lock owner tgkill found alive (a contended lock asks once)
 };
 extern __thread ThreadState tls __attribute__((tls_model("initial-exec")));
 

@@ -160,12 +160,14 @@ void* worker(void* p) {
 
 // Starts the worker (holding three locks), forks, and runs `check` in the child; the child's exit status
 // is the number of failed checks.
-void fork_with_holder(int (*check)()) {
+// `before_fork` runs in the parent once the worker holds its locks.
+void fork_with_holder(int (*check)(), void (*before_fork)() = nullptr) {
   pthread_barrier_init(&g_barrier, nullptr, 2);
   ThreadSlot* s = core::claim_slot();
   pthread_t t;
   pthread_create(&t, nullptr, worker, s);
   pthread_barrier_wait(&g_barrier);
+  if (before_fork != nullptr) before_fork();
   core::fork_prepare();
   pid_t pid = fork();
   if (pid == 0) {
@@ -204,6 +206,21 @@ Test(core, child_judges_locks_of_vanished_thread) {
     }
     return failed;
   });
+}
+
+// A contended lock asks the kernel about its owner once per owner; the answer stays in the parent.
+Test(core, owner_seen_alive_is_asked_again_after_fork) {
+  fork_with_holder(
+      []() {
+        int owner = 0;
+        return core::mutex_blocks_forever(&g_worker_mutex, &owner) && owner == g_worker_tid ? 0 : 1;
+      },
+      []() {
+        int owner = 0;
+        cr_assert_not(core::mutex_blocks_forever(&g_worker_mutex, &owner), "the live worker's lock was judged");
+        cr_assert_eq(tls.owner_seen_alive, g_worker_tid);
+        cr_assert_not(core::mutex_blocks_forever(&g_worker_mutex, &owner));
+      });
 }
 
 Test(core, child_judges_locks_of_forking_thread) {
