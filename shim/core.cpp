@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -174,7 +175,7 @@ void make_live(ThreadSlot* s) {
 // Threads that passed our exit hook are still listed for a moment after pthread_join returns: they are known.
 int count_unknown_threads() {
   if (kernel_thread_count() <= 1) return 0;
-  int fd = ::open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = sys::open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return 0;
   int unknown = 0;
   char buf[2048];
@@ -189,7 +190,7 @@ int count_unknown_threads() {
       if (!tid_known(static_cast<int>(tid))) unknown++;
     }
   }
-  ::close(fd);
+  sys::close(fd);
   return unknown;
 }
 
@@ -197,11 +198,11 @@ int count_unknown_threads() {
 
 // /proc/self/stat field 20 is the kernel's thread count: one read, no directory walk, in the common case.
 int kernel_thread_count() {
-  int fd = ::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+  int fd = sys::open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
   char buf[1024];
-  ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
+  ssize_t n = sys::read(fd, buf, sizeof buf - 1);
+  sys::close(fd);
   if (n <= 0) return -1;
   buf[n] = '\0';
   // The command name (field 2) may hold spaces and parentheses: count fields after the last ')'.
@@ -476,14 +477,34 @@ void fork_child() {
   if (multithreaded) g_process.restricted = true;
 }
 
+bool read_own_memory(void* dst, const void* src, size_t n) {
+  int saved = errno;
+  struct iovec local = {dst, n};
+  struct iovec remote = {const_cast<void*>(src), n};
+  long got = syscall(SYS_process_vm_readv, g_process.pid > 0 ? g_process.pid : syscall(SYS_getpid), &local, 1UL,
+                     &remote, 1UL, 0UL);
+  bool ok = got == static_cast<long>(n);
+  if (got < 0 && errno != EFAULT) {
+    // A sandbox without process_vm_readv (seccomp: ENOSYS, EPERM): the plain read the kernel would do anyway.
+    __builtin_memcpy(dst, src, n);
+    ok = true;
+  }
+  errno = saved;
+  return ok;
+}
+
 bool is_fork_like_syscall(long number, long arg1, long arg2) {
   switch (number) {
     case SYS_fork: return true;
     case SYS_clone: return (arg1 & CLONE_VM) == 0 && arg2 == 0;  // flags, new stack
 #ifdef SYS_clone3
     case SYS_clone3: {
-      const auto* args = reinterpret_cast<const struct clone_args_prefix*>(arg1);
-      return args != nullptr && (args->flags & CLONE_VM) == 0 && args->stack == 0;
+      // The kernel rejects a size below its first layout (EINVAL) and an unreadable pointer (EFAULT): so
+      // does this test, without touching memory the program may not own.
+      struct clone_args_prefix args;
+      if (arg1 == 0 || static_cast<unsigned long>(arg2) < sizeof args) return false;
+      if (!read_own_memory(&args, reinterpret_cast<const void*>(arg1), sizeof args)) return false;
+      return (args.flags & CLONE_VM) == 0 && args.stack == 0;
     }
 #endif
     default: return false;

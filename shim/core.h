@@ -299,6 +299,10 @@ void fork_child();
 // (CLONE_VM) are not (a vfork child borrows our memory and must not be written to).
 bool is_fork_like_syscall(long number, long arg1, long arg2);
 
+// Copies n bytes of this process's memory at src, false (nothing read) where src is not readable: a pointer the
+// program passed that the kernel would refuse with EFAULT must not crash the shim.
+bool read_own_memory(void* dst, const void* src, size_t n);
+
 // Judgements, valid in a forked child: would this lock call block forever? On true, *owner is the tid that
 // holds it (parent-side) and *held_as how.
 bool mutex_blocks_forever(const pthread_mutex_t* m, int* owner);

@@ -39,7 +39,7 @@ Facts facts_for(Version v) {
 void init(int notice_fd) {
   g_facts = facts_for(parse_version(gnu_get_libc_version()));
   if (g_facts.known || notice_fd < 0) return;
-  SafeWriter(notice_fd).str("forkhazard: glibc ").str(gnu_get_libc_version())
+  StackWriter(notice_fd).str("forkhazard: glibc ").str(gnu_get_libc_version())
       .str(" is not one this shim knows (2.35 to 2.41): it reports unsafe calls but judges no lock by its words\n");
 }
 

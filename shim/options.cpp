@@ -35,7 +35,7 @@ bool key_is(const char* key, size_t n, const char* name) {
 }
 
 void complain(int fd, const char* what, const char* item, size_t n, const char* tail) {
-  SafeWriter w(fd);
+  StackWriter w(fd);
   w.str("forkhazard: FORKHAZARD_OPTIONS: ").str(what).str(" '").str(item, n).str("'").str(tail).chr('\n');
 }
 
@@ -130,7 +130,7 @@ int options_parse(const char* text, Options* o, int error_fd) {
 }
 
 void options_print_help(int fd) {
-  SafeWriter w(fd);
+  StackWriter w(fd);
   w.str("forkhazard: options (FORKHAZARD_OPTIONS=name=value:name=value):\n");
 #define FH_OPTION_STRING(name, def, desc) w.str("  " #name "=<path>  default \"" def "\"  " desc "\n");
 #define FH_OPTION_CHOICE(name, def, choices, desc) w.str("  " #name "=" choices "  default " def "  " desc "\n");

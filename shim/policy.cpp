@@ -14,13 +14,13 @@ namespace fh::policy {
 namespace {
 
 void deadlock(const char* call, const void* lock, LockType held_as, int owner) {
-  report_hazard(Hazard{protocol::kind_deadlock, call, lock, lock_type_name(held_as), true, held_as, owner});
-  act_on_deadlock();
+  // Not written now (no stack left to write it): the call goes on, as it would without the shim.
+  if (report_hazard(Hazard{protocol::kind_deadlock, call, lock, lock_type_name(held_as), true, held_as, owner}))
+    act_on_deadlock();
 }
 
 void deadlock_untracked(const char* call, const void* lock, const char* type, int owner) {
-  report_hazard(Hazard{protocol::kind_deadlock, call, lock, type, false, LockType::mutex, owner});
-  act_on_deadlock();
+  if (report_hazard(Hazard{protocol::kind_deadlock, call, lock, type, false, LockType::mutex, owner})) act_on_deadlock();
 }
 
 }  // namespace
@@ -97,7 +97,7 @@ void unsafe_call(CallId id, uintptr_t site, const ThreadSlot* about) {
   h.why = call.why;
   h.site = site;
   h.inside_family = inside != nullptr && call.family != Family::none ? family_name(call.family) : nullptr;
-  report_hazard(h);
+  if (!report_hazard(h)) return;  // kept for later: no action without the report that explains it
   switch (g_options.on_unsafe) {
     case on_unsafe_report: return;
     case on_unsafe_exit:

@@ -25,6 +25,15 @@ int g_log_pid = 0;
 
 }  // namespace
 
+namespace {
+// Out of line: report_fd's own frame stays small (it runs on the short report's stack budget).
+__attribute__((noinline, cold)) int report_fd_failed(int error) {
+  StackWriter(STDERR_FILENO).str("forkhazard: cannot create report file under log_path=").str(g_options.log_path)
+      .str(" (errno ").dec(error).str("); reporting on stderr\n");
+  return STDERR_FILENO;
+}
+}  // namespace
+
 // Opens <log_path>.<pid> once per process: O_EXCL|O_NOFOLLOW so a planted file or link is never written through.
 int report_fd() {
   if (g_options.log_path[0] == '\0') return STDERR_FILENO;
@@ -48,18 +57,16 @@ int report_fd() {
       append_number(attempt);
     }
     path[n] = '\0';
-    int fd = ::open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_APPEND, 0600);
+    int fd = sys::open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_APPEND, 0600);
     if (fd >= 0) {
       g_log_fd = fd;
       g_log_pid = g_process.pid;
-      SafeWriter(fd).str(protocol::magic_line);
+      sys::write(fd, protocol::magic_line, safe_strlen(protocol::magic_line));  // no second buffer on the stack
       return fd;
     }
     if (errno != EEXIST) break;
   }
-  SafeWriter(STDERR_FILENO).str("forkhazard: cannot create report file under log_path=").str(g_options.log_path)
-      .str(" (errno ").dec(errno).str("); reporting on stderr\n");
-  return STDERR_FILENO;
+  return report_fd_failed(errno);
 }
 
 namespace {
@@ -182,13 +189,39 @@ namespace {
 // gets the short report instead: the hazard and its call site, no stacks and no module map. Bounded: the
 // writer's buffer and a few frames.
 constexpr size_t full_report_stack = 24 * 1024;
+// The short report's own need (measured: about 1.3 KiB below report_hazard, the 256-byte buffer included), with
+// room to spare. Below it nothing is written now: the hazard waits in g_deferred.
+constexpr size_t short_report_stack = 2 * 1024;
 
-bool on_small_signal_stack() {
+// Bytes of alternate signal stack left below this frame; SIZE_MAX when not running on one.
+size_t signal_stack_left() {
   stack_t ss;
-  if (sigaltstack(nullptr, &ss) != 0 || (ss.ss_flags & SS_ONSTACK) == 0) return false;
+  if (sigaltstack(nullptr, &ss) != 0 || (ss.ss_flags & SS_ONSTACK) == 0) return SIZE_MAX;
   auto sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
   auto base = reinterpret_cast<uintptr_t>(ss.ss_sp);
-  return sp < base || sp - base < full_report_stack;
+  return sp < base ? 0 : sp - base;
+}
+
+// Hazards met with too little stack to write them (see report_hazard). A slot: 0 free, 1 being written or read,
+// 2 holding a hazard. Every string a Hazard points to is static (the catalogue, protocol names).
+struct DeferredSlot {
+  int state;
+  Hazard hazard;
+};
+DeferredSlot g_deferred[4];
+uint32_t g_deferred_lost;  // more than the slots could keep
+
+bool defer(const Hazard& h) {
+  for (DeferredSlot& d : g_deferred) {
+    int expected = 0;
+    if (__atomic_compare_exchange_n(&d.state, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+      d.hazard = h;
+      __atomic_store_n(&d.state, 2, __ATOMIC_RELEASE);
+      return true;
+    }
+  }
+  __atomic_fetch_add(&g_deferred_lost, 1, __ATOMIC_RELAXED);
+  return false;
 }
 
 // The lines that say what the hazard is, common to the full and the short report.
@@ -236,19 +269,25 @@ struct ReportParts {
   const ThreadSlot* self;
 };
 
-__attribute__((noinline)) void write_short_report(const ReportParts& r) {
+__attribute__((noinline)) void write_short_report(const ReportParts& r, bool deferred) {
   const Hazard& h = r.h;
-  SafeWriter w(report_fd());
+  BufferedWriter<256> w(report_fd());
   if (g_options.log_path[0] == '\0') w.str(protocol::magic_line);
   w.str("report pid=").dec(g_process.pid).str(" ppid=").dec(static_cast<long>(syscall(SYS_getppid))).chr('\n');
   describe(w, h, r.owner, r.relation);
-  w.str("#   (on a small signal stack: the short report, without stacks)\n");
+  if (deferred)
+    w.str("#   (met in a signal handler on an alternate stack too small to write it then: the short report, "
+          "without stacks, written later)\n");
+  else
+    w.str("#   (on a small signal stack: the short report, without stacks)\n");
   write_hazard_lines(w, h, r.owner, r.relation, r.acquired, r.nacquired);
   w.str("stack pcs=");
   if (h.site != 0) w.hex(h.site);
   else w.chr('-');
   w.chr('\n');
   write_fork_line(w, r.self);
+  // Written later from a roomier stack (exit, exec, the next report): the module map, so the site is symbolized.
+  if (deferred && signal_stack_left() >= full_report_stack) for_each_module(write_module, &w);
   w.str("end\n");
 }
 
@@ -260,7 +299,7 @@ __attribute__((noinline)) void write_full_report(const ReportParts& r) {
   ModuleTable mods;
   mods.count = 0;
   for_each_module(collect_module, &mods);
-  SafeWriter w(report_fd());
+  StackWriter w(report_fd());
   if (g_options.log_path[0] == '\0') w.str(protocol::magic_line);
   w.str("report pid=").dec(g_process.pid).str(" ppid=").dec(static_cast<long>(syscall(SYS_getppid))).chr('\n');
   describe(w, h, r.owner, r.relation);
@@ -284,8 +323,39 @@ __attribute__((noinline)) void write_full_report(const ReportParts& r) {
 
 }  // namespace
 
-void report_hazard(const Hazard& h) {
+namespace {
+bool write_report(const Hazard& h, bool deferred);
+}  // namespace
+
+bool report_hazard(const Hazard& h) {
+  if (g_process.passive) return true;
+  size_t left = signal_stack_left();
+  if (left < short_report_stack) {
+    defer(h);
+    return false;
+  }
+  flush_deferred();
+  return write_report(h, false);
+}
+
+void flush_deferred() {
   if (g_process.passive) return;
+  for (DeferredSlot& d : g_deferred) {
+    int expected = 2;
+    if (!__atomic_compare_exchange_n(&d.state, &expected, 1, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) continue;
+    Hazard h = d.hazard;
+    __atomic_store_n(&d.state, 0, __ATOMIC_RELEASE);
+    write_report(h, true);
+  }
+  uint32_t lost = __atomic_exchange_n(&g_deferred_lost, 0, __ATOMIC_RELAXED);
+  if (lost > 0) {
+    BufferedWriter<128> w(report_fd());
+    w.str("# forkhazard: ").udec(lost).str(" more hazards met on a small signal stack were not recorded\n");
+  }
+}
+
+namespace {
+__attribute__((noinline)) bool write_report(const Hazard& h, bool deferred) {
   int saved = errno;
   tls.guard++;
   core::Relation relation = core::Relation::unknown;
@@ -305,12 +375,14 @@ void report_hazard(const Hazard& h) {
 
   bool locked = report_lock();
   ReportParts parts{h, owner, relation, acquired, nacquired, self};
-  if (on_small_signal_stack()) write_short_report(parts);
+  if (deferred || signal_stack_left() < full_report_stack) write_short_report(parts, deferred);
   else write_full_report(parts);
   report_unlock(locked);
   tls.guard--;
   errno = saved;
+  return true;
 }
+}  // namespace
 
 
 namespace {
@@ -323,7 +395,7 @@ bool report_lock() {
   for (int i = 0; i < 5000; i++) {
     if (__atomic_exchange_n(&g_report_lock, 1, __ATOMIC_ACQUIRE) == 0) return true;
     struct timespec ts = {0, 10000};
-    nanosleep(&ts, nullptr);
+    sys::nanosleep(&ts);
   }
   return false;
 }

@@ -21,8 +21,14 @@ struct Hazard {
   uintptr_t acquired_pc = 0;           // possible-deadlock only: where the owner took the lock
 };
 
-// Writes one report block to stderr or to <log_path>.<pid>. errno is preserved.
-void report_hazard(const Hazard& hazard);
+// Writes one report block to stderr or to <log_path>.<pid>. errno is preserved. Returns false when it could
+// not be written now: a signal handler on an alternate stack too small for even the short report (a few hundred
+// bytes left); the hazard is then kept and written at the next report, exec or exit (flush_deferred), and the
+// caller must not act on it (end the process) either: nothing would say why.
+bool report_hazard(const Hazard& hazard);
+
+// Writes the hazards kept by report_hazard, if any (exec, exit, the next report).
+void flush_deferred();
 
 // Ends the process with `code` by the exit_group system call: nothing of the program's runs, and not our own
 // _exit wrapper either (it would write the repeat counts a second time).

@@ -8,8 +8,8 @@ namespace fh {
 
 SafeWriter& SafeWriter::str(const char* s, size_t n) {
   while (n > 0) {
-    if (len_ == sizeof buf_) flush();
-    size_t room = sizeof buf_ - len_;
+    if (len_ == cap_) flush();
+    size_t room = cap_ - len_;
     size_t take = n < room ? n : room;
     for (size_t i = 0; i < take; i++) buf_[len_ + i] = s[i];
     len_ += take;
@@ -80,7 +80,7 @@ void SafeWriter::flush() {
   int saved = errno;
   size_t off = 0;
   while (off < len_) {
-    ssize_t n = ::write(fd_, buf_ + off, len_ - off);
+    ssize_t n = sys::write(fd_, buf_ + off, len_ - off);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // nowhere to report a failed report; drop it rather than spin
     off += static_cast<size_t>(n);

@@ -96,7 +96,9 @@ bool first_call_at(CallId id, uintptr_t site) {
 }
 
 void flush_repeats() {
-  if (g_process.passive || __atomic_load_n(&g_sites_used, __ATOMIC_RELAXED) == 0) return;
+  if (g_process.passive) return;
+  flush_deferred();
+  if (__atomic_load_n(&g_sites_used, __ATOMIC_RELAXED) == 0) return;
   bool any = false;
   for (const SiteEntry& e : g_sites)
     if (e.key != 0 && e.count > 1) any = true;
@@ -104,7 +106,7 @@ void flush_repeats() {
   int saved = errno;
   bool locked = report_lock();
   {
-    SafeWriter w(report_fd());
+    StackWriter w(report_fd());
     if (g_options.log_path[0] == '\0') w.str(protocol::magic_line);
     w.str("repeats pid=").dec(g_process.pid).chr('\n');
     for (const SiteEntry& e : g_sites) {

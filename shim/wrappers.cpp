@@ -42,7 +42,7 @@ bool g_ready = false;
 __thread bool tls_in_init __attribute__((tls_model("initial-exec")));
 
 [[noreturn]] void die_unresolved(const char* name) {
-  SafeWriter(STDERR_FILENO).str("forkhazard: cannot find the real ").str(name)
+  StackWriter(STDERR_FILENO).str("forkhazard: cannot find the real ").str(name)
       .str(" (dlsym RTLD_NEXT failed); the shim cannot run in this process\n");
   abort();
 }
@@ -312,7 +312,7 @@ void cond_wait_cancelled(void* m) {
 // its parent's memory and must leave the shim's state untouched (it is the only process whose pid differs
 // from the cached one without a fork handler having run).
 void before_exec_or_exit() {
-  if (FH_UNLIKELY(g_process.restricted) && syscall(SYS_getpid) == g_process.pid) flush_repeats();
+  if (FH_UNLIKELY(g_process.forked_child) && syscall(SYS_getpid) == g_process.pid) flush_repeats();
 }
 
 }  // namespace
@@ -693,7 +693,8 @@ FH_EXPORT int clone(int (*fn)(void*), void* stack, int flags, void* arg, ...) {
   void* child_tid = va_arg(ap, void*);
   va_end(ap);
   CallScope scope;
-  if ((flags & CLONE_VM) != 0 || scope.own())
+  // A null fn or stack is glibc's EINVAL, before any clone: the trampoline must not hide it.
+  if ((flags & CLONE_VM) != 0 || fn == nullptr || stack == nullptr || scope.own())
     return FH_REAL(clone)(fn, stack, flags, arg, parent_tid, tls_arg, child_tid);
   note_fork_site(scope);
   atfork_prepare();
@@ -838,7 +839,7 @@ void note_deepbind(const char* stub, const void* path, uintptr_t flags) {
   static bool said;
   if (stub[2] != 'o' || (flags & RTLD_DEEPBIND) == 0 || __atomic_exchange_n(&said, true, __ATOMIC_RELAXED)) return;
   int saved = errno;
-  SafeWriter(STDERR_FILENO).str("forkhazard: dlopen(\"").escaped(path != nullptr ? static_cast<const char*>(path) : "")
+  StackWriter(STDERR_FILENO).str("forkhazard: dlopen(\"").escaped(path != nullptr ? static_cast<const char*>(path) : "")
       .str("\", RTLD_DEEPBIND): that library's calls bind past the shim, so its locks, threads and forks are not "
            "seen\n");
   errno = saved;

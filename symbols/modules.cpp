@@ -1,6 +1,8 @@
 // Module map from /proc/self/maps plus the ELF program headers already in memory (see modules.h).
 #include "symbols/modules.h"
 
+#include "shim/safe_io.h"  // sys::open/read/close: no cancellation point in the shim
+
 #include <elf.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -90,7 +92,7 @@ bool describe_elf(uintptr_t start, uintptr_t map_end, ModuleEntry* m) {
 int for_each_module(void (*fn)(const ModuleEntry& module, void* ctx), void* ctx) {
   int saved = errno;
   int fd;
-  do fd = ::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  do fd = sys::open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
   while (fd < 0 && errno == EINTR);
   if (fd < 0) {
     errno = saved;
@@ -102,7 +104,7 @@ int for_each_module(void (*fn)(const ModuleEntry& module, void* ctx), void* ctx)
   char chunk[1024];
   int count = 0;
   while (true) {
-    ssize_t n = ::read(fd, chunk, sizeof chunk);
+    ssize_t n = sys::read(fd, chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     for (ssize_t i = 0; i < n; i++) {
@@ -136,7 +138,7 @@ int for_each_module(void (*fn)(const ModuleEntry& module, void* ctx), void* ctx)
       overlong = false;
     }
   }
-  ::close(fd);
+  sys::close(fd);
   errno = saved;
   return count;
 }

@@ -579,6 +579,50 @@ Test(e2e_child, altstack_alloc, .timeout = 60) {
   passed();
 }
 
+// The same on 6400 bytes, with the report going to a file (as under `forkhazard run`): room only for the short
+// report's small buffer. The size depends on the machine's signal frame (its xsave area): where the example does
+// not survive it natively, the test is skipped, saying so.
+Test(e2e_child, altstack_alloc_small_stack, .timeout = 60) {
+  Run native = run_command_in(fresh_dir(), {"build/examples/altstack_alloc", "6400"}, {});
+  if (!contains(native.out, "exited with status 0"))
+    cr_skip_test("natively the child does not survive 6400 bytes of signal stack here:\n%s", native.out.c_str());
+  Run run = run_watched("altstack_alloc", {"build/examples/altstack_alloc", "6400"}, {});
+  cr_assert(contains(child_line(run).text, "exited with status 0"), "the child did not exit 0:\n%s\nstderr:\n%s",
+            run.out.c_str(), run.err.c_str());
+  const std::vector<Json>& hazards = hazards_of(run);
+  cr_assert_eq(hazards.size(), 1u, "%zu hazards; stderr:\n%s", hazards.size(), run.err.c_str());
+  cr_assert_eq(string_of(hazards[0].get("call")), "malloc");
+  passed();
+}
+
+// The least alternate stack the kernel accepts (sysconf(_SC_MINSIGSTKSZ)), where a handler's malloc survives
+// natively with a few hundred bytes to spare (tests/contract/probe.c): the shim writes nothing there, lets the
+// call go on, and writes the report when the child exits.
+Test(e2e_child, hazard_on_minimal_signal_stack_reported_at_exit, .timeout = 60) {
+  std::vector<std::string> probe = {"build/contract/probe", "altstack", "min", "malloc"};
+  cr_assert(file_exists(probe[0]), "%s is missing: run `make test`", probe[0].c_str());
+  Run native = run_command_in(fresh_dir(), probe, {});
+  if (!contains(native.out, "altstack child: exited 0"))
+    cr_skip_test("natively the handler does not survive the minimal signal stack here:\n%s", native.out.c_str());
+  std::string dir = fresh_dir();
+  std::vector<std::string> argv = {kCli, "run", "--json", dir + "/report.json", "--"};
+  argv.insert(argv.end(), probe.begin(), probe.end());
+  Run run = run_command_in(dir, argv, {});
+  cr_assert(contains(run.out, "altstack child: exited 0"), "the child did not exit 0:\n%s\nstderr:\n%s",
+            run.out.c_str(), run.err.c_str());
+  std::string error;
+  std::optional<Json> report = parse_json(read_file(dir + "/report.json"), &error);
+  cr_assert(report.has_value(), "no JSON report: %s; stderr:\n%s", error.c_str(), run.err.c_str());
+  const std::vector<Json>& hazards = array_of(report->get("hazards"));
+  cr_assert_eq(hazards.size(), 1u, "%zu hazards; stderr:\n%s", hazards.size(), run.err.c_str());
+  cr_assert_eq(string_of(hazards[0].get("kind")), "unsafe-call");
+  cr_assert_eq(string_of(hazards[0].get("call")), "malloc");
+  // Written at exit, on the ordinary stack: with the module map, so the site is symbolized.
+  cr_assert(any_frame_is(hazards[0].get("stack"), "handler_malloc"), "the call site is not symbolized:\n%s",
+            run.err.c_str());
+  passed();
+}
+
 // pthread_join in the child on a worker that vanished at fork: glibc returns 0 at once; reported (class
 // vanished-thread, a warning) naming the worker.
 Test(e2e_child, join_in_child, .timeout = 60) {
