@@ -604,6 +604,17 @@ const ThreadSlot* predict_hang(const void* lock, bool write, const RecentLock** 
   return user;
 }
 
+void forget_lock_uses(const void* lock) {
+  size_t k = recent_slot(lock);
+  uint32_t n = slots_used();
+  for (uint32_t i = 0; i < n; i++) {
+    // Another thread writes its own entry without atomics; clearing one it is rewriting for another lock at
+    // that instant loses that memory (a prediction), never makes a false one.
+    const void** addr = const_cast<const void**>(&g_slots[i].recent[k].addr);
+    if (__atomic_load_n(addr, __ATOMIC_RELAXED) == lock) __atomic_store_n(addr, nullptr, __ATOMIC_RELAXED);
+  }
+}
+
 void lock_reinitialised(const void* lock) {
   ChildLocks& c = g_child_locks;
   if (!g_process.restricted || in_set(c.reinitialised, c.nreinitialised, lock)) return;

@@ -284,6 +284,10 @@ const SemTake* find_sem_take(const ThreadSlot* s, const void* sem);  // nullptr 
 const ThreadSlot* predict_hang(const void* lock, bool write, const RecentLock** used);
 // pthread_mutex_init / pthread_rwlock_init in a restricted process: a fresh lock, whatever it was before.
 void lock_reinitialised(const void* lock);
+// pthread_*_init and _destroy, in any process: the lock at this address is a new one (memory freed and handed
+// out again puts a new lock where an old one was). Every thread's memory of taking the old one is cleared, so
+// no prediction rests on another lock's past. One entry per thread (recent_slot), no search.
+void forget_lock_uses(const void* lock);
 
 // Process-private robust mutexes: glibc sets the process-shared bit on every robust mutex, so the lock word
 // cannot tell them from process-shared ones; we remember them at init.

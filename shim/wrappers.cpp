@@ -384,6 +384,7 @@ FH_EXPORT int pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t* 
       pthread_mutexattr_getpshared(attr, &pshared);
     }
     core::note_mutex_init(m, robust == PTHREAD_MUTEX_ROBUST && pshared == PTHREAD_PROCESS_PRIVATE);
+    core::forget_lock_uses(m);
     if (FH_UNLIKELY(g_process.forked_child)) policy::lock_initialised(m);
     errno = saved;
   }
@@ -393,7 +394,10 @@ FH_EXPORT int pthread_mutex_init(pthread_mutex_t* m, const pthread_mutexattr_t* 
 FH_EXPORT int pthread_mutex_destroy(pthread_mutex_t* m) {
   CallScope scope;
   int rc = FH_REAL(pthread_mutex_destroy)(m);
-  if (rc == 0 && !scope.own()) core::note_mutex_init(m, false);
+  if (rc == 0 && !scope.own()) {
+    core::note_mutex_init(m, false);
+    core::forget_lock_uses(m);
+  }
   return rc;
 }
 
@@ -461,7 +465,17 @@ FH_EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
 FH_EXPORT int pthread_rwlock_init(pthread_rwlock_t* rw, const pthread_rwlockattr_t* attr) {
   CallScope scope;
   int rc = FH_REAL(pthread_rwlock_init)(rw, attr);
-  if (rc == 0 && !scope.own() && FH_UNLIKELY(g_process.forked_child)) policy::lock_initialised(rw);
+  if (rc == 0 && !scope.own()) {
+    core::forget_lock_uses(rw);
+    if (FH_UNLIKELY(g_process.forked_child)) policy::lock_initialised(rw);
+  }
+  return rc;
+}
+
+FH_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t* rw) {
+  CallScope scope;
+  int rc = FH_REAL(pthread_rwlock_destroy)(rw);
+  if (rc == 0 && !scope.own()) core::forget_lock_uses(rw);
   return rc;
 }
 

@@ -36,6 +36,17 @@ Test(core, push_and_pop) {
   cr_assert_eq(self()->nheld, 0);
 }
 
+// A lock initialised or destroyed is a new lock: no thread's memory of the old one at that address remains (a
+// prediction resting on it would be about another lock).
+Test(core, init_forgets_past_uses_of_the_address) {
+  acquire(addr(3), LockType::mutex, 0x77);
+  acquire(addr(4), LockType::rwlock_write, 0x78);
+  cr_assert_eq(self()->recent[recent_slot(addr(3))].addr, addr(3));
+  core::forget_lock_uses(addr(3));
+  cr_assert_null(self()->recent[recent_slot(addr(3))].addr, "the old lock's use is still remembered");
+  cr_assert_eq(self()->recent[recent_slot(addr(4))].addr, addr(4), "another lock's use was forgotten");
+}
+
 Test(core, recursion_counts_depth) {
   acquire(addr(1), LockType::mutex);
   acquire(addr(1), LockType::mutex);
