@@ -519,6 +519,16 @@ bool tid_alive(int tid) {
   return alive;
 }
 
+bool mutex_private(const pthread_mutex_t* m) {
+  if (!glibc_facts::g_facts.lock_words) return false;
+  // Robust ones carry the shared bit whether or not they are shared, hence the private-robust set.
+  return (glibc::mutex_kind(m) & glibc::mutex_kind_pshared_bit) == 0 || is_private_robust(m);
+}
+
+bool rwlock_private(const pthread_rwlock_t* rw) {
+  return glibc_facts::g_facts.lock_words && !glibc::rwlock_shared(rw);
+}
+
 bool mutex_blocks_forever(const pthread_mutex_t* m, int* owner) {
   if (!glibc_facts::g_facts.lock_words) return false;
   int o = glibc::mutex_owner(m);

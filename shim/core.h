@@ -310,6 +310,9 @@ bool read_own_memory(void* dst, const void* src, size_t n);
 // Judgements, valid in a forked child: would this lock call block forever? On true, *owner is the tid that
 // holds it (parent-side) and *held_as how.
 bool mutex_blocks_forever(const pthread_mutex_t* m, int* owner);
+// Process-private, as far as the lock word tells (false on a glibc whose layout is not known).
+bool mutex_private(const pthread_mutex_t* m);
+bool rwlock_private(const pthread_rwlock_t* rw);
 bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, LockType* held_as);
 // An untimed wait on a private semaphore at 0 in a process with one thread and no handler that could post it
 // (shim/wait_rule.h): nothing left can ever post it. Reads the semaphore, the kernel's thread count and the

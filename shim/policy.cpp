@@ -36,17 +36,21 @@ void predict(const char* call, const void* lock, bool write, LockType type) {
   report_hazard(h);
 }
 
+// Predictions, like verdicts, are only about process-private locks: a process-shared one that a vanished
+// thread held at fork can still be released by its process (and on a glibc whose lock words we do not know,
+// we cannot tell, so nothing is predicted).
 void before_mutex_lock(const pthread_mutex_t* m, const char* call) {
   int owner;
   if (core::mutex_blocks_forever(m, &owner)) return deadlock(call, m, LockType::mutex, owner);
-  if (g_process.restricted) predict(call, m, true, LockType::mutex);
+  if (g_process.restricted && core::mutex_private(m)) predict(call, m, true, LockType::mutex);
 }
 
 void before_rwlock_lock(const pthread_rwlock_t* rw, bool write, const char* call) {
   int owner;
   LockType held_as;
   if (core::rwlock_blocks_forever(rw, write, &owner, &held_as)) return deadlock(call, rw, held_as, owner);
-  if (g_process.restricted) predict(call, rw, write, write ? LockType::rwlock_write : LockType::rwlock_read);
+  if (g_process.restricted && core::rwlock_private(rw))
+    predict(call, rw, write, write ? LockType::rwlock_write : LockType::rwlock_read);
 }
 
 void lock_initialised(const void* lock) {

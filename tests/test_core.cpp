@@ -136,6 +136,30 @@ Test(core, mutex_and_rwlock_words) {
   cr_assert_not(glibc::rwlock_shared(&rw));
 }
 
+// Predictions are made only about process-private locks (the lock word's shared flags).
+Test(core, private_locks_are_told_from_shared_ones) {
+  pthread_mutex_t plain = PTHREAD_MUTEX_INITIALIZER, shared, robust;
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+  pthread_mutex_init(&shared, &attr);
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  pthread_mutex_init(&robust, &attr);
+  cr_assert(core::mutex_private(&plain));
+  cr_assert_not(core::mutex_private(&shared));
+  cr_assert_not(core::mutex_private(&robust), "a robust mutex not known private looks shared");
+  core::note_mutex_init(&robust, true);
+  cr_assert(core::mutex_private(&robust));
+  pthread_rwlock_t rw_plain = PTHREAD_RWLOCK_INITIALIZER, rw_shared;
+  pthread_rwlockattr_t rw_attr;
+  pthread_rwlockattr_init(&rw_attr);
+  pthread_rwlockattr_setpshared(&rw_attr, PTHREAD_PROCESS_SHARED);
+  pthread_rwlock_init(&rw_shared, &rw_attr);
+  cr_assert(core::rwlock_private(&rw_plain));
+  cr_assert_not(core::rwlock_private(&rw_shared));
+}
+
 Test(core, registry_claims_and_releases) {
   uint32_t live = static_cast<uint32_t>(live_threads());
   ThreadSlot* s = core::claim_slot();
