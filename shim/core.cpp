@@ -536,6 +536,10 @@ bool mutex_blocks_forever(const pthread_mutex_t* m, int* owner) {
   // Process-shared locks may be held by another live process: never judged. Robust ones carry the shared bit
   // whether or not they are shared, hence the private-robust set.
   if ((glibc::mutex_kind(m) & glibc::mutex_kind_pshared_bit) != 0 && !is_private_robust(m)) return false;
+  // A robust mutex whose owner exited before the fork: the lock returns EOWNERDEAD, it does not block.
+  if ((glibc::mutex_kind(m) & glibc::mutex_kind_robust) != 0 &&
+      (glibc::mutex_lock_word(m) & glibc::futex_owner_died) != 0)
+    return false;
   // Threads the child started contend like any others: the owner found alive last time is not asked again (a
   // thread that ended holding the lock is then missed, a hang no fork caused; never a false verdict).
   if (o == tls.owner_seen_alive) return false;

@@ -20,6 +20,10 @@ inline constexpr int mutex_owner_inconsistent = INT_MAX;
 inline constexpr int mutex_owner_notrecoverable = INT_MAX - 1;
 
 inline int mutex_owner(const pthread_mutex_t* m) { return __atomic_load_n(&m->__data.__owner, __ATOMIC_RELAXED); }
+// The futex word; on a robust mutex the kernel sets FUTEX_OWNER_DIED there when its owner thread exits, and the
+// next lock returns EOWNERDEAD at once (nptl/pthread_mutex_lock.c) whatever __owner still says.
+inline constexpr int futex_owner_died = 0x40000000;  // linux/futex.h FUTEX_OWNER_DIED
+inline int mutex_lock_word(const pthread_mutex_t* m) { return __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED); }
 inline int mutex_kind(const pthread_mutex_t* m) { return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED); }
 
 // nptl/pthread_rwlock_common.c: __readers holds the reader count above PTHREAD_RWLOCK_READER_SHIFT.

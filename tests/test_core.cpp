@@ -303,9 +303,14 @@ Test(core, private_robust_mutex_is_judged) {
   core::note_mutex_init(&robust, true);
   cr_assert((glibc::mutex_kind(&robust) & glibc::mutex_kind_pshared_bit) != 0, "glibc marks robust mutexes shared");
   fork_with_holder([]() {
-    int owner = 0;
+    int owner = 0, failed = 0;
     robust.__data.__owner = g_worker_tid;
-    return core::mutex_blocks_forever(&robust, &owner) ? 0 : 1;
+    robust.__data.__lock = g_worker_tid;
+    failed += !core::mutex_blocks_forever(&robust, &owner);
+    // Its owner exited before the fork: the kernel marked the word and the lock returns EOWNERDEAD at once.
+    robust.__data.__lock = g_worker_tid | glibc::futex_owner_died;
+    failed += core::mutex_blocks_forever(&robust, &owner);
+    return failed;
   });
 }
 
