@@ -16,7 +16,9 @@ EX_CFLAGS     := -O0 -g -fno-omit-frame-pointer -pthread $(WARN)
 # examples/*_fortified.c are built as distributions build packages, so the program calls the __*_chk variants.
 EX_FORTIFY_CFLAGS := -O2 -D_FORTIFY_SOURCE=2 -g -fno-omit-frame-pointer -pthread $(WARN)
 
-DEB_PKGS := g++ make libcriterion-dev libdw-dev libcap2-bin
+# A/B: whichever of the two this Debian has (Debian 13 renamed libtcmalloc-minimal4 in its 64-bit time_t move).
+# The allocators are for the stress cases that preload one beside the shim (tests/stress/).
+DEB_PKGS := g++ make libcriterion-dev libdw-dev libcap2-bin libjemalloc2 libtcmalloc-minimal4/libtcmalloc-minimal4t64
 
 # The capture half of symbols/ goes into the shim; the symbolizing half (libdw) only into the CLI.
 SHIM_CORE_SRCS := $(filter-out shim/wrappers.cpp,$(wildcard shim/*.cpp)) symbols/capture.cpp symbols/modules.cpp
@@ -39,13 +41,19 @@ CLI_LIBS  := -ldw -lelf -pthread
 all: $(BUILD)/libforkhazard.so $(BUILD)/forkhazard
 
 deps:
-	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	@installed() { for a in $$(echo "$$1" | tr '/' ' '); do \
+	    dpkg-query -W -f='$${Status}\n' $$a 2>/dev/null | grep -q 'ok installed' && return 0; done; return 1; }; \
+	missing=$$(for p in $(DEB_PKGS); do installed "$$p" || echo "$$p"; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "forkhazard: installing Debian packages:" $$missing; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	    apt-get update -qq || exit 1; \
+	    pick=$$(for p in $$missing; do first=; for a in $$(echo "$$p" | tr '/' ' '); do \
+	      [ -z "$$first" ] && first=$$a; apt-cache show "$$a" >/dev/null 2>&1 && { first=$$a; break; }; done; \
+	      echo $$first; done); \
+	    echo "forkhazard: installing Debian packages:" $$pick; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pick >/dev/null || exit 1; \
 	  else \
-	    echo "forkhazard: missing Debian packages; run: sudo apt-get install" $$missing; exit 1; \
+	    echo "forkhazard: missing Debian packages (A/B: either); run: sudo apt-get install" $$missing; exit 1; \
 	  fi; \
 	fi
 
@@ -110,7 +118,7 @@ test: deps
 # kept in DEB13_CACHE (DEB13_FRESH=1 rebuilds it); as root. The test extras: python3, node, libgomp (gcc), libc6-dbg.
 DEB13_CACHE  ?= /var/cache/forkhazard/trixie
 DEB13_MIRROR ?= http://deb.debian.org/debian
-DEB13_PKGS   := $(DEB_PKGS) gcc python3 nodejs libc6-dbg
+DEB13_PKGS   := $(subst libtcmalloc-minimal4/,,$(DEB_PKGS)) gcc python3 nodejs libc6-dbg
 .PHONY: test-debian13
 test-debian13:
 	DEB13_CACHE='$(DEB13_CACHE)' DEB13_MIRROR='$(DEB13_MIRROR)' DEB13_PKGS='$(DEB13_PKGS)' DEB13_FRESH='$(DEB13_FRESH)' \
