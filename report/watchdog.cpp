@@ -146,22 +146,28 @@ const char* held_type(LockType type) {
   return "?";
 }
 
-// `thread` and `held` lines of one slot, as the shim's own report writes them (shim/report.cpp write_thread).
-std::string thread_lines(const ThreadSlot& s, int tid, const char* relation) {
+std::string held_line(const HeldLock& h) {
+  uint64_t pcs[max_acq_pcs];
+  size_t npcs = std::min<size_t>(h.npcs, max_acq_pcs);
+  std::copy(h.pcs, h.pcs + npcs, pcs);
+  return "held addr=" + hex(reinterpret_cast<uintptr_t>(h.addr)) + " type=" + held_type(h.type) +
+         " depth=" + std::to_string(h.depth) + " pcs=" + pc_list(pcs, npcs) + "\n";
+}
+
+// `thread` and `held` lines of one slot of process `pid`, as the shim's own report writes them
+// (shim/report.cpp write_thread): the held stack, then the mutexes whose lock words name the thread.
+std::string thread_lines(pid_t pid, const ThreadSlot& s, int tid, const char* relation) {
   std::string name(s.name, strnlen(s.name, sizeof s.name));
   uintptr_t created[max_site_pcs];
   size_t ncreated = std::min<size_t>(s.ncreated, max_site_pcs);
   std::copy(s.created, s.created + ncreated, created);
   std::string out = "thread tid=" + std::to_string(tid) + " name=" + protocol_value(name) +
                     " relation=" + relation + " created=" + pc_list(created, ncreated) + "\n";
-  for (uint32_t i = 0; i < s.nheld && i < max_held; ++i) {
-    const HeldLock& h = s.held[i];
-    uint64_t pcs[max_acq_pcs];
-    size_t npcs = std::min<size_t>(h.npcs, max_acq_pcs);
-    std::copy(h.pcs, h.pcs + npcs, pcs);
-    out += "held addr=" + hex(reinterpret_cast<uintptr_t>(h.addr)) + " type=" + held_type(h.type) +
-           " depth=" + std::to_string(h.depth) + " pcs=" + pc_list(pcs, npcs) + "\n";
-  }
+  for (uint32_t i = 0; i < s.nheld && i < max_held; ++i) out += held_line(s.held[i]);
+  core::for_each_held_mutex(
+      s, tid,
+      [pid](const void* addr, void* dst, size_t n) { return read_remote(pid, reinterpret_cast<uint64_t>(addr), dst, n); },
+      [&out](const HeldLock& h) { out += held_line(h); });
   return out;
 }
 
@@ -1104,9 +1110,9 @@ Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const P
           " forking_tid=" + std::to_string(remote.process.fork_forking_tid) +
           " pcs=" + pc_list(fork_pcs.data(), fork_pcs.size()) + "\n";
   for (const ThreadSlot& s : slots)
-    if (is_vanished(s, remote.process.generation)) text += thread_lines(s, s.tid, protocol::relation_vanished);
+    if (is_vanished(s, remote.process.generation)) text += thread_lines(pid, s, s.tid, protocol::relation_vanished);
   if (self != nullptr && self->nformer > 0 && self->nformer <= max_former_tids)
-    text += thread_lines(*self, self->former_tids[self->nformer - 1], protocol::relation_forker);
+    text += thread_lines(pid, *self, self->former_tids[self->nformer - 1], protocol::relation_forker);
   text += view.module_lines();
   text += "end\n";
 

@@ -82,7 +82,7 @@ int raw_gettid() { return static_cast<int>(syscall(SYS_gettid)); }
 // fork (atfork-protected), the locks re-initialised since, the locks already predicted. Full sets stop
 // prediction (counted), never make it wrong.
 struct ChildLocks {
-  const void* protected_at_fork[max_held];
+  const void* protected_at_fork[max_held + recent_locks];  // its held stack and its held mutexes
   uint32_t nprotected;
   const void* reinitialised[256];
   uint32_t nreinitialised;
@@ -465,9 +465,19 @@ void fork_child() {
   g_child_locks.nreinitialised = 0;
   g_child_locks.npredicted = 0;
   g_child_locks.full = false;
-  if (const ThreadSlot* s = t.slot)
-    for (uint32_t i = 0; i < s->nheld && i < max_held; i++)
-      g_child_locks.protected_at_fork[g_child_locks.nprotected++] = s->held[i].addr;
+  if (const ThreadSlot* s = t.slot) {
+    ChildLocks& c = g_child_locks;
+    for (uint32_t i = 0; i < s->nheld && i < max_held; i++) c.protected_at_fork[c.nprotected++] = s->held[i].addr;
+    // The mutexes it held, by their lock words (off the held stack: mutex_taken). Only where predictions will be
+    // made: a multithreaded fork's child, or one of its descendants.
+    if (multithreaded || g_process.restricted)
+      for_each_held_mutex_here(*s, parent_tid, [&c](const HeldLock& h) {
+        if (c.nprotected < sizeof c.protected_at_fork / sizeof c.protected_at_fork[0])
+          c.protected_at_fork[c.nprotected++] = h.addr;
+        else
+          c.full = true;  // a protected lock we could not remember could be predicted falsely: stop predicting
+      });
+  }
   // The fork context names the multithreaded fork whose threads vanished; a later single-threaded fork of a
   // restricted process keeps it (its vanished threads are still the ones that matter).
   if (multithreaded || !g_process.restricted) {
@@ -477,15 +487,16 @@ void fork_child() {
   if (multithreaded) g_process.restricted = true;
 }
 
-bool read_own_memory(void* dst, const void* src, size_t n) {
+bool lock_words_known() { return glibc_facts::g_facts.lock_words; }
+
+bool read_own_memory(void* dst, const void* src, size_t n, bool plain_read_if_refused) {
   int saved = errno;
   struct iovec local = {dst, n};
   struct iovec remote = {const_cast<void*>(src), n};
   long got = syscall(SYS_process_vm_readv, g_process.pid > 0 ? g_process.pid : syscall(SYS_getpid), &local, 1UL,
                      &remote, 1UL, 0UL);
   bool ok = got == static_cast<long>(n);
-  if (got < 0 && errno != EFAULT) {
-    // A sandbox without process_vm_readv (seccomp: ENOSYS, EPERM): the plain read the kernel would do anyway.
+  if (got < 0 && errno != EFAULT && plain_read_if_refused) {
     __builtin_memcpy(dst, src, n);
     ok = true;
   }
@@ -503,7 +514,7 @@ bool is_fork_like_syscall(long number, long arg1, long arg2) {
       // does this test, without touching memory the program may not own.
       struct clone_args_prefix args;
       if (arg1 == 0 || static_cast<unsigned long>(arg2) < sizeof args) return false;
-      if (!read_own_memory(&args, reinterpret_cast<const void*>(arg1), sizeof args)) return false;
+      if (!read_own_memory(&args, reinterpret_cast<const void*>(arg1), sizeof args, true)) return false;
       return (args.flags & CLONE_VM) == 0 && args.stack == 0;
     }
 #endif

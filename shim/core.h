@@ -184,7 +184,8 @@ void construction_ended(const void* guard);        // released or aborted
 // A call of a glibc lock family in flight: returns the counter to decrement when it returns (nullptr: none).
 uint16_t* family_entered(size_t family);
 
-// Held-lock bookkeeping for the calling thread (inline: it is the hot path of every lock wrapper).
+// Held-lock bookkeeping for the calling thread (inline: it is the hot path of the rwlock wrappers; mutexes are
+// on this stack only with deeper acquisition stacks, lock_stack_depth > 1: see mutex_taken).
 // may_recurse: whether this thread may hold the lock already (a recursive mutex, a read hold); a normal,
 // adaptive or errorcheck mutex cannot be taken twice by one thread (it deadlocks or fails with EDEADLK), so
 // its push skips the search.
@@ -223,6 +224,50 @@ inline void lock_acquired(ThreadSlot* s, const void* addr, LockType type, const 
 
 inline void lock_acquired(const void* addr, LockType type, const uintptr_t* pcs, size_t npcs) {
   if (ThreadSlot* s = current_slot()) lock_acquired(s, addr, type, pcs, npcs, true);
+}
+
+// Mutexes, with the default lock_stack_depth=1, stay off the held stack: taking one is three stores into the
+// thread's memory of recent locks (RecentLock) and releasing one costs nothing. Which mutexes a thread holds is
+// read when a report needs it, from glibc's lock word (__owner names the holder, for every kind: glibc writes
+// it even where the kind does not need it), in a forked child's frozen copy or from outside: for_each_held_mutex.
+// An entry evicted by a later lock loses that explanation, never a verdict (verdicts read the word itself).
+inline void mutex_taken(ThreadSlot* s, const void* m, uintptr_t pc) {
+  RecentLock& r = s->recent[recent_slot(m)];
+  r.addr = m;
+  r.pc = pc;
+  r.type = LockType::mutex;
+}
+
+// The part of glibc's pthread_mutex_t a held-mutex question reads (bits/struct_mutex.h, x86_64 and the other
+// 64-bit layouts alike up to __kind).
+struct MutexWords {
+  int lock;
+  unsigned count;  // recursion depth of a recursive mutex
+  int owner;
+  unsigned nusers;
+  int kind;
+};
+
+// Calls fn(const HeldLock&) for every mutex in `s`'s memory of recent locks that thread `tid` holds now by its
+// lock word, and that its held stack does not list already. read(addr, dst, n) copies n bytes of the process's
+// memory at addr, false where unreadable (the memory of a lock freed since may be unmapped).
+template <class Read, class Fn>
+void for_each_held_mutex(const ThreadSlot& s, int tid, Read read, Fn fn) {
+  for (const RecentLock& r : s.recent) {
+    if (r.addr == nullptr || r.type != LockType::mutex) continue;
+    bool on_stack = false;
+    for (uint32_t i = 0; i < s.nheld && i < max_held && !on_stack; i++)
+      on_stack = s.held[i].addr == r.addr && s.held[i].type == LockType::mutex;
+    MutexWords w;
+    if (on_stack || !read(r.addr, &w, sizeof w) || w.owner != tid) continue;
+    HeldLock h{};
+    h.addr = r.addr;
+    h.type = LockType::mutex;
+    h.depth = (w.kind & 3) == PTHREAD_MUTEX_RECURSIVE_NP && w.count > 0 ? static_cast<uint16_t>(w.count > 0xffff ? 0xffff : w.count) : 1;
+    h.npcs = r.pc != 0 ? 1 : 0;
+    h.pcs[0] = r.pc;
+    fn(static_cast<const HeldLock&>(h));
+  }
 }
 
 inline void lock_released(const void* addr, LockFamily family) {
@@ -304,8 +349,16 @@ void fork_child();
 bool is_fork_like_syscall(long number, long arg1, long arg2);
 
 // Copies n bytes of this process's memory at src, false (nothing read) where src is not readable: a pointer the
-// program passed that the kernel would refuse with EFAULT must not crash the shim.
-bool read_own_memory(void* dst, const void* src, size_t n);
+// program passed that the kernel would refuse with EFAULT must not crash the shim. Where process_vm_readv is
+// refused (a seccomp sandbox), `plain_read_if_refused` decides: copy anyway (the pointer is one the program
+// handed to the kernel) or answer false.
+bool read_own_memory(void* dst, const void* src, size_t n, bool plain_read_if_refused = false);
+
+// for_each_held_mutex over this process's memory (a forked child's frozen copy of its parent's threads), with
+// the lock words read safely; nothing on a glibc whose lock-word layout is not known.
+template <class Fn>
+void for_each_held_mutex_here(const ThreadSlot& s, int tid, Fn fn);
+bool lock_words_known();
 
 // Judgements, valid in a forked child: would this lock call block forever? On true, *owner is the tid that
 // holds it (parent-side) and *held_as how.
@@ -349,6 +402,12 @@ const ThreadSlot* vanished_waiting_on(const void* cond);
 const ThreadSlot* vanished_constructing(const void* guard);
 const ThreadSlot* vanished_holding(const void* lock, LockType type);
 const ThreadSlot* vanished_took_semaphore(const void* sem);
+
+template <class Fn>
+void for_each_held_mutex_here(const ThreadSlot& s, int tid, Fn fn) {
+  if (!lock_words_known()) return;
+  for_each_held_mutex(s, tid, [](const void* a, void* d, size_t n) { return read_own_memory(d, a, n); }, fn);
+}
 
 }  // namespace core
 }  // namespace fh

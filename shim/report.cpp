@@ -116,14 +116,18 @@ void comment_frames(SafeWriter& w, const char* title, const uintptr_t* pcs, size
   }
 }
 
+void write_held(SafeWriter& w, const HeldLock& h) {
+  w.str("held addr=").hex(reinterpret_cast<uintptr_t>(h.addr)).str(" type=").str(lock_type_name(h.type))
+      .str(" depth=").udec(h.depth).str(" pcs=").pcs(h.pcs, h.npcs).chr('\n');
+}
+
+// A thread and what it held at the fork: its held stack (rwlocks; mutexes with deeper acquisition stacks) and
+// the mutexes its memory of recent locks names whose lock words say it holds them.
 void write_thread(SafeWriter& w, const ThreadSlot& s, int tid, core::Relation relation) {
   w.str("thread tid=").dec(tid).str(" name=").escaped(s.name, sizeof s.name)
       .str(" relation=").str(core::relation_name(relation)).str(" created=").pcs(s.created, s.ncreated).chr('\n');
-  for (uint32_t i = 0; i < s.nheld && i < max_held; i++) {
-    const HeldLock& h = s.held[i];
-    w.str("held addr=").hex(reinterpret_cast<uintptr_t>(h.addr)).str(" type=").str(lock_type_name(h.type))
-        .str(" depth=").udec(h.depth).str(" pcs=").pcs(h.pcs, h.npcs).chr('\n');
-  }
+  for (uint32_t i = 0; i < s.nheld && i < max_held; i++) write_held(w, s.held[i]);
+  core::for_each_held_mutex_here(s, tid, [&w](const HeldLock& h) { write_held(w, h); });
 }
 
 // What the fixed-size records could not hold, so a missing explanation is never silent: acquisitions the
@@ -365,10 +369,18 @@ __attribute__((noinline)) bool write_report(const Hazard& h, bool deferred) {
   const HeldLock* held = owner != nullptr && h.tracked && h.held_as != LockType::semaphore
                              ? core::find_held(owner, h.lock, h.held_as == LockType::rwlock_read)
                              : nullptr;
+  uintptr_t one_pc_from_memory = 0;
   const SemTake* took = owner != nullptr && h.tracked && h.held_as == LockType::semaphore
                             ? core::find_sem_take(owner, h.lock)
                             : nullptr;
-  uintptr_t one_pc = took != nullptr ? took->pc : h.acquired_pc;
+  // A mutex off the held stack (core::mutex_taken): the owner's memory of taking it. The verdict read the lock
+  // word that names this owner, so its latest acquisition of this address is the one it holds.
+  if (held == nullptr && took == nullptr && owner != nullptr && h.tracked && h.held_as == LockType::mutex &&
+      h.acquired_pc == 0) {
+    const RecentLock& r = owner->recent[recent_slot(h.lock)];
+    if (r.addr == h.lock && r.type == LockType::mutex) one_pc_from_memory = r.pc;
+  }
+  uintptr_t one_pc = took != nullptr ? took->pc : h.acquired_pc != 0 ? h.acquired_pc : one_pc_from_memory;
   const uintptr_t* acquired = held != nullptr ? held->pcs : &one_pc;
   size_t nacquired = held != nullptr ? held->npcs : (one_pc != 0 ? 1 : 0);
   const ThreadSlot* self = tls.slot;

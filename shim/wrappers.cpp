@@ -262,9 +262,8 @@ inline __attribute__((always_inline)) void note_acquired(const void* addr, LockT
   core::lock_acquired(addr, type, &caller, 1);
 }
 
-// The mutex fast path's bookkeeping: this thread's slot (nullptr: the shim itself is running, or the thread
-// is not registered yet: the slow path registers it), then one push without a search unless the mutex is
-// recursive (glibc's kind, in the lock word's cache line that the lock just touched).
+// The rwlock fast path's bookkeeping: this thread's slot (nullptr: the shim itself is running, or the thread
+// is not registered yet: then registered out of line), then one push, searched only for a read hold.
 inline __attribute__((always_inline)) void note_fast(const void* lock, LockType type, uintptr_t caller,
                                                      bool may_recurse) {
   ThreadSlot* s = tls.slot;
@@ -275,9 +274,25 @@ inline __attribute__((always_inline)) void note_fast(const void* lock, LockType 
   core::lock_acquired(s, lock, type, &caller, 1, may_recurse);
 }
 
-inline __attribute__((always_inline)) void note_mutex_acquired(const pthread_mutex_t* m, uintptr_t caller) {
-  bool recursive = (glibc::mutex_kind(m) & glibc::mutex_kind_type_mask) == PTHREAD_MUTEX_RECURSIVE_NP;
-  note_fast(m, LockType::mutex, caller, recursive);
+// A mutex taken: with one PC per acquisition (the default), three stores into this thread's memory of recent
+// locks and nothing on the held stack (core::mutex_taken says why); with deeper acquisition stacks, the held
+// stack as for rwlocks. Callers have checked that the shim itself is not the one locking.
+__attribute__((noinline)) void note_mutex_slow(const void* m, uintptr_t caller) {
+  if (g_options.lock_stack_depth > 1) return note_acquired_deep(m, LockType::mutex, caller);
+  if (ThreadSlot* s = core::current_slot()) core::mutex_taken(s, m, caller);
+}
+
+// The mutex lock's fast path after the real lock: the slot (one TLS load), the guard (same TLS block), three
+// stores into a table only this thread writes. No search, no count, no fence: nothing to undo at unlock.
+inline __attribute__((always_inline)) void note_mutex_fast(const void* m, uintptr_t caller) {
+  ThreadSlot* s = tls.slot;
+  if (FH_LIKELY(s != nullptr && tls.guard == 0)) return core::mutex_taken(s, m, caller);
+  if (tls.guard == 0) note_mutex_slow(m, caller);  // a thread the registry has not seen yet
+}
+
+// A mutex released, off the fast path: the held stack only holds mutexes with deeper acquisition stacks.
+inline void note_mutex_released(const void* m) {
+  if (FH_UNLIKELY(g_options.lock_stack_depth > 1)) core::lock_released(m, LockFamily::mutex);
 }
 
 inline bool lock_fast() { return __atomic_load_n(&g_hot.lock_fast, __ATOMIC_RELAXED); }
@@ -305,7 +320,7 @@ void* thread_trampoline(void* p) {
 void cond_wait_cancelled(void* m) {
   // Cancellation re-takes the mutex before the cleanup handlers run (nptl/pthread_cond_wait.c).
   core::cond_waiting(nullptr);
-  core::lock_acquired(m, LockType::mutex, nullptr, 0);
+  if (g_options.lock_stack_depth > 1) core::lock_acquired(m, LockType::mutex, nullptr, 0);
 }
 
 // Writes this process's repeat counts before its image or its life ends. Not from a vfork child: it runs on
@@ -409,7 +424,7 @@ __attribute__((noinline)) int mutex_lock_slow(pthread_mutex_t* m, uintptr_t call
   if (scope.own()) return FH_REAL(pthread_mutex_lock)(m);
   if (FH_UNLIKELY(g_process.forked_child)) policy::before_mutex_lock(m, "pthread_mutex_lock");
   int rc = FH_REAL(pthread_mutex_lock)(m);
-  if (acquired(rc)) note_acquired(m, LockType::mutex, caller);
+  if (acquired(rc)) note_mutex_slow(m, caller);
   return rc;
 }
 }  // namespace
@@ -418,7 +433,7 @@ __attribute__((noinline)) int mutex_lock_slow(pthread_mutex_t* m, uintptr_t call
 FH_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
   if (FH_UNLIKELY(!lock_fast())) return mutex_lock_slow(m, FH_CALLER());
   int rc = real::pthread_mutex_lock(m);
-  if (FH_LIKELY(acquired(rc))) note_mutex_acquired(m, FH_CALLER());
+  if (FH_LIKELY(acquired(rc))) note_mutex_fast(m, FH_CALLER());
   return rc;
 }
 
@@ -426,21 +441,21 @@ FH_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
 FH_EXPORT int pthread_mutex_trylock(pthread_mutex_t* m) {
   CallScope scope;
   int rc = FH_REAL(pthread_mutex_trylock)(m);
-  if (acquired(rc) && !scope.own()) note_acquired(m, LockType::mutex, FH_CALLER());
+  if (acquired(rc) && !scope.own()) note_mutex_slow(m, FH_CALLER());
   return rc;
 }
 
 FH_EXPORT int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec* abstime) {
   CallScope scope;
   int rc = FH_REAL(pthread_mutex_timedlock)(m, abstime);
-  if (acquired(rc) && !scope.own()) note_acquired(m, LockType::mutex, FH_CALLER());
+  if (acquired(rc) && !scope.own()) note_mutex_slow(m, FH_CALLER());
   return rc;
 }
 
 FH_EXPORT int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t clock, const struct timespec* abstime) {
   CallScope scope;
   int rc = FH_REAL(pthread_mutex_clocklock)(m, clock, abstime);
-  if (acquired(rc) && !scope.own()) note_acquired(m, LockType::mutex, FH_CALLER());
+  if (acquired(rc) && !scope.own()) note_mutex_slow(m, FH_CALLER());
   return rc;
 }
 
@@ -448,16 +463,14 @@ namespace {
 __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t* m) {
   CallScope scope;
   int rc = FH_REAL(pthread_mutex_unlock)(m);
-  if (rc == 0 && !scope.own()) core::lock_released(m, LockFamily::mutex);
+  if (rc == 0 && !scope.own()) note_mutex_released(m);
   return rc;
 }
 }  // namespace
 
 FH_EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
   if (FH_UNLIKELY(!lock_fast())) return mutex_unlock_slow(m);
-  int rc = real::pthread_mutex_unlock(m);
-  if (FH_LIKELY(rc == 0) && FH_LIKELY(tls.guard == 0)) core::lock_released(m, LockFamily::mutex);
-  return rc;
+  return real::pthread_mutex_unlock(m);  // a tail jump: nothing to undo (note_mutex_fast)
 }
 
 // ---- rwlocks --------------------------------------------------------------------------------------------
@@ -569,7 +582,7 @@ FH_EXPORT int sem_post(sem_t* s) {
     CallScope scope;                                             \
     if (scope.own()) return FH_REAL(name) args;                  \
     if (judged && FH_UNLIKELY(g_process.forked_child)) policy::before_cond_wait(c); \
-    core::lock_released(m, LockFamily::mutex);                   \
+    note_mutex_released(m);                                      \
     core::cond_waiting(c);                                       \
     int rc;                                                      \
     pthread_cleanup_push(cond_wait_cancelled, m);                \
@@ -577,7 +590,7 @@ FH_EXPORT int sem_post(sem_t* s) {
     pthread_cleanup_pop(0);                                      \
     int saved = errno;                                           \
     core::cond_waiting(nullptr);                                 \
-    note_acquired(m, LockType::mutex, FH_CALLER());              \
+    note_mutex_slow(m, FH_CALLER());                             \
     errno = saved;                                               \
     return rc;                                                   \
   }

@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "shim/core.h"
 #include "shim/glibc_locks.h"
 
@@ -45,6 +47,51 @@ Test(core, init_forgets_past_uses_of_the_address) {
   core::forget_lock_uses(addr(3));
   cr_assert_null(self()->recent[recent_slot(addr(3))].addr, "the old lock's use is still remembered");
   cr_assert_eq(self()->recent[recent_slot(addr(4))].addr, addr(4), "another lock's use was forgotten");
+}
+
+// Mutexes are off the held stack: which ones a thread holds is its memory of taking them checked against the
+// lock words (here: read through a reader that refuses one address, as for an unmapped lock).
+Test(core, held_mutexes_come_from_memory_and_lock_words) {
+  static pthread_mutex_t mine = PTHREAD_MUTEX_INITIALIZER, released = PTHREAD_MUTEX_INITIALIZER,
+                         unmapped = PTHREAD_MUTEX_INITIALIZER, recursive;
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+  pthread_mutex_init(&recursive, &attr);
+  ThreadSlot* s = self();
+  core::mutex_taken(s, &mine, 0x10);
+  core::mutex_taken(s, &released, 0x20);
+  core::mutex_taken(s, &unmapped, 0x30);
+  core::mutex_taken(s, &recursive, 0x40);
+  acquire(addr(5), LockType::rwlock_read);  // an rwlock in the same memory: not a mutex
+  pthread_mutex_lock(&mine);
+  pthread_mutex_lock(&unmapped);
+  pthread_mutex_lock(&recursive);
+  pthread_mutex_lock(&recursive);
+  auto read = [](const void* a, void* d, size_t n) {
+    if (a == &unmapped) return false;
+    memcpy(d, a, n);
+    return true;
+  };
+  const void* seen[8];
+  uintptr_t pcs[8];
+  unsigned depth[8];
+  size_t n = 0;
+  core::for_each_held_mutex(*s, tls.tid, read, [&](const HeldLock& h) {
+    cr_assert_lt(n, 8u);
+    cr_assert(h.type == LockType::mutex);
+    seen[n] = h.addr;
+    pcs[n] = h.npcs == 1 ? h.pcs[0] : 0;
+    depth[n++] = h.depth;
+  });
+  cr_assert_eq(n, 2u, "%zu mutexes listed, expected `mine` and `recursive`", n);
+  for (size_t i = 0; i < n; i++) {
+    if (seen[i] == &mine) cr_assert(pcs[i] == 0x10 && depth[i] == 1);
+    else cr_assert(seen[i] == &recursive && pcs[i] == 0x40 && depth[i] == 2, "depth %u", depth[i]);
+  }
+  size_t other = 0;
+  core::for_each_held_mutex(*s, tls.tid + 1, read, [&](const HeldLock&) { other++; });
+  cr_assert_eq(other, 0u, "another thread's tid holds nothing here");
 }
 
 Test(core, recursion_counts_depth) {

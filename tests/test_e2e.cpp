@@ -107,9 +107,21 @@ void expect_no_report(const Run& run) {
 
 Test(e2e, mutex_held_by_worker, .timeout = 60) {
   Run run = run_example("mutex_held_by_worker");
-  expect_one_deadlock(run, {"pthread_mutex_lock", "mutex", "child_locks_the_mutex", "worker_holds_lock",
-                            "table-owner"});
+  const e2e::Json& hazard = expect_one_deadlock(
+      run, {"pthread_mutex_lock", "mutex", "child_locks_the_mutex", "worker_holds_lock", "table-owner"});
   cr_assert(e2e::contains(run.out, "exited with status 66"), "the child did not exit 66:\n%s", run.out.c_str());
+  // What the vanished worker held at fork, read from the lock word (mutexes are off the held stack): the lock,
+  // once, taken in worker_holds_lock; the forking thread held nothing.
+  const e2e::Json* worker = fork_thread(hazard, run.truth.owner_tid);
+  const e2e::Json* held = held_entry(worker, run.truth.lock);
+  cr_assert_not_null(held, "the worker's held list lacks the lock");
+  cr_assert_eq(e2e::array_of(e2e::member(worker, "held")).size(), 1u);
+  cr_assert_eq(e2e::integer_of(e2e::member(held, "depth")), 1);
+  cr_assert(any_frame_is(e2e::member(held, "acquired_at"), "worker_holds_lock"), "acquired_at:\n%s",
+            describe_frames(e2e::member(held, "acquired_at")).c_str());
+  for (const e2e::Json& thread : e2e::array_of(e2e::member(hazard.get("fork"), "threads")))
+    if (e2e::string_of(thread.get("relation")) == "forker")
+      cr_assert(e2e::array_of(thread.get("held")).empty(), "the forking thread is listed as holding a lock");
   passed();
 }
 
