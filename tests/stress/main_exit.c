@@ -9,30 +9,14 @@
 
 static unsigned hang_seconds; // alarm() ends a child that would hang natively (STRESS_HANG_SECONDS)
 
-enum { CHURNERS = 4, LOCKS = 8, FORKS = 50 };
+enum { CHURNERS = 4, FORKS = 50 };
 
-static pthread_mutex_t locks[LOCKS];
 static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t holding;
 static stress_park_t park;
-static pthread_t churners[CHURNERS], owner;
-static atomic_int stop;
-static atomic_long churned;
+static pthread_t owner;
 static pid_t owner_tid;
 static int deadlock_mode, forks;
-
-static void *churner(void *arg) {
-  unsigned seed = (unsigned)(size_t)arg;
-  while (!atomic_load(&stop)) {
-    seed = seed * 1103515245u + 12345u;
-    pthread_mutex_lock(&locks[(seed >> 16) % LOCKS]);
-    void *p = malloc(32 + (seed >> 8) % 1024);
-    pthread_mutex_unlock(&locks[(seed >> 16) % LOCKS]);
-    free(p);
-    atomic_fetch_add(&churned, 1);
-  }
-  return NULL;
-}
 
 static void *cache_owner(void *arg) {
   (void)arg;
@@ -53,8 +37,7 @@ __attribute__((noinline)) static void child_locks_cache(void) {
 static void *forker(void *arg) {
   (void)arg;
   pthread_setname_np(pthread_self(), "forker");
-  while (atomic_load(&churned) < 2000)
-    stress_sleep_us(100);
+  stress_churn_wait();
   int ok = 1;
   if (deadlock_mode) {
     pthread_barrier_wait(&holding);
@@ -86,9 +69,7 @@ static void *forker(void *arg) {
     printf("outcome: %d of %d children of a fork after the main thread's pthread_exit exited 0\n", clean, forks);
     ok = clean == forks;
   }
-  atomic_store(&stop, 1);
-  for (int i = 0; i < CHURNERS; i++)
-    pthread_join(churners[i], NULL);
+  stress_churn_stop();
   fflush(stdout);
   exit(ok ? 0 : 1);
 }
@@ -102,12 +83,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   forks = FORKS * stress_scale();
-  for (int i = 0; i < LOCKS; i++)
-    pthread_mutex_init(&locks[i], NULL);
   stress_park_init(&park);
   pthread_barrier_init(&holding, NULL, 2);
-  for (int i = 0; i < CHURNERS; i++)
-    pthread_create(&churners[i], NULL, churner, (void *)(size_t)(i + 1));
+  stress_churn_start(CHURNERS, 0);
   if (deadlock_mode)
     pthread_create(&owner, NULL, cache_owner, NULL);
   pthread_t f;

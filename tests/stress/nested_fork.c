@@ -14,43 +14,12 @@
 
 static unsigned hang_seconds; // alarm() ends a child that would hang natively (STRESS_HANG_SECONDS)
 
-enum { CHURNERS = 4, LOCKS = 8, LEAVES = 10, DEPTH = 3 };
+enum { CHURNERS = 4, LEAVES = 10, DEPTH = 3 };
 
-static pthread_mutex_t locks[LOCKS];
 static pthread_mutex_t ledger_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t holding;
 static stress_park_t park;
 static pid_t holder_tid;
-static atomic_int stop;
-static atomic_long churned;
-
-static void *churner(void *arg) {
-  unsigned seed = (unsigned)(size_t)arg;
-  while (!atomic_load(&stop)) {
-    seed = seed * 1103515245u + 12345u;
-    pthread_mutex_lock(&locks[(seed >> 16) % LOCKS]);
-    void *p = malloc(32 + (seed >> 8) % 1024);
-    pthread_mutex_unlock(&locks[(seed >> 16) % LOCKS]);
-    free(p);
-    atomic_fetch_add(&churned, 1);
-  }
-  return NULL;
-}
-
-static void start_churners(pthread_t *threads) {
-  for (int i = 0; i < LOCKS; i++)
-    pthread_mutex_init(&locks[i], NULL);
-  for (int i = 0; i < CHURNERS; i++)
-    pthread_create(&threads[i], NULL, churner, (void *)(size_t)(i + 1));
-  while (atomic_load(&churned) < 2000)
-    stress_sleep_us(100);
-}
-
-static void stop_churners(pthread_t *threads) {
-  atomic_store(&stop, 1);
-  for (int i = 0; i < CHURNERS; i++)
-    pthread_join(threads[i], NULL);
-}
 
 // The exit status a level passes up: 0, the child's exit status, or 128+N for a signal.
 static int passed_up(int status) {
@@ -60,8 +29,7 @@ static int passed_up(int status) {
 }
 
 static int exec_chain(const char *self, int level) {
-  pthread_t threads[CHURNERS];
-  start_churners(threads);
+  stress_churn_start(CHURNERS, 1);
   int worst = 0;
   for (int i = 0; i < LEAVES; i++) {
     pid_t pid = fork();
@@ -83,7 +51,7 @@ static int exec_chain(const char *self, int level) {
     if (!stress_clean_exit(status))
       worst = passed_up(status);
   }
-  stop_churners(threads);
+  stress_churn_stop();
   return worst;
 }
 
@@ -141,8 +109,7 @@ int main(int argc, char **argv) {
   }
 
   if (strcmp(mode, "fork-chain") == 0) {
-    pthread_t threads[CHURNERS];
-    start_churners(threads);
+    stress_churn_start(CHURNERS, 1);
     printf("ground-truth: expect=none\n");
     fflush(stdout);
     int worst = 0;
@@ -152,15 +119,15 @@ int main(int argc, char **argv) {
         _exit(fork_down(DEPTH - 1, nothing));
       worst = passed_up(stress_wait(pid));
     }
-    stop_churners(threads);
+    stress_churn_stop();
     printf("outcome: %d fork chains of depth %d, status %d\n", chains * 10, DEPTH, worst);
     return worst;
   }
 
   if (strcmp(mode, "deadlock") == 0) {
     stress_park_init(&park);
-    pthread_t threads[CHURNERS], owner;
-    start_churners(threads);
+    pthread_t owner;
+    stress_churn_start(CHURNERS, 1);
     pthread_barrier_init(&holding, NULL, 2);
     pthread_create(&owner, NULL, holder, NULL);
     pthread_barrier_wait(&holding);
@@ -175,7 +142,7 @@ int main(int argc, char **argv) {
     stress_describe("child (status of the great-grandchild)", pid, status);
     stress_unpark(&park);
     pthread_join(owner, NULL);
-    stop_churners(threads);
+    stress_churn_stop();
     return 0;
   }
   fprintf(stderr, "usage: %s exec-chain|fork-chain|deadlock\n", argv[0]);

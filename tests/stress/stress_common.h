@@ -96,3 +96,54 @@ static inline void stress_park(stress_park_t *park) {
   }
 }
 static inline void stress_unpark(stress_park_t *park) { close(park->fds[1]); }
+
+// Churners: threads that take random mutexes of a small set around malloc/free until stopped, so a fork lands
+// in the middle of lock and allocator calls. stress_churn_start returns once they have churned a while.
+enum { STRESS_CHURN_LOCKS = 8, STRESS_CHURNERS_MAX = 16 };
+typedef struct {
+  pthread_mutex_t locks[STRESS_CHURN_LOCKS];
+  pthread_t threads[STRESS_CHURNERS_MAX];
+  int n;
+  atomic_int stop;
+  atomic_long churned;
+} stress_churn_t;
+
+static stress_churn_t stress_churn;
+
+static inline void *stress_churner(void *arg) {
+  unsigned seed = (unsigned)(size_t)arg;
+  while (!atomic_load(&stress_churn.stop)) {
+    seed = seed * 1103515245u + 12345u;
+    pthread_mutex_t *m = &stress_churn.locks[(seed >> 16) % STRESS_CHURN_LOCKS];
+    pthread_mutex_lock(m);
+    void *p = malloc(32 + (seed >> 8) % 1024);
+    pthread_mutex_unlock(m);
+    free(p);
+    atomic_fetch_add(&stress_churn.churned, 1);
+  }
+  return NULL;
+}
+
+// Starts n churners (at most STRESS_CHURNERS_MAX); `wait`: return only once they have taken 2000 locks.
+static inline void stress_churn_start(int n, int wait) {
+  atomic_store(&stress_churn.stop, 0);
+  atomic_store(&stress_churn.churned, 0);
+  for (int i = 0; i < STRESS_CHURN_LOCKS; i++)
+    pthread_mutex_init(&stress_churn.locks[i], NULL);
+  stress_churn.n = n < STRESS_CHURNERS_MAX ? n : STRESS_CHURNERS_MAX;
+  for (int i = 0; i < stress_churn.n; i++)
+    pthread_create(&stress_churn.threads[i], NULL, stress_churner, (void *)(size_t)(i + 1));
+  while (wait && atomic_load(&stress_churn.churned) < 2000)
+    stress_sleep_us(100);
+}
+
+static inline void stress_churn_wait(void) {
+  while (atomic_load(&stress_churn.churned) < 2000)
+    stress_sleep_us(100);
+}
+
+static inline void stress_churn_stop(void) {
+  atomic_store(&stress_churn.stop, 1);
+  for (int i = 0; i < stress_churn.n; i++)
+    pthread_join(stress_churn.threads[i], NULL);
+}
