@@ -164,7 +164,7 @@ std::string thread_lines(pid_t pid, const ThreadSlot& s, int tid, const char* re
   std::string out = "thread tid=" + std::to_string(tid) + " name=" + protocol_value(name) +
                     " relation=" + relation + " created=" + pc_list(created, ncreated) + "\n";
   for (uint32_t i = 0; i < s.nheld && i < max_held; ++i) out += held_line(s.held[i]);
-  core::for_each_held_mutex(
+  core::for_each_held_by_word(
       s, tid,
       [pid](const void* addr, void* dst, size_t n) { return read_remote(pid, reinterpret_cast<uint64_t>(addr), dst, n); },
       [&out](const HeldLock& h) { out += held_line(h); });

@@ -471,7 +471,7 @@ void fork_child() {
     // The mutexes it held, by their lock words (off the held stack: mutex_taken). Only where predictions will be
     // made: a multithreaded fork's child, or one of its descendants.
     if (multithreaded || g_process.restricted)
-      for_each_held_mutex_here(*s, parent_tid, [&c](const HeldLock& h) {
+      for_each_held_by_word_here(*s, parent_tid, [&c](const HeldLock& h) {
         if (c.nprotected < sizeof c.protected_at_fork / sizeof c.protected_at_fork[0])
           c.protected_at_fork[c.nprotected++] = h.addr;
         else

@@ -226,44 +226,45 @@ inline void lock_acquired(const void* addr, LockType type, const uintptr_t* pcs,
   if (ThreadSlot* s = current_slot()) lock_acquired(s, addr, type, pcs, npcs, true);
 }
 
-// Mutexes, with the default lock_stack_depth=1, stay off the held stack: taking one is three stores into the
-// thread's memory of recent locks (RecentLock) and releasing one costs nothing. Which mutexes a thread holds is
-// read when a report needs it, from glibc's lock word (__owner names the holder, for every kind: glibc writes
-// it even where the kind does not need it), in a forked child's frozen copy or from outside: for_each_held_mutex.
-// An entry evicted by a later lock loses that explanation, never a verdict (verdicts read the word itself).
-inline void mutex_taken(ThreadSlot* s, const void* m, uintptr_t pc) {
-  RecentLock& r = s->recent[recent_slot(m)];
-  r.addr = m;
+// Mutexes and rwlock write holds, with the default lock_stack_depth=1, stay off the held stack: taking one is
+// three stores into the thread's memory of recent locks (RecentLock) and releasing one costs nothing. Which of
+// them a thread holds is read when a report needs it, from glibc's lock word (a mutex's __owner, for every kind:
+// glibc writes it even where the kind does not need it; an rwlock's __cur_writer), in a forked child's frozen
+// copy or from outside: for_each_held_by_word. An entry evicted by a later lock loses that explanation, never a
+// verdict (verdicts read the word itself). Read holds have no identity in the word: they stay on the stack.
+inline void lock_taken(ThreadSlot* s, const void* lock, uintptr_t pc, LockType type) {
+  RecentLock& r = s->recent[recent_slot(lock)];
+  r.addr = lock;
   r.pc = pc;
-  r.type = LockType::mutex;
+  r.type = type;
 }
+inline void mutex_taken(ThreadSlot* s, const void* m, uintptr_t pc) { lock_taken(s, m, pc, LockType::mutex); }
 
-// The part of glibc's pthread_mutex_t a held-mutex question reads (bits/struct_mutex.h, x86_64 and the other
-// 64-bit layouts alike up to __kind).
-struct MutexWords {
-  int lock;
-  unsigned count;  // recursion depth of a recursive mutex
-  int owner;
-  unsigned nusers;
-  int kind;
-};
-
-// Calls fn(const HeldLock&) for every mutex in `s`'s memory of recent locks that thread `tid` holds now by its
-// lock word, and that its held stack does not list already. read(addr, dst, n) copies n bytes of the process's
-// memory at addr, false where unreadable (the memory of a lock freed since may be unmapped).
+// Calls fn(const HeldLock&) for every mutex and rwlock write hold in `s`'s memory of recent locks that thread
+// `tid` holds now by its lock word, and that its held stack does not list already. read(addr, dst, n) copies n
+// bytes of the process's memory at addr, false where unreadable (a lock freed since may be unmapped).
 template <class Read, class Fn>
-void for_each_held_mutex(const ThreadSlot& s, int tid, Read read, Fn fn) {
+void for_each_held_by_word(const ThreadSlot& s, int tid, Read read, Fn fn) {
   for (const RecentLock& r : s.recent) {
-    if (r.addr == nullptr || r.type != LockType::mutex) continue;
+    if (r.addr == nullptr || (r.type != LockType::mutex && r.type != LockType::rwlock_write)) continue;
     bool on_stack = false;
     for (uint32_t i = 0; i < s.nheld && i < max_held && !on_stack; i++)
-      on_stack = s.held[i].addr == r.addr && s.held[i].type == LockType::mutex;
-    MutexWords w;
-    if (on_stack || !read(r.addr, &w, sizeof w) || w.owner != tid) continue;
+      on_stack = s.held[i].addr == r.addr && s.held[i].type == r.type;
+    if (on_stack) continue;
+    uint16_t depth = 1;
+    if (r.type == LockType::mutex) {
+      pthread_mutex_t m;
+      if (!read(r.addr, &m, sizeof m) || m.__data.__owner != tid) continue;
+      if ((m.__data.__kind & 3) == PTHREAD_MUTEX_RECURSIVE_NP && m.__data.__count > 0)
+        depth = static_cast<uint16_t>(m.__data.__count > 0xffff ? 0xffff : m.__data.__count);
+    } else {
+      pthread_rwlock_t rw;
+      if (!read(r.addr, &rw, sizeof rw) || rw.__data.__cur_writer != tid) continue;
+    }
     HeldLock h{};
     h.addr = r.addr;
-    h.type = LockType::mutex;
-    h.depth = (w.kind & 3) == PTHREAD_MUTEX_RECURSIVE_NP && w.count > 0 ? static_cast<uint16_t>(w.count > 0xffff ? 0xffff : w.count) : 1;
+    h.type = r.type;
+    h.depth = depth;
     h.npcs = r.pc != 0 ? 1 : 0;
     h.pcs[0] = r.pc;
     fn(static_cast<const HeldLock&>(h));
@@ -354,10 +355,10 @@ bool is_fork_like_syscall(long number, long arg1, long arg2);
 // handed to the kernel) or answer false.
 bool read_own_memory(void* dst, const void* src, size_t n, bool plain_read_if_refused = false);
 
-// for_each_held_mutex over this process's memory (a forked child's frozen copy of its parent's threads), with
+// for_each_held_by_word over this process's memory (a forked child's frozen copy of its parent's threads), with
 // the lock words read safely; nothing on a glibc whose lock-word layout is not known.
 template <class Fn>
-void for_each_held_mutex_here(const ThreadSlot& s, int tid, Fn fn);
+void for_each_held_by_word_here(const ThreadSlot& s, int tid, Fn fn);
 bool lock_words_known();
 
 // Judgements, valid in a forked child: would this lock call block forever? On true, *owner is the tid that
@@ -404,9 +405,9 @@ const ThreadSlot* vanished_holding(const void* lock, LockType type);
 const ThreadSlot* vanished_took_semaphore(const void* sem);
 
 template <class Fn>
-void for_each_held_mutex_here(const ThreadSlot& s, int tid, Fn fn) {
+void for_each_held_by_word_here(const ThreadSlot& s, int tid, Fn fn) {
   if (!lock_words_known()) return;
-  for_each_held_mutex(s, tid, [](const void* a, void* d, size_t n) { return read_own_memory(d, a, n); }, fn);
+  for_each_held_by_word(s, tid, [](const void* a, void* d, size_t n) { return read_own_memory(d, a, n); }, fn);
 }
 
 }  // namespace core

@@ -127,7 +127,7 @@ void write_thread(SafeWriter& w, const ThreadSlot& s, int tid, core::Relation re
   w.str("thread tid=").dec(tid).str(" name=").escaped(s.name, sizeof s.name)
       .str(" relation=").str(core::relation_name(relation)).str(" created=").pcs(s.created, s.ncreated).chr('\n');
   for (uint32_t i = 0; i < s.nheld && i < max_held; i++) write_held(w, s.held[i]);
-  core::for_each_held_mutex_here(s, tid, [&w](const HeldLock& h) { write_held(w, h); });
+  core::for_each_held_by_word_here(s, tid, [&w](const HeldLock& h) { write_held(w, h); });
 }
 
 // What the fixed-size records could not hold, so a missing explanation is never silent: acquisitions the
@@ -373,12 +373,12 @@ __attribute__((noinline)) bool write_report(const Hazard& h, bool deferred) {
   const SemTake* took = owner != nullptr && h.tracked && h.held_as == LockType::semaphore
                             ? core::find_sem_take(owner, h.lock)
                             : nullptr;
-  // A mutex off the held stack (core::mutex_taken): the owner's memory of taking it. The verdict read the lock
-  // word that names this owner, so its latest acquisition of this address is the one it holds.
-  if (held == nullptr && took == nullptr && owner != nullptr && h.tracked && h.held_as == LockType::mutex &&
-      h.acquired_pc == 0) {
+  // A mutex or rwlock write hold off the held stack (core::lock_taken): the owner's memory of taking it. The
+  // verdict read the lock word that names this owner, so its latest acquisition of this address is the one.
+  if (held == nullptr && took == nullptr && owner != nullptr && h.tracked &&
+      (h.held_as == LockType::mutex || h.held_as == LockType::rwlock_write) && h.acquired_pc == 0) {
     const RecentLock& r = owner->recent[recent_slot(h.lock)];
-    if (r.addr == h.lock && r.type == LockType::mutex) one_pc_from_memory = r.pc;
+    if (r.addr == h.lock && r.type == h.held_as) one_pc_from_memory = r.pc;
   }
   uintptr_t one_pc = took != nullptr ? took->pc : h.acquired_pc != 0 ? h.acquired_pc : one_pc_from_memory;
   const uintptr_t* acquired = held != nullptr ? held->pcs : &one_pc;

@@ -262,16 +262,26 @@ inline __attribute__((always_inline)) void note_acquired(const void* addr, LockT
   core::lock_acquired(addr, type, &caller, 1);
 }
 
-// The rwlock fast path's bookkeeping: this thread's slot (nullptr: the shim itself is running, or the thread
-// is not registered yet: then registered out of line), then one push, searched only for a read hold.
-inline __attribute__((always_inline)) void note_fast(const void* lock, LockType type, uintptr_t caller,
-                                                     bool may_recurse) {
+// An rwlock taken. A read hold goes on the held stack (searched: reads recur); a write hold, with one PC per
+// acquisition, only into the memory of recent locks, like a mutex (core::lock_taken: __cur_writer names the
+// writer). Callers have checked that the shim itself is not the one locking.
+__attribute__((noinline)) void note_rwlock_slow(const void* rw, bool write, uintptr_t caller) {
+  if (g_options.lock_stack_depth > 1)
+    return note_acquired_deep(rw, write ? LockType::rwlock_write : LockType::rwlock_read, caller);
+  ThreadSlot* s = core::current_slot();
+  if (s == nullptr) return;
+  if (write) core::lock_taken(s, rw, caller, LockType::rwlock_write);
+  else core::lock_acquired(s, rw, LockType::rwlock_read, &caller, 1, true);
+}
+
+inline __attribute__((always_inline)) void note_rwlock_fast(const void* rw, bool write, uintptr_t caller) {
   ThreadSlot* s = tls.slot;
   if (FH_UNLIKELY(s == nullptr || tls.guard != 0)) {
-    if (tls.guard == 0) core::lock_acquired(lock, type, &caller, 1);
+    if (tls.guard == 0) note_rwlock_slow(rw, write, caller);  // a thread the registry has not seen yet
     return;
   }
-  core::lock_acquired(s, lock, type, &caller, 1, may_recurse);
+  if (write) core::lock_taken(s, rw, caller, LockType::rwlock_write);
+  else core::lock_acquired(s, rw, LockType::rwlock_read, &caller, 1, true);
 }
 
 // A mutex taken: with one PC per acquisition (the default), three stores into this thread's memory of recent
@@ -493,19 +503,20 @@ FH_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t* rw) {
 }
 
 // judged: the untimed calls are judged in a forked child before they block; all are recorded on success.
-// Fast path as for mutexes; only read holds can recur (a thread's second write lock fails with EDEADLK).
+// Fast path as for mutexes. The unlock cannot tell a read hold from a write hold: it pops a read hold if this
+// thread has one on the stack (a write hold was never pushed, with one PC per acquisition).
 #define FH_RWLOCK_LOCK(name, write, judged, params, args)                                                   \
   FH_EXPORT int name params {                                                                              \
     if (FH_LIKELY(lock_fast())) {                                                                          \
       int rc = FH_REAL(name) args;                                                                         \
-      if (rc == 0) note_fast(rw, write ? LockType::rwlock_write : LockType::rwlock_read, FH_CALLER(), !write); \
+      if (rc == 0) note_rwlock_fast(rw, write, FH_CALLER());                                               \
       return rc;                                                                                           \
     }                                                                                                      \
     CallScope scope;                                                                                       \
     if (scope.own()) return FH_REAL(name) args;                                                            \
     if (judged && FH_UNLIKELY(g_process.forked_child)) policy::before_rwlock_lock(rw, write, #name);       \
     int rc = FH_REAL(name) args;                                                                           \
-    if (rc == 0) note_acquired(rw, write ? LockType::rwlock_write : LockType::rwlock_read, FH_CALLER());   \
+    if (rc == 0) note_rwlock_slow(rw, write, FH_CALLER());                                                 \
     return rc;                                                                                             \
   }
 FH_RWLOCK_LOCK(pthread_rwlock_rdlock, false, true, (pthread_rwlock_t* rw), (rw))

@@ -49,9 +49,9 @@ Test(core, init_forgets_past_uses_of_the_address) {
   cr_assert_eq(self()->recent[recent_slot(addr(4))].addr, addr(4), "another lock's use was forgotten");
 }
 
-// Mutexes are off the held stack: which ones a thread holds is its memory of taking them checked against the
-// lock words (here: read through a reader that refuses one address, as for an unmapped lock).
-Test(core, held_mutexes_come_from_memory_and_lock_words) {
+// Mutexes and rwlock write holds are off the held stack: which ones a thread holds is its memory of taking them
+// checked against the lock words (here: read through a reader that refuses one address, as for an unmapped lock).
+Test(core, held_locks_come_from_memory_and_lock_words) {
   static pthread_mutex_t mine = PTHREAD_MUTEX_INITIALIZER, released = PTHREAD_MUTEX_INITIALIZER,
                          unmapped = PTHREAD_MUTEX_INITIALIZER, recursive;
   pthread_mutexattr_t attr;
@@ -63,7 +63,11 @@ Test(core, held_mutexes_come_from_memory_and_lock_words) {
   core::mutex_taken(s, &released, 0x20);
   core::mutex_taken(s, &unmapped, 0x30);
   core::mutex_taken(s, &recursive, 0x40);
-  acquire(addr(5), LockType::rwlock_read);  // an rwlock in the same memory: not a mutex
+  acquire(addr(5), LockType::rwlock_read);  // a read hold: on the held stack, not read from a word
+  static pthread_rwlock_t written = PTHREAD_RWLOCK_INITIALIZER, unlocked = PTHREAD_RWLOCK_INITIALIZER;
+  core::lock_taken(s, &written, 0x50, LockType::rwlock_write);
+  core::lock_taken(s, &unlocked, 0x60, LockType::rwlock_write);
+  pthread_rwlock_wrlock(&written);
   pthread_mutex_lock(&mine);
   pthread_mutex_lock(&unmapped);
   pthread_mutex_lock(&recursive);
@@ -77,20 +81,21 @@ Test(core, held_mutexes_come_from_memory_and_lock_words) {
   uintptr_t pcs[8];
   unsigned depth[8];
   size_t n = 0;
-  core::for_each_held_mutex(*s, tls.tid, read, [&](const HeldLock& h) {
+  core::for_each_held_by_word(*s, tls.tid, read, [&](const HeldLock& h) {
     cr_assert_lt(n, 8u);
-    cr_assert(h.type == LockType::mutex);
+    cr_assert(h.type == (h.addr == &written ? LockType::rwlock_write : LockType::mutex));
     seen[n] = h.addr;
     pcs[n] = h.npcs == 1 ? h.pcs[0] : 0;
     depth[n++] = h.depth;
   });
-  cr_assert_eq(n, 2u, "%zu mutexes listed, expected `mine` and `recursive`", n);
+  cr_assert_eq(n, 3u, "%zu locks listed, expected `mine`, `recursive` and `written`", n);
   for (size_t i = 0; i < n; i++) {
     if (seen[i] == &mine) cr_assert(pcs[i] == 0x10 && depth[i] == 1);
+    else if (seen[i] == &written) cr_assert(pcs[i] == 0x50 && depth[i] == 1);
     else cr_assert(seen[i] == &recursive && pcs[i] == 0x40 && depth[i] == 2, "depth %u", depth[i]);
   }
   size_t other = 0;
-  core::for_each_held_mutex(*s, tls.tid + 1, read, [&](const HeldLock&) { other++; });
+  core::for_each_held_by_word(*s, tls.tid + 1, read, [&](const HeldLock&) { other++; });
   cr_assert_eq(other, 0u, "another thread's tid holds nothing here");
 }
 

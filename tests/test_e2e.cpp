@@ -144,8 +144,15 @@ Test(e2e, std_mutex_held_lock_stack_depth, .timeout = 60) {
 
 Test(e2e, rwlock_write_held, .timeout = 60) {
   Run run = run_example("rwlock_write_held");
-  expect_one_deadlock(run, {"pthread_rwlock_rdlock", "rwlock-write", "child_reads_the_rwlock",
-                            "worker_holds_write_lock", "config-writer"});
+  const e2e::Json& hazard = expect_one_deadlock(
+      run, {"pthread_rwlock_rdlock", "rwlock-write", "child_reads_the_rwlock", "worker_holds_write_lock",
+            "config-writer"});
+  // The write hold, read from __cur_writer (write holds are off the held stack), in the writer's held list.
+  const e2e::Json* held = held_entry(fork_thread(hazard, run.truth.owner_tid), run.truth.lock);
+  cr_assert_not_null(held, "the writer's held list lacks the rwlock");
+  cr_assert_eq(e2e::string_of(e2e::member(held, "type")), "rwlock-write");
+  cr_assert(any_frame_is(e2e::member(held, "acquired_at"), "worker_holds_write_lock"), "acquired_at:\n%s",
+            describe_frames(e2e::member(held, "acquired_at")).c_str());
   passed();
 }
 
