@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "shim/cond_abi.h"
 #include "shim/core.h"
 #include "shim/glibc_locks.h"
 #include "shim/libc_decls.h"
@@ -63,7 +64,22 @@ void* find_next(const char* name) {
   return nullptr;
 }
 
+// The pre-2003 pthread_cond_* (shim/cond_abi.h), for the callers linked against them; x86_64 only.
+struct OldCondAbi {
+  decltype(&::pthread_cond_wait) wait;
+  decltype(&::pthread_cond_timedwait) timedwait;
+  decltype(&::pthread_cond_destroy) destroy;
+};
+OldCondAbi g_old_cond;
+
 void resolve_all() {
+#if defined(__x86_64__)
+  g_old_cond.wait = reinterpret_cast<decltype(g_old_cond.wait)>(dlvsym(RTLD_NEXT, "pthread_cond_wait", "GLIBC_2.2.5"));
+  g_old_cond.timedwait =
+      reinterpret_cast<decltype(g_old_cond.timedwait)>(dlvsym(RTLD_NEXT, "pthread_cond_timedwait", "GLIBC_2.2.5"));
+  g_old_cond.destroy =
+      reinterpret_cast<decltype(g_old_cond.destroy)>(dlvsym(RTLD_NEXT, "pthread_cond_destroy", "GLIBC_2.2.5"));
+#endif
   g_libc_dlsym = reinterpret_cast<decltype(g_libc_dlsym)>(dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34"));
   if (g_libc_dlsym == nullptr)
     g_libc_dlsym = reinterpret_cast<decltype(g_libc_dlsym)>(dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5"));
@@ -587,17 +603,22 @@ FH_EXPORT int sem_post(sem_t* s) {
 // ---- condition variables --------------------------------------------------------------------------------
 // glibc unlocks the mutex inside the wait and re-locks it on every return (signal, timeout, spurious wakeup,
 // cancellation) without going through our wrappers: mark it released before and held again after.
+// `old`: the same function of the pre-2003 ABI (nullptr where there is none), for a caller linked against it
+// (shim/cond_abi.h): its condvar has another layout, so it is forwarded there and never judged by its words.
 
-#define FH_COND_WAIT(name, judged, params, args)                  \
+#define FH_COND_WAIT(name, old, call, judged, params, args)      \
   FH_EXPORT int name params {                                    \
     CallScope scope;                                             \
-    if (scope.own()) return FH_REAL(name) args;                  \
-    if (judged && FH_UNLIKELY(g_process.forked_child)) policy::before_cond_wait(c); \
+    auto fn = FH_REAL(name);                                     \
+    bool old_abi = old != nullptr && caller_uses_old_cond_abi(FH_CALLER(), call); \
+    if (FH_UNLIKELY(old_abi)) fn = old;                          \
+    if (scope.own()) return fn args;                             \
+    if (judged && !old_abi && FH_UNLIKELY(g_process.forked_child)) policy::before_cond_wait(c); \
     note_mutex_released(m);                                      \
     core::cond_waiting(c);                                       \
     int rc;                                                      \
     pthread_cleanup_push(cond_wait_cancelled, m);                \
-    rc = FH_REAL(name) args;                                     \
+    rc = fn args;                                                \
     pthread_cleanup_pop(0);                                      \
     int saved = errno;                                           \
     core::cond_waiting(nullptr);                                 \
@@ -605,15 +626,18 @@ FH_EXPORT int sem_post(sem_t* s) {
     errno = saved;                                               \
     return rc;                                                   \
   }
-FH_COND_WAIT(pthread_cond_wait, true, (pthread_cond_t* c, pthread_mutex_t* m), (c, m))
-FH_COND_WAIT(pthread_cond_timedwait, false, (pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t),
-             (c, m, t))
-FH_COND_WAIT(pthread_cond_clockwait, false,
+FH_COND_WAIT(pthread_cond_wait, g_old_cond.wait, CondCall::wait, true, (pthread_cond_t* c, pthread_mutex_t* m),
+             (c, m))
+FH_COND_WAIT(pthread_cond_timedwait, g_old_cond.timedwait, CondCall::timedwait, false,
+             (pthread_cond_t* c, pthread_mutex_t* m, const struct timespec* t), (c, m, t))
+FH_COND_WAIT(pthread_cond_clockwait, static_cast<decltype(&::pthread_cond_clockwait)>(nullptr), CondCall::wait, false,
              (pthread_cond_t* c, pthread_mutex_t* m, clockid_t clock, const struct timespec* t), (c, m, clock, t))
 #undef FH_COND_WAIT
 
 FH_EXPORT int pthread_cond_destroy(pthread_cond_t* c) {
   CallScope scope;
+  if (g_old_cond.destroy != nullptr && caller_uses_old_cond_abi(FH_CALLER(), CondCall::destroy))
+    return g_old_cond.destroy(c);
   if (FH_UNLIKELY(g_process.forked_child) && !scope.own()) policy::before_cond_destroy(c);
   return FH_REAL(pthread_cond_destroy)(c);
 }

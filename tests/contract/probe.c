@@ -77,16 +77,22 @@ int __cxa_guard_acquire(int64_t *guard);
 void __cxa_guard_release(int64_t *guard);
 void __cxa_guard_abort(int64_t *guard);
 // pthread_cond_* of the old ABI: a binary linked against glibc before 2.3.2 calls these.
-__asm__(".symver old_cond_init,pthread_cond_init@GLIBC_2.2.5");
-__asm__(".symver old_cond_wait,pthread_cond_wait@GLIBC_2.2.5");
-__asm__(".symver old_cond_timedwait,pthread_cond_timedwait@GLIBC_2.2.5");
-__asm__(".symver old_cond_signal,pthread_cond_signal@GLIBC_2.2.5");
-__asm__(".symver old_cond_destroy,pthread_cond_destroy@GLIBC_2.2.5");
-int old_cond_init(pthread_cond_t *c, const pthread_condattr_t *a);
-int old_cond_wait(pthread_cond_t *c, pthread_mutex_t *m);
-int old_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *t);
-int old_cond_signal(pthread_cond_t *c);
-int old_cond_destroy(pthread_cond_t *c);
+// Built a second time as build/contract/probe_oldcond (-DPROBE_OLD_COND): there every pthread_cond_* reference
+// of the program binds to that ABI, as in a binary linked before it changed (an object binds one version of a
+// function). Only its old-condvar mode is meant to run.
+#ifdef PROBE_OLD_COND
+__asm__(".symver pthread_cond_init,pthread_cond_init@GLIBC_2.2.5");
+__asm__(".symver pthread_cond_wait,pthread_cond_wait@GLIBC_2.2.5");
+__asm__(".symver pthread_cond_timedwait,pthread_cond_timedwait@GLIBC_2.2.5");
+__asm__(".symver pthread_cond_signal,pthread_cond_signal@GLIBC_2.2.5");
+__asm__(".symver pthread_cond_broadcast,pthread_cond_broadcast@GLIBC_2.2.5");
+__asm__(".symver pthread_cond_destroy,pthread_cond_destroy@GLIBC_2.2.5");
+#endif
+#define old_cond_init pthread_cond_init
+#define old_cond_wait pthread_cond_wait
+#define old_cond_timedwait pthread_cond_timedwait
+#define old_cond_signal pthread_cond_signal
+#define old_cond_destroy pthread_cond_destroy
 
 extern char **environ;
 
@@ -1816,6 +1822,7 @@ static int mode_altstack_depth(const char *call, const char *size_arg) {
 
 // ---- the old condvar ABI -----------------------------------------------------------------------------------
 
+#ifdef PROBE_OLD_COND
 static pthread_mutex_t g_old_m = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_old_c;
 static volatile int g_old_ready;
@@ -1850,6 +1857,7 @@ static int mode_old_condvar(void) {
   CALL_INT("pthread_cond_destroy@GLIBC_2.2.5", "success", old_cond_destroy(&g_old_c));
   return 0;
 }
+#endif
 
 // glibc's clone() checks fn and stack before any clone happens: EINVAL, no child.
 static int mode_clone_null_fn(void) {
@@ -1897,7 +1905,9 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "cancel-report") == 0) return mode_cancel_report();
   if (strcmp(mode, "altstack") == 0 && argc > 3) return mode_altstack(argv[2], argv[3]);
   if (strcmp(mode, "altstack-depth") == 0 && argc > 3) return mode_altstack_depth(argv[2], argv[3]);
+#ifdef PROBE_OLD_COND
   if (strcmp(mode, "old-condvar") == 0) return mode_old_condvar();
+#endif
   if (strcmp(mode, "clone3-badptr") == 0) return mode_clone3_badptr();
   if (strcmp(mode, "clone-null-fn") == 0) return mode_clone_null_fn();
   say("usage: probe contract|child-contract|cancel-nonpoints|cancel-fork-main|cancel-create|cancel-report|"
