@@ -187,6 +187,20 @@ std::string semaphore_taker(const Owner& owner) {
   return "its taker is " + thread_label(owner.tid, owner.name);
 }
 
+// "thread 4239 \"r\", which vanished at fork(), took it for reading": a reader of an rwlock that blocks a writer.
+std::string reader_phrase(const Owner& owner) {
+  switch (owner.relation) {
+    case Relation::vanished: return thread_label(owner.tid, owner.name) + ", which vanished at fork(), took it for reading";
+    case Relation::forker:
+      return "this thread took it for reading before fork() (under its parent-side tid " + std::to_string(owner.tid) + ")";
+    case Relation::unknown:
+      return thread_label(owner.tid, owner.name) + " took it for reading and does not exist in this process";
+    case Relation::other:
+      return thread_label(owner.tid, owner.name) + " (relation '" + owner.relation_spelling + "') took it for reading";
+  }
+  return thread_label(owner.tid, owner.name) + " took it for reading";
+}
+
 }  // namespace
 
 // One sentence for the text and SARIF printers.
@@ -209,8 +223,13 @@ std::string deadlock_sentence(const Hazard& h) {
     case LockType::libc:
       return call + ": " + owner_was(h.owner, "inside " + libc_family_phrase(libc_family(*h.lock)));
     case LockType::futex: return futex_wait_sentence(h);
-    case LockType::mutex:
     case LockType::rwlock_read:
+      // Readers have no identity in glibc's lock word: the verdict is that nothing left can release a read hold;
+      // the owner, when there is one, is a reader the shim saw take it (reports of older shims: the holder).
+      return call + ": the " + lock_noun(*h.lock) +
+             " is held for reading and nothing left in this single-threaded process can release a read hold" +
+             (h.owner ? " (" + reader_phrase(*h.owner) + ")" : "");
+    case LockType::mutex:
     case LockType::rwlock_write:
     case LockType::other:
       if (h.owner) return call + ": " + held_phrase(*h.lock) + owner_phrase(*h.owner);

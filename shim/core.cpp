@@ -562,6 +562,10 @@ bool mutex_blocks_forever(const pthread_mutex_t* m, int* owner) {
   return true;
 }
 
+namespace {
+bool nothing_left_to_wake();
+}  // namespace
+
 bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, LockType* held_as) {
   if (!glibc_facts::g_facts.lock_words) return false;
   if (glibc::rwlock_shared(rw)) return false;
@@ -571,12 +575,13 @@ bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, L
     *held_as = LockType::rwlock_write;
     return true;
   }
-  // Readers have no identity in the lock word: a writer blocks forever only if readers remain and the
-  // tracking shows one of them vanished at fork.
-  if (!write || glibc::rwlock_readers(rw) == 0) return false;
-  const ThreadSlot* reader = vanished_holding(rw, LockType::rwlock_read);
-  if (reader == nullptr) return false;
-  *owner = reader->tid;
+  // Readers have no identity in the lock word. In a process left with one thread and no handler that could end
+  // the wait (the semaphore's and the condvar's rule, shim/wait_rule.h), nothing can ever release a read hold,
+  // whoever took it: this writer waits forever. The explanation, where there is one: a vanished thread that
+  // took it for reading last (its memory of recent locks; the held stack with deeper acquisition stacks).
+  if (!write || glibc::rwlock_readers(rw) == 0 || !nothing_left_to_wake()) return false;
+  const ThreadSlot* reader = vanished_took_for_reading(rw);
+  *owner = reader != nullptr ? reader->tid : 0;
   *held_as = LockType::rwlock_read;
   return true;
 }
@@ -724,10 +729,12 @@ const ThreadSlot* vanished_constructing(const void* guard) {
   });
 }
 
-const ThreadSlot* vanished_holding(const void* lock, LockType type) {
-  return first_vanished([lock, type](const ThreadSlot& s) {
-    const HeldLock* h = find_held(&s, lock, false);
-    return h != nullptr && h->type == type;
+const ThreadSlot* vanished_took_for_reading(const void* rw) {
+  return first_vanished([rw](const ThreadSlot& s) {
+    const RecentLock& r = s.recent[recent_slot(rw)];
+    if (r.addr == rw && r.type == LockType::rwlock_read) return true;
+    const HeldLock* h = find_held(&s, rw, true);
+    return h != nullptr;
   });
 }
 

@@ -401,7 +401,7 @@ bool tid_known(int tid);
 const ThreadSlot* vanished_inside_family(size_t family);
 const ThreadSlot* vanished_waiting_on(const void* cond);
 const ThreadSlot* vanished_constructing(const void* guard);
-const ThreadSlot* vanished_holding(const void* lock, LockType type);
+const ThreadSlot* vanished_took_for_reading(const void* rw);  // its memory, or its held stack, says so
 const ThreadSlot* vanished_took_semaphore(const void* sem);
 
 template <class Fn>

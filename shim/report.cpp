@@ -164,6 +164,15 @@ void describe(SafeWriter& w, const Hazard& h, const ThreadSlot* owner, core::Rel
   }
   w.str(" would block forever on ").str(h.lock_type != nullptr ? h.lock_type : "?");
   if (h.lock != nullptr) w.chr(' ').hex(reinterpret_cast<uintptr_t>(h.lock));
+  if (h.tracked && h.held_as == LockType::rwlock_read) {
+    // Readers have no identity in the lock word: the verdict is that none is left to release a read hold.
+    w.str(": it is held for reading and nothing left in this single-threaded process can release a read hold");
+    if (owner != nullptr && h.owner_tid != 0 && relation == core::Relation::vanished)
+      w.str(" (thread ").dec(h.owner_tid).str(" \"").escaped(owner->name, sizeof owner->name)
+          .str("\", which vanished at fork(), took it for reading)");
+    w.chr('\n');
+    return;
+  }
   if (h.owner_tid == 0) {
     w.chr('\n');
     return;
@@ -373,10 +382,11 @@ __attribute__((noinline)) bool write_report(const Hazard& h, bool deferred) {
   const SemTake* took = owner != nullptr && h.tracked && h.held_as == LockType::semaphore
                             ? core::find_sem_take(owner, h.lock)
                             : nullptr;
-  // A mutex or rwlock write hold off the held stack (core::lock_taken): the owner's memory of taking it. The
-  // verdict read the lock word that names this owner, so its latest acquisition of this address is the one.
-  if (held == nullptr && took == nullptr && owner != nullptr && h.tracked &&
-      (h.held_as == LockType::mutex || h.held_as == LockType::rwlock_write) && h.acquired_pc == 0) {
+  // A lock off the held stack (core::lock_taken): the owner's memory of taking it. For a mutex or a write hold
+  // the verdict read the word that names this owner, so its latest acquisition of this address is the one; for
+  // a read hold it is where that reader took it last.
+  if (held == nullptr && took == nullptr && owner != nullptr && h.tracked && h.held_as != LockType::semaphore &&
+      h.acquired_pc == 0) {
     const RecentLock& r = owner->recent[recent_slot(h.lock)];
     if (r.addr == h.lock && r.type == h.held_as) one_pc_from_memory = r.pc;
   }

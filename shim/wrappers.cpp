@@ -278,26 +278,21 @@ inline __attribute__((always_inline)) void note_acquired(const void* addr, LockT
   core::lock_acquired(addr, type, &caller, 1);
 }
 
-// An rwlock taken. A read hold goes on the held stack (searched: reads recur); a write hold, with one PC per
-// acquisition, only into the memory of recent locks, like a mutex (core::lock_taken: __cur_writer names the
-// writer). Callers have checked that the shim itself is not the one locking.
+// An rwlock taken, with one PC per acquisition: into the memory of recent locks only, like a mutex
+// (core::lock_taken). __cur_writer names a writer; readers have no identity in the word, and none is needed: a
+// writer in a child is judged by the rule of waits no one can end (core::rwlock_blocks_forever). Deeper
+// acquisition stacks keep the held stack. Callers have checked that the shim itself is not the one locking.
 __attribute__((noinline)) void note_rwlock_slow(const void* rw, bool write, uintptr_t caller) {
-  if (g_options.lock_stack_depth > 1)
-    return note_acquired_deep(rw, write ? LockType::rwlock_write : LockType::rwlock_read, caller);
-  ThreadSlot* s = core::current_slot();
-  if (s == nullptr) return;
-  if (write) core::lock_taken(s, rw, caller, LockType::rwlock_write);
-  else core::lock_acquired(s, rw, LockType::rwlock_read, &caller, 1, true);
+  LockType type = write ? LockType::rwlock_write : LockType::rwlock_read;
+  if (g_options.lock_stack_depth > 1) return note_acquired_deep(rw, type, caller);
+  if (ThreadSlot* s = core::current_slot()) core::lock_taken(s, rw, caller, type);
 }
 
 inline __attribute__((always_inline)) void note_rwlock_fast(const void* rw, bool write, uintptr_t caller) {
   ThreadSlot* s = tls.slot;
-  if (FH_UNLIKELY(s == nullptr || tls.guard != 0)) {
-    if (tls.guard == 0) note_rwlock_slow(rw, write, caller);  // a thread the registry has not seen yet
-    return;
-  }
-  if (write) core::lock_taken(s, rw, caller, LockType::rwlock_write);
-  else core::lock_acquired(s, rw, LockType::rwlock_read, &caller, 1, true);
+  if (FH_LIKELY(s != nullptr && tls.guard == 0))
+    return core::lock_taken(s, rw, caller, write ? LockType::rwlock_write : LockType::rwlock_read);
+  if (tls.guard == 0) note_rwlock_slow(rw, write, caller);  // a thread the registry has not seen yet
 }
 
 // A mutex taken: with one PC per acquisition (the default), three stores into this thread's memory of recent
@@ -519,8 +514,7 @@ FH_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t* rw) {
 }
 
 // judged: the untimed calls are judged in a forked child before they block; all are recorded on success.
-// Fast path as for mutexes. The unlock cannot tell a read hold from a write hold: it pops a read hold if this
-// thread has one on the stack (a write hold was never pushed, with one PC per acquisition).
+// Fast path as for mutexes, and the unlock's is a tail jump (nothing was pushed).
 #define FH_RWLOCK_LOCK(name, write, judged, params, args)                                                   \
   FH_EXPORT int name params {                                                                              \
     if (FH_LIKELY(lock_fast())) {                                                                          \
@@ -548,14 +542,10 @@ FH_RWLOCK_LOCK(pthread_rwlock_clockwrlock, true, false,
 #undef FH_RWLOCK_LOCK
 
 FH_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t* rw) {
-  if (FH_LIKELY(lock_fast())) {
-    int rc = real::pthread_rwlock_unlock(rw);
-    if (FH_LIKELY(rc == 0) && FH_LIKELY(tls.guard == 0)) core::lock_released(rw, LockFamily::rwlock);
-    return rc;
-  }
+  if (FH_LIKELY(lock_fast())) return real::pthread_rwlock_unlock(rw);  // a tail jump: nothing to undo
   CallScope scope;
   int rc = FH_REAL(pthread_rwlock_unlock)(rw);
-  if (rc == 0 && !scope.own()) core::lock_released(rw, LockFamily::rwlock);
+  if (rc == 0 && !scope.own() && g_options.lock_stack_depth > 1) core::lock_released(rw, LockFamily::rwlock);
   return rc;
 }
 
