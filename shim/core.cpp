@@ -579,7 +579,10 @@ bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, L
   // the wait (the semaphore's and the condvar's rule, shim/wait_rule.h), nothing can ever release a read hold,
   // whoever took it: this writer waits forever. The explanation, where there is one: a vanished thread that
   // took it for reading last (its memory of recent locks; the held stack with deeper acquisition stacks).
-  if (!write || glibc::rwlock_readers(rw) == 0 || !nothing_left_to_wake()) return false;
+  // Only in a read phase do the counted readers hold it (in a write phase they are waiting to start one, and a
+  // writer takes the lock over them).
+  if (!write || glibc::rwlock_readers(rw) == 0 || !glibc::rwlock_read_phase(rw) || !nothing_left_to_wake())
+    return false;
   const ThreadSlot* reader = vanished_took_for_reading(rw);
   *owner = reader != nullptr ? reader->tid : 0;
   *held_as = LockType::rwlock_read;

@@ -34,6 +34,12 @@ inline int rwlock_writer(const pthread_rwlock_t* rw) {
 inline unsigned rwlock_readers(const pthread_rwlock_t* rw) {
   return __atomic_load_n(&rw->__data.__readers, __ATOMIC_RELAXED) >> rwlock_reader_shift;
 }
+// PTHREAD_RWLOCK_WRPHASE: in a write phase the readers counted are readers *trying* to start a read phase (the
+// state table in nptl/pthread_rwlock_common.c); only in a read phase have they acquired the lock.
+inline constexpr unsigned rwlock_wrphase_bit = 1;
+inline bool rwlock_read_phase(const pthread_rwlock_t* rw) {
+  return (__atomic_load_n(&rw->__data.__readers, __ATOMIC_RELAXED) & rwlock_wrphase_bit) == 0;
+}
 inline bool rwlock_shared(const pthread_rwlock_t* rw) { return rw->__data.__shared != 0; }
 
 // nptl/pthread_cond_common.c: bit 0 of __wrefs is the process-shared flag (bit 1 the clock; waiter references

@@ -310,6 +310,21 @@ Test(core, owner_seen_alive_is_asked_again_after_fork) {
       });
 }
 
+// Readers counted in a write phase are readers waiting to start a read phase, not holders: a writer in a child
+// left alone takes the lock over them (nptl/pthread_rwlock_common.c, state #6), so it is not judged.
+Test(core, waiting_readers_of_a_write_phase_do_not_block_a_writer) {
+  fork_with_holder([]() {
+    static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+    int owner = 0, failed = 0;
+    LockType how;
+    rw.__data.__readers = (1u << glibc::rwlock_reader_shift);  // one reader in a read phase: it holds the lock
+    failed += !core::rwlock_blocks_forever(&rw, true, &owner, &how);
+    rw.__data.__readers = (1u << glibc::rwlock_reader_shift) | glibc::rwlock_wrphase_bit;  // write phase, waiting
+    failed += core::rwlock_blocks_forever(&rw, true, &owner, &how);
+    return failed;
+  });
+}
+
 Test(core, child_judges_locks_of_forking_thread) {
   static pthread_mutex_t recursive;
   pthread_mutexattr_t attr;
