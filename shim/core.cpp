@@ -468,7 +468,7 @@ void fork_child() {
   if (const ThreadSlot* s = t.slot) {
     ChildLocks& c = g_child_locks;
     for (uint32_t i = 0; i < s->nheld && i < max_held; i++) c.protected_at_fork[c.nprotected++] = s->held[i].addr;
-    // The mutexes it held, by their lock words (off the held stack: mutex_taken). Only where predictions will be
+    // The mutexes it held, by their lock words (off the held stack: lock_taken). Only where predictions will be
     // made: a multithreaded fork's child, or one of its descendants.
     if (multithreaded || g_process.restricted)
       for_each_held_by_word_here(*s, parent_tid, [&c](const HeldLock& h) {

@@ -185,7 +185,7 @@ void construction_ended(const void* guard);        // released or aborted
 uint16_t* family_entered(size_t family);
 
 // Held-lock bookkeeping for the calling thread (inline: it is the hot path of the rwlock wrappers; mutexes are
-// on this stack only with deeper acquisition stacks, lock_stack_depth > 1: see mutex_taken).
+// on this stack only with deeper acquisition stacks, lock_stack_depth > 1: see lock_taken).
 // may_recurse: whether this thread may hold the lock already (a recursive mutex, a read hold); a normal,
 // adaptive or errorcheck mutex cannot be taken twice by one thread (it deadlocks or fails with EDEADLK), so
 // its push skips the search.
@@ -238,7 +238,6 @@ inline void lock_taken(ThreadSlot* s, const void* lock, uintptr_t pc, LockType t
   r.pc = pc;
   r.type = type;
 }
-inline void mutex_taken(ThreadSlot* s, const void* m, uintptr_t pc) { lock_taken(s, m, pc, LockType::mutex); }
 
 // Calls fn(const HeldLock&) for every mutex and rwlock write hold in `s`'s memory of recent locks that thread
 // `tid` holds now by its lock word, and that its held stack does not list already. read(addr, dst, n) copies n

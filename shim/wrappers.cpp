@@ -273,42 +273,21 @@ __attribute__((noinline)) void note_acquired_deep(const void* addr, LockType typ
   core::lock_acquired(addr, type, pcs, n);
 }
 
-inline __attribute__((always_inline)) void note_acquired(const void* addr, LockType type, uintptr_t caller) {
-  if (FH_UNLIKELY(g_options.lock_stack_depth > 1)) return note_acquired_deep(addr, type, caller);
-  core::lock_acquired(addr, type, &caller, 1);
+// A mutex or rwlock taken, with one PC per acquisition (the default): three stores into this thread's memory of
+// recent locks and nothing on the held stack (core::lock_taken says why; readers need no identity: a writer in a
+// child is judged by the rule of waits no one can end, core::rwlock_blocks_forever). With deeper acquisition
+// stacks, the held stack. Callers have checked that the shim itself is not the one locking.
+__attribute__((noinline)) void note_lock_slow(const void* lock, LockType type, uintptr_t caller) {
+  if (g_options.lock_stack_depth > 1) return note_acquired_deep(lock, type, caller);
+  if (ThreadSlot* s = core::current_slot()) core::lock_taken(s, lock, caller, type);
 }
 
-// An rwlock taken, with one PC per acquisition: into the memory of recent locks only, like a mutex
-// (core::lock_taken). __cur_writer names a writer; readers have no identity in the word, and none is needed: a
-// writer in a child is judged by the rule of waits no one can end (core::rwlock_blocks_forever). Deeper
-// acquisition stacks keep the held stack. Callers have checked that the shim itself is not the one locking.
-__attribute__((noinline)) void note_rwlock_slow(const void* rw, bool write, uintptr_t caller) {
-  LockType type = write ? LockType::rwlock_write : LockType::rwlock_read;
-  if (g_options.lock_stack_depth > 1) return note_acquired_deep(rw, type, caller);
-  if (ThreadSlot* s = core::current_slot()) core::lock_taken(s, rw, caller, type);
-}
-
-inline __attribute__((always_inline)) void note_rwlock_fast(const void* rw, bool write, uintptr_t caller) {
-  ThreadSlot* s = tls.slot;
-  if (FH_LIKELY(s != nullptr && tls.guard == 0))
-    return core::lock_taken(s, rw, caller, write ? LockType::rwlock_write : LockType::rwlock_read);
-  if (tls.guard == 0) note_rwlock_slow(rw, write, caller);  // a thread the registry has not seen yet
-}
-
-// A mutex taken: with one PC per acquisition (the default), three stores into this thread's memory of recent
-// locks and nothing on the held stack (core::mutex_taken says why); with deeper acquisition stacks, the held
-// stack as for rwlocks. Callers have checked that the shim itself is not the one locking.
-__attribute__((noinline)) void note_mutex_slow(const void* m, uintptr_t caller) {
-  if (g_options.lock_stack_depth > 1) return note_acquired_deep(m, LockType::mutex, caller);
-  if (ThreadSlot* s = core::current_slot()) core::mutex_taken(s, m, caller);
-}
-
-// The mutex lock's fast path after the real lock: the slot (one TLS load), the guard (same TLS block), three
+// The lock wrappers' fast path after the real lock: the slot (one TLS load), the guard (same TLS block), three
 // stores into a table only this thread writes. No search, no count, no fence: nothing to undo at unlock.
-inline __attribute__((always_inline)) void note_mutex_fast(const void* m, uintptr_t caller) {
+inline __attribute__((always_inline)) void note_lock_fast(const void* lock, LockType type, uintptr_t caller) {
   ThreadSlot* s = tls.slot;
-  if (FH_LIKELY(s != nullptr && tls.guard == 0)) return core::mutex_taken(s, m, caller);
-  if (tls.guard == 0) note_mutex_slow(m, caller);  // a thread the registry has not seen yet
+  if (FH_LIKELY(s != nullptr && tls.guard == 0)) return core::lock_taken(s, lock, caller, type);
+  if (tls.guard == 0) note_lock_slow(lock, type, caller);  // a thread the registry has not seen yet
 }
 
 // A mutex released, off the fast path: the held stack only holds mutexes with deeper acquisition stacks.
@@ -445,7 +424,7 @@ __attribute__((noinline)) int mutex_lock_slow(pthread_mutex_t* m, uintptr_t call
   if (scope.own()) return FH_REAL(pthread_mutex_lock)(m);
   if (FH_UNLIKELY(g_process.forked_child)) policy::before_mutex_lock(m, "pthread_mutex_lock");
   int rc = FH_REAL(pthread_mutex_lock)(m);
-  if (acquired(rc)) note_mutex_slow(m, caller);
+  if (acquired(rc)) note_lock_slow(m, LockType::mutex, caller);
   return rc;
 }
 }  // namespace
@@ -454,7 +433,7 @@ __attribute__((noinline)) int mutex_lock_slow(pthread_mutex_t* m, uintptr_t call
 FH_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
   if (FH_UNLIKELY(!lock_fast())) return mutex_lock_slow(m, FH_CALLER());
   int rc = real::pthread_mutex_lock(m);
-  if (FH_LIKELY(acquired(rc))) note_mutex_fast(m, FH_CALLER());
+  if (FH_LIKELY(acquired(rc))) note_lock_fast(m, LockType::mutex, FH_CALLER());
   return rc;
 }
 
@@ -462,21 +441,21 @@ FH_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
 FH_EXPORT int pthread_mutex_trylock(pthread_mutex_t* m) {
   CallScope scope;
   int rc = FH_REAL(pthread_mutex_trylock)(m);
-  if (acquired(rc) && !scope.own()) note_mutex_slow(m, FH_CALLER());
+  if (acquired(rc) && !scope.own()) note_lock_slow(m, LockType::mutex, FH_CALLER());
   return rc;
 }
 
 FH_EXPORT int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec* abstime) {
   CallScope scope;
   int rc = FH_REAL(pthread_mutex_timedlock)(m, abstime);
-  if (acquired(rc) && !scope.own()) note_mutex_slow(m, FH_CALLER());
+  if (acquired(rc) && !scope.own()) note_lock_slow(m, LockType::mutex, FH_CALLER());
   return rc;
 }
 
 FH_EXPORT int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t clock, const struct timespec* abstime) {
   CallScope scope;
   int rc = FH_REAL(pthread_mutex_clocklock)(m, clock, abstime);
-  if (acquired(rc) && !scope.own()) note_mutex_slow(m, FH_CALLER());
+  if (acquired(rc) && !scope.own()) note_lock_slow(m, LockType::mutex, FH_CALLER());
   return rc;
 }
 
@@ -491,7 +470,7 @@ __attribute__((noinline)) int mutex_unlock_slow(pthread_mutex_t* m) {
 
 FH_EXPORT int pthread_mutex_unlock(pthread_mutex_t* m) {
   if (FH_UNLIKELY(!lock_fast())) return mutex_unlock_slow(m);
-  return real::pthread_mutex_unlock(m);  // a tail jump: nothing to undo (note_mutex_fast)
+  return real::pthread_mutex_unlock(m);  // a tail jump: nothing to undo (note_lock_fast)
 }
 
 // ---- rwlocks --------------------------------------------------------------------------------------------
@@ -519,14 +498,14 @@ FH_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t* rw) {
   FH_EXPORT int name params {                                                                              \
     if (FH_LIKELY(lock_fast())) {                                                                          \
       int rc = FH_REAL(name) args;                                                                         \
-      if (rc == 0) note_rwlock_fast(rw, write, FH_CALLER());                                               \
+      if (rc == 0) note_lock_fast(rw, write ? LockType::rwlock_write : LockType::rwlock_read, FH_CALLER());  \
       return rc;                                                                                           \
     }                                                                                                      \
     CallScope scope;                                                                                       \
     if (scope.own()) return FH_REAL(name) args;                                                            \
     if (judged && FH_UNLIKELY(g_process.forked_child)) policy::before_rwlock_lock(rw, write, #name);       \
     int rc = FH_REAL(name) args;                                                                           \
-    if (rc == 0) note_rwlock_slow(rw, write, FH_CALLER());                                                 \
+    if (rc == 0) note_lock_slow(rw, write ? LockType::rwlock_write : LockType::rwlock_read, FH_CALLER());  \
     return rc;                                                                                             \
   }
 FH_RWLOCK_LOCK(pthread_rwlock_rdlock, false, true, (pthread_rwlock_t* rw), (rw))
@@ -613,7 +592,7 @@ FH_EXPORT int sem_post(sem_t* s) {
     pthread_cleanup_pop(0);                                      \
     int saved = errno;                                           \
     core::cond_waiting(nullptr);                                 \
-    note_mutex_slow(m, FH_CALLER());                             \
+    note_lock_slow(m, LockType::mutex, FH_CALLER());             \
     errno = saved;                                               \
     return rc;                                                   \
   }

@@ -59,10 +59,10 @@ Test(core, held_locks_come_from_memory_and_lock_words) {
   pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
   pthread_mutex_init(&recursive, &attr);
   ThreadSlot* s = self();
-  core::mutex_taken(s, &mine, 0x10);
-  core::mutex_taken(s, &released, 0x20);
-  core::mutex_taken(s, &unmapped, 0x30);
-  core::mutex_taken(s, &recursive, 0x40);
+  core::lock_taken(s, &mine, 0x10, LockType::mutex);
+  core::lock_taken(s, &released, 0x20, LockType::mutex);
+  core::lock_taken(s, &unmapped, 0x30, LockType::mutex);
+  core::lock_taken(s, &recursive, 0x40, LockType::mutex);
   acquire(addr(5), LockType::rwlock_read);  // a read hold: on the held stack, not read from a word
   static pthread_rwlock_t written = PTHREAD_RWLOCK_INITIALIZER, unlocked = PTHREAD_RWLOCK_INITIALIZER;
   core::lock_taken(s, &written, 0x50, LockType::rwlock_write);
