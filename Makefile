@@ -61,6 +61,11 @@ $(BUILD)/shim-obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(SHIM_CXXFLAGS) -MMD -MP -c $< -o $@
 
+# The wrappers without frame pointers: a wrapper's fast path is then a few loads and a tail jump to libc's,
+# with nothing stored in front of the lock's atomic (shim/core.h, lock_taken). Nothing of ours walks frame
+# pointers (stacks are unwound by CFI), and glibc, which the wrappers forward to, keeps none either.
+$(BUILD)/shim-obj/shim/wrappers.o: SHIM_CXXFLAGS += -fomit-frame-pointer
+
 $(BUILD)/shim-obj/%.o: %.S shim/interpose.def
 	@mkdir -p $(dir $@)
 	$(CC) -I. -c $< -o $@

@@ -181,6 +181,8 @@ inline void ensure_init() {
 
 __attribute__((constructor)) void shim_constructor() { ensure_init(); }
 
+// A parenthesised parameter or argument list, unwrapped (to add one in front).
+#define FH_ARGS(...) __VA_ARGS__
 #define FH_REAL(name) (FH_UNLIKELY(real::name == nullptr) ? resolve_late(&real::name, #name) : real::name)
 
 // ---- the scope every wrapper enters -----------------------------------------------------------------------
@@ -273,7 +275,7 @@ __attribute__((noinline)) void note_acquired_deep(const void* addr, LockType typ
   core::lock_acquired(addr, type, pcs, n);
 }
 
-// A mutex or rwlock taken, with one PC per acquisition (the default): three stores into this thread's memory of
+// A mutex or rwlock taken, with one PC per acquisition (the default): an entry of this thread's memory of
 // recent locks and nothing on the held stack (core::lock_taken says why; readers need no identity: a writer in a
 // child is judged by the rule of waits no one can end, core::rwlock_blocks_forever). With deeper acquisition
 // stacks, the held stack. Callers have checked that the shim itself is not the one locking.
@@ -282,8 +284,9 @@ __attribute__((noinline)) void note_lock_slow(const void* lock, LockType type, u
   if (ThreadSlot* s = core::current_slot()) core::lock_taken(s, lock, caller, type);
 }
 
-// The lock wrappers' fast path after the real lock: the slot (one TLS load), the guard (same TLS block), three
-// stores into a table only this thread writes. No search, no count, no fence: nothing to undo at unlock.
+// The lock wrappers' fast path, before a blocking lock call, after a try or timed one: the slot (one TLS load),
+// the guard (same TLS block), a compare with the entry of a table only this thread writes and three stores where
+// it changed. No search, no count, no fence: nothing to undo at unlock.
 inline __attribute__((always_inline)) void note_lock_fast(const void* lock, LockType type, uintptr_t caller) {
   ThreadSlot* s = tls.slot;
   if (FH_LIKELY(s != nullptr && tls.guard == 0)) return core::lock_taken(s, lock, caller, type);
@@ -429,12 +432,12 @@ __attribute__((noinline)) int mutex_lock_slow(pthread_mutex_t* m, uintptr_t call
 }
 }  // namespace
 
-// The hot path: one flag (started, not a forked child, shallow stacks), the real call, one push.
+// The hot path: one flag (started, not a forked child, shallow stacks), the note, a tail jump to libc's lock
+// (core::lock_taken says why).
 FH_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
   if (FH_UNLIKELY(!lock_fast())) return mutex_lock_slow(m, FH_CALLER());
-  int rc = real::pthread_mutex_lock(m);
-  if (FH_LIKELY(acquired(rc))) note_lock_fast(m, LockType::mutex, FH_CALLER());
-  return rc;
+  note_lock_fast(m, LockType::mutex, FH_CALLER());
+  return real::pthread_mutex_lock(m);
 }
 
 // trylock never blocks, and the timed calls return ETIMEDOUT rather than hang: recorded, never judged.
@@ -493,30 +496,46 @@ FH_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t* rw) {
 }
 
 // judged: the untimed calls are judged in a forked child before they block; all are recorded on success.
-// Fast path as for mutexes, and the unlock's is a tail jump (nothing was pushed).
-#define FH_RWLOCK_LOCK(name, write, judged, params, args)                                                   \
-  FH_EXPORT int name params {                                                                              \
-    if (FH_LIKELY(lock_fast())) {                                                                          \
-      int rc = FH_REAL(name) args;                                                                         \
-      if (rc == 0) note_lock_fast(rw, write ? LockType::rwlock_write : LockType::rwlock_read, FH_CALLER());  \
-      return rc;                                                                                           \
-    }                                                                                                      \
+// `blocking`: the call returns only with the lock (or an error), so it is noted before and libc's is a tail
+// jump, as for pthread_mutex_lock (core::lock_taken says why); the try, timed and clock calls often return without
+// it and are noted after. The slow path is out of line, so that the fast one keeps a minimal frame; the unlock's
+// fast path is a tail jump (nothing was pushed). `real_fn`: how the fast path reaches libc's (the timed and clock
+// calls are resolved where they happen: pthread_rwlock_clock*lock is glibc 2.30's).
+#define FH_RWLOCK_LOCK(name, real_fn, write, judged, blocking, params, args)                                \
+  namespace {                                                                                              \
+  __attribute__((noinline)) int name##_slow(uintptr_t caller, FH_ARGS params) {                            \
     CallScope scope;                                                                                       \
     if (scope.own()) return FH_REAL(name) args;                                                            \
     if (judged && FH_UNLIKELY(g_process.forked_child)) policy::before_rwlock_lock(rw, write, #name);       \
     int rc = FH_REAL(name) args;                                                                           \
-    if (rc == 0) note_lock_slow(rw, write ? LockType::rwlock_write : LockType::rwlock_read, FH_CALLER());  \
+    if (rc == 0) note_lock_slow(rw, write ? LockType::rwlock_write : LockType::rwlock_read, caller);       \
+    return rc;                                                                                             \
+  }                                                                                                        \
+  }                                                                                                        \
+  FH_EXPORT int name params {                                                                              \
+    constexpr LockType type = write ? LockType::rwlock_write : LockType::rwlock_read;                      \
+    if (FH_UNLIKELY(!lock_fast())) return name##_slow(FH_CALLER(), FH_ARGS args);                          \
+    if (blocking) {                                                                                        \
+      note_lock_fast(rw, type, FH_CALLER());                                                               \
+      return real_fn args;                                                                                 \
+    }                                                                                                      \
+    int rc = real_fn args;                                                                                 \
+    if (rc == 0) note_lock_fast(rw, type, FH_CALLER());                                                    \
     return rc;                                                                                             \
   }
-FH_RWLOCK_LOCK(pthread_rwlock_rdlock, false, true, (pthread_rwlock_t* rw), (rw))
-FH_RWLOCK_LOCK(pthread_rwlock_wrlock, true, true, (pthread_rwlock_t* rw), (rw))
-FH_RWLOCK_LOCK(pthread_rwlock_tryrdlock, false, false, (pthread_rwlock_t* rw), (rw))
-FH_RWLOCK_LOCK(pthread_rwlock_trywrlock, true, false, (pthread_rwlock_t* rw), (rw))
-FH_RWLOCK_LOCK(pthread_rwlock_timedrdlock, false, false, (pthread_rwlock_t* rw, const struct timespec* t), (rw, t))
-FH_RWLOCK_LOCK(pthread_rwlock_timedwrlock, true, false, (pthread_rwlock_t* rw, const struct timespec* t), (rw, t))
-FH_RWLOCK_LOCK(pthread_rwlock_clockrdlock, false, false,
+FH_RWLOCK_LOCK(pthread_rwlock_rdlock, real::pthread_rwlock_rdlock, false, true, true, (pthread_rwlock_t* rw), (rw))
+FH_RWLOCK_LOCK(pthread_rwlock_wrlock, real::pthread_rwlock_wrlock, true, true, true, (pthread_rwlock_t* rw), (rw))
+FH_RWLOCK_LOCK(pthread_rwlock_tryrdlock, real::pthread_rwlock_tryrdlock, false, false, false, (pthread_rwlock_t* rw),
+               (rw))
+FH_RWLOCK_LOCK(pthread_rwlock_trywrlock, real::pthread_rwlock_trywrlock, true, false, false, (pthread_rwlock_t* rw),
+               (rw))
+FH_RWLOCK_LOCK(pthread_rwlock_timedrdlock, FH_REAL(pthread_rwlock_timedrdlock), false, false, false,
+               (pthread_rwlock_t* rw, const struct timespec* t), (rw, t))
+FH_RWLOCK_LOCK(pthread_rwlock_timedwrlock, FH_REAL(pthread_rwlock_timedwrlock), true, false, false,
+               (pthread_rwlock_t* rw, const struct timespec* t), (rw, t))
+FH_RWLOCK_LOCK(pthread_rwlock_clockrdlock, FH_REAL(pthread_rwlock_clockrdlock), false, false, false,
                (pthread_rwlock_t* rw, clockid_t c, const struct timespec* t), (rw, c, t))
-FH_RWLOCK_LOCK(pthread_rwlock_clockwrlock, true, false,
+FH_RWLOCK_LOCK(pthread_rwlock_clockwrlock, FH_REAL(pthread_rwlock_clockwrlock), true, false, false,
                (pthread_rwlock_t* rw, clockid_t c, const struct timespec* t), (rw, c, t))
 #undef FH_RWLOCK_LOCK
 
@@ -537,24 +556,40 @@ FH_EXPORT int sem_init(sem_t* s, int pshared, unsigned value) {
   return FH_REAL(sem_init)(s, pshared, value);
 }
 
-#define FH_SEM_WAIT(name, judged, params, args)                                                \
-  FH_EXPORT int name params {                                                                 \
-    if (FH_LIKELY(lock_fast())) {                                                             \
-      int rc = FH_REAL(name) args;                                                            \
-      if (rc == 0 && FH_LIKELY(tls.guard == 0)) core::sem_taken(s, FH_CALLER());              \
-      return rc;                                                                              \
-    }                                                                                         \
+__attribute__((noinline)) void note_sem_taken_slow(const sem_t* s, uintptr_t caller) {
+  if (tls.guard > 0) return;
+  if (ThreadSlot* mine = core::current_slot()) core::sem_taken(mine, s, caller);  // not registered yet
+}
+inline __attribute__((always_inline)) void note_sem_taken(const sem_t* s, uintptr_t caller) {
+  ThreadSlot* slot = tls.slot;
+  if (FH_LIKELY(slot != nullptr && tls.guard == 0)) return core::sem_taken(slot, s, caller);
+  note_sem_taken_slow(s, caller);
+}
+
+// `real_fn`: how the fast path reaches libc's (sem_clockwait is glibc 2.34's: resolved where the call happens).
+#define FH_SEM_WAIT(name, real_fn, judged, params, args)                                       \
+  namespace {                                                                                 \
+  __attribute__((noinline)) int name##_slow(uintptr_t caller, FH_ARGS params) {               \
     CallScope scope;                                                                          \
     if (scope.own()) return FH_REAL(name) args;                                               \
     if (judged && FH_UNLIKELY(g_process.forked_child)) policy::before_sem_wait(s, #name);     \
     int rc = FH_REAL(name) args;                                                              \
-    if (rc == 0) core::sem_taken(s, FH_CALLER());                                             \
+    if (rc == 0) note_sem_taken(s, caller);                                                   \
     return rc;                                                                                \
+  }                                                                                           \
+  }                                                                                           \
+  FH_EXPORT int name params {                                                                 \
+    if (FH_UNLIKELY(!lock_fast())) return name##_slow(FH_CALLER(), FH_ARGS args);             \
+    int rc = real_fn args;                                                                    \
+    if (FH_UNLIKELY(rc != 0)) return rc;                                                      \
+    note_sem_taken(s, FH_CALLER());                                                           \
+    return 0;                                                                                 \
   }
-FH_SEM_WAIT(sem_wait, true, (sem_t* s), (s))
-FH_SEM_WAIT(sem_trywait, false, (sem_t* s), (s))
-FH_SEM_WAIT(sem_timedwait, false, (sem_t* s, const struct timespec* t), (s, t))
-FH_SEM_WAIT(sem_clockwait, false, (sem_t* s, clockid_t c, const struct timespec* t), (s, c, t))
+FH_SEM_WAIT(sem_wait, real::sem_wait, true, (sem_t* s), (s))
+FH_SEM_WAIT(sem_trywait, real::sem_trywait, false, (sem_t* s), (s))
+FH_SEM_WAIT(sem_timedwait, FH_REAL(sem_timedwait), false, (sem_t* s, const struct timespec* t), (s, t))
+FH_SEM_WAIT(sem_clockwait, FH_REAL(sem_clockwait), false, (sem_t* s, clockid_t c, const struct timespec* t),
+            (s, c, t))
 #undef FH_SEM_WAIT
 
 // The post is counted before libc's, so that libc's is a tail jump (1.27x -> 1.21x a post+wait pair): a post

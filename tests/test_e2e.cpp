@@ -129,6 +129,24 @@ Test(e2e, mutex_held_by_worker, .timeout = 60) {
   passed();
 }
 
+// A second vanished thread was blocked in pthread_mutex_lock on the same lock at fork. The lock wrappers note a
+// blocking call before libc's (core::lock_taken): the report still names the owner by the lock word, and the
+// waiter holds nothing.
+Test(e2e, mutex_waiter_at_fork, .timeout = 60) {
+  Run run = run_example("mutex_waiter_at_fork");
+  const e2e::Json& hazard = expect_one_deadlock(
+      run, {"pthread_mutex_lock", "mutex", "child_locks_the_mutex", "owner_holds_lock", "table-owner"});
+  cr_assert(e2e::contains(run.out, "exited with status 66"), "the child did not exit 66:\n%s", run.out.c_str());
+  size_t at = run.out.find("waiter_tid=");
+  cr_assert_neq(at, std::string::npos, "the example did not print the waiter's tid:\n%s", run.out.c_str());
+  long long waiter_tid = std::atoll(run.out.c_str() + at + 11);
+  const e2e::Json* waiter = fork_thread(hazard, waiter_tid);
+  cr_assert_not_null(waiter, "fork.threads has no thread with the waiter's tid %lld", waiter_tid);
+  cr_assert_eq(e2e::string_of(e2e::member(waiter, "name")), "table-waiter");
+  cr_assert(e2e::array_of(e2e::member(waiter, "held")).empty(), "the waiter is listed as holding a lock");
+  passed();
+}
+
 // By default only the caller's PC of each lock call is recorded; for std::mutex that is libstdc++'s inline
 // __gthread_mutex_lock, so the worker's own function needs a deeper lock stack (lock_stack_depth, next test).
 Test(e2e, std_mutex_held, .timeout = 60) {

@@ -132,8 +132,8 @@ Test(policy, semaphore_taker_explains) {
   sem_init(&g_sem, 0, 1);
   sem_init(&g_posted_sem, 0, 1);
   start_worker([]() {
-    core::sem_taken(&g_sem, 0x7777);
-    core::sem_taken(&g_posted_sem, 0x8888);
+    core::sem_taken(core::current_slot(), &g_sem, 0x7777);
+    core::sem_taken(core::current_slot(), &g_posted_sem, 0x8888);
     core::sem_posted(&g_posted_sem);
   });
   in_child([]() {
@@ -152,7 +152,7 @@ Test(policy, semaphore_taker_explains) {
 Test(policy, semaphore_signals_do_not_fill_the_held_stack) {
   ThreadSlot* s = core::current_slot();
   sem_init(&g_sem, 0, 0);
-  for (int i = 0; i < 1000; i++) core::sem_taken(&g_sem, 0x10);
+  for (int i = 0; i < 1000; i++) core::sem_taken(s, &g_sem, 0x10);
   cr_assert_eq(s->nheld, 0u);
   cr_assert_eq(s->held_dropped, 0u);
   cr_assert_not_null(core::find_sem_take(s, &g_sem));
