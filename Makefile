@@ -142,6 +142,7 @@ BENCH_PKGS           := pigz xz-utils zstd
 BENCH_OPTIONS        ?=
 BENCH_ROUNDS         ?= 7
 BENCH_PROGRAM_ROUNDS ?= 7
+BENCH_PROCESSES      ?= 3
 
 bench: $(BUILD)/libforkhazard.so $(BUILD)/forkhazard $(BUILD)/bench_locks $(BUILD)/bench_passthrough.so
 	@missing=$$(for p in $(BENCH_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
@@ -157,7 +158,7 @@ bench: $(BUILD)/libforkhazard.so $(BUILD)/forkhazard $(BUILD)/bench_locks $(BUIL
 	@FORKHAZARD_OPTIONS='$(BENCH_OPTIONS)' $(BUILD)/bench_locks --shim $(CURDIR)/$(BUILD)/libforkhazard.so \
 	  --floor $(CURDIR)/$(BUILD)/bench_passthrough.so --cli $(CURDIR)/$(BUILD)/forkhazard \
 	  --workdir $(CURDIR)/$(BUILD)/bench --python-workload $(CURDIR)/tests/bench/queue_workload.py \
-	  --rounds $(BENCH_ROUNDS) --program-rounds $(BENCH_PROGRAM_ROUNDS) || \
+	  --rounds $(BENCH_ROUNDS) --program-rounds $(BENCH_PROGRAM_ROUNDS) --processes $(BENCH_PROCESSES) || \
 	  echo "forkhazard bench: bench_locks ended with status $$?"
 
 $(BUILD)/bench_locks: tests/bench/bench_locks.cpp
