@@ -41,6 +41,12 @@ inline bool rwlock_read_phase(const pthread_rwlock_t* rw) {
   return (__atomic_load_n(&rw->__data.__readers, __ATOMIC_RELAXED) & rwlock_wrphase_bit) == 0;
 }
 inline bool rwlock_shared(const pthread_rwlock_t* rw) { return rw->__data.__shared != 0; }
+// PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP: the one kind whose rdlock waits in a read phase (for a waiting
+// writer) before it counts itself a reader (__pthread_rwlock_rdlock_full); every other kind's reader, once
+// counted, holds the lock as soon as the phase is a read phase.
+inline bool rwlock_readers_wait_for_writers(const pthread_rwlock_t* rw) {
+  return __atomic_load_n(&rw->__data.__flags, __ATOMIC_RELAXED) == PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP;
+}
 
 // nptl/pthread_cond_common.c: bit 0 of __wrefs is the process-shared flag (bit 1 the clock; waiter references
 // from bit 3). Checked on glibc 2.36: 0 for a default condvar, 1 with PTHREAD_PROCESS_SHARED.

@@ -498,7 +498,10 @@ FH_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t* rw) {
 // judged: the untimed calls are judged in a forked child before they block; all are recorded on success.
 // `blocking`: the call returns only with the lock (or an error), so it is noted before and libc's is a tail
 // jump, as for pthread_mutex_lock (core::lock_taken says why); the try, timed and clock calls often return without
-// it and are noted after. The slow path is out of line, so that the fast one keeps a minimal frame; the unlock's
+// it and are noted after. A read hold's explanation names a vanished thread that noted the lock for reading, so a
+// reader noted before must hold the lock whenever the phase is a read phase: true of every kind but the
+// writer-preferring one, whose readers can wait in a read phase (glibc::rwlock_readers_wait_for_writers): that
+// kind's readers are noted after. The slow path is out of line, so that the fast one keeps a minimal frame; the unlock's
 // fast path is a tail jump (nothing was pushed). `real_fn`: how the fast path reaches libc's (the timed and clock
 // calls are resolved where they happen: pthread_rwlock_clock*lock is glibc 2.30's).
 #define FH_RWLOCK_LOCK(name, real_fn, write, judged, blocking, params, args)                                \
@@ -515,7 +518,7 @@ FH_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t* rw) {
   FH_EXPORT int name params {                                                                              \
     constexpr LockType type = write ? LockType::rwlock_write : LockType::rwlock_read;                      \
     if (FH_UNLIKELY(!lock_fast())) return name##_slow(FH_CALLER(), FH_ARGS args);                          \
-    if (blocking) {                                                                                        \
+    if (blocking && (write || FH_LIKELY(!glibc::rwlock_readers_wait_for_writers(rw)))) {                  \
       note_lock_fast(rw, type, FH_CALLER());                                                               \
       return real_fn args;                                                                                 \
     }                                                                                                      \

@@ -190,6 +190,16 @@ Test(e2e, rwlock_read_held, .timeout = 60) {
   passed();
 }
 
+// The writer-preferring kind: a reader waiting behind a waiting writer at fork is not counted and holds nothing;
+// the reader named is the one that holds the lock (core::lock_taken notes such a reader after the call).
+Test(e2e, rwlock_read_held_writer_preferred, .timeout = 60) {
+  Run run = run_example("rwlock_read_held_writer_preferred");
+  expect_one_deadlock(run, {"pthread_rwlock_wrlock", "rwlock-read", "child_writes_the_rwlock",
+                            "reader_holds_read_lock", "index-reader"});
+  cr_assert(e2e::contains(run.out, "exited with status 66"), "the child did not exit 66:\n%s", run.out.c_str());
+  passed();
+}
+
 Test(e2e, recursive_mutex, .timeout = 60) {
   Run run = run_example("recursive_mutex");
   // The deadlock is B's; taking A, free but used by the vanished worker, is the one prediction.
