@@ -84,6 +84,10 @@ int raw_gettid() { return static_cast<int>(syscall(SYS_gettid)); }
 struct ChildLocks {
   const void* protected_at_fork[max_held + recent_locks];  // its held stack and its held mutexes
   uint32_t nprotected;
+  // The forker's memory of recent locks at the fork, entry by entry (several_locks where forks of a restricted
+  // process found different ones): the protected set above is read from that memory, so a lock whose entry a
+  // later lock of the forker evicted may have been held across the fork without appearing there.
+  const void* forker_memory[recent_locks];
   const void* reinitialised[256];
   uint32_t nreinitialised;
   const void* predicted[128];
@@ -91,6 +95,8 @@ struct ChildLocks {
   bool full;  // a set overflowed: no more predictions in this process
 };
 ChildLocks g_child_locks;
+
+const void* const several_locks = reinterpret_cast<const void*>(uintptr_t{1});
 
 bool in_set(const void* const* set, uint32_t n, const void* lock) {
   for (uint32_t i = 0; i < n; i++)
@@ -460,14 +466,29 @@ void fork_child() {
   g_process.live_threads = t.slot != nullptr ? 1 : 0;
   g_process.forked_child = true;
   // The forker's held stack is as it was at the fork instant: our child handler runs before the program's
-  // (which may unlock the atfork-protected locks).
-  g_child_locks.nprotected = 0;
-  g_child_locks.nreinitialised = 0;
-  g_child_locks.npredicted = 0;
-  g_child_locks.full = false;
+  // (which may unlock the atfork-protected locks). A restricted process forking again keeps what it knew: the
+  // locks protected at the earlier forks and the ones it re-initialised are still not the vanished threads'.
+  ChildLocks& c = g_child_locks;
+  if (!g_process.restricted) {
+    c.nprotected = 0;
+    c.nreinitialised = 0;
+    c.full = false;
+    for (const void*& f : c.forker_memory) f = nullptr;
+  }
+  c.npredicted = 0;  // each process reports its own predictions
   if (const ThreadSlot* s = t.slot) {
-    ChildLocks& c = g_child_locks;
-    for (uint32_t i = 0; i < s->nheld && i < max_held; i++) c.protected_at_fork[c.nprotected++] = s->held[i].addr;
+    for (size_t k = 0; k < recent_locks; k++) {
+      const void* now = s->recent[k].addr;
+      const void*& f = c.forker_memory[k];
+      if (f == nullptr) f = now;
+      else if (now != nullptr && now != f) f = several_locks;
+    }
+    for (uint32_t i = 0; i < s->nheld && i < max_held; i++) {
+      if (c.nprotected < sizeof c.protected_at_fork / sizeof c.protected_at_fork[0])
+        c.protected_at_fork[c.nprotected++] = s->held[i].addr;
+      else
+        c.full = true;
+    }
     // The mutexes it held, by their lock words (off the held stack: lock_taken). Only where predictions will be
     // made: a multithreaded fork's child, or one of its descendants.
     if (multithreaded || g_process.restricted)
@@ -616,6 +637,10 @@ const ThreadSlot* predict_hang(const void* lock, bool write, const RecentLock** 
       in_set(c.predicted, c.npredicted, lock))
     return nullptr;
   size_t k = recent_slot(lock);
+  // The forker's entry for this lock held another lock at the fork: this one's may have been evicted from it,
+  // and with it the knowledge that the forker held it across the fork (the pthread_atfork pattern). Not
+  // predicted: a prediction lost, never a false one.
+  if (c.forker_memory[k] != nullptr && c.forker_memory[k] != lock) return nullptr;
   const ThreadSlot* user = nullptr;
   uint32_t n = slots_used();
   for (uint32_t i = 0; i < n && user == nullptr; i++) {

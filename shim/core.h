@@ -56,8 +56,9 @@ struct SemTake {
 
 // A lock this thread took at some point (or was about to: lock_taken): the memory that predicts a fork hang
 // that did not strike this run.
-// Direct-mapped by address, one entry written per acquisition (no search, no sharing): two locks that map to
-// the same entry evict each other, which can only lose a prediction, never make a false one.
+// Direct-mapped by address, one entry per lock (no search, no sharing): two locks that map to the same entry
+// evict each other, which can only lose a prediction, never make a false one (in the forker's memory too: the
+// locks it held across the fork are found there, so predict_hang skips a lock whose entry held another one).
 struct RecentLock {
   const void* addr;
   uintptr_t pc;   // the caller of the lock call
@@ -236,13 +237,16 @@ inline void lock_acquired(const void* addr, LockType type, const uintptr_t* pcs,
 // that explanation, never a verdict (verdicts read the word itself). Read holds have no identity in the word
 // and need none (a writer in a child is judged by the rule of waits no one can end: rwlock_blocks_forever).
 //
-// The calls that return only with the lock (pthread_mutex_lock, pthread_rwlock_rdlock and _wrlock) note it
-// *before* libc's call, which is then a tail jump: no frame, no return address pushed in front of the lock's
-// atomic (a store before a locked instruction must commit first), 1.13x -> 1.05x a mutex lock+unlock pair,
-// 1.21x -> 1.10x an rwlock read pair. The memory then says "took it, or was about to": what it decides is
-// unchanged. A lock is held only by its word, so a thread blocked in the call or refused (EDEADLK, EINVAL) is
-// never named its holder; and a prediction asks whether a vanished thread takes the lock at all: a thread
-// blocked on it at fork takes it as soon as it is free (an atfork-protected lock is excluded either way).
+// The calls that return only with the lock and cannot be refused (pthread_mutex_lock on a normal or adaptive
+// mutex, pthread_rwlock_rdlock and _wrlock but by the lock's writer) note it *before* libc's call, which is then
+// a tail jump: no frame, no return address pushed in front of the lock's atomic (a store before a locked
+// instruction must commit first), 1.13x -> 1.05x a mutex lock+unlock pair, 1.21x -> 1.10x an rwlock read pair.
+// The memory then says "took it, or is taking it": a thread blocked in the call at fork, or frozen between the
+// note and the atomic. A lock is held only by its word, so such a thread is never named a mutex's or a write
+// hold's holder; a prediction asks whether a vanished thread takes the lock at all, and a blocked one takes it
+// as soon as it is free. A read hold's reader is named from this memory and is not proof (README, Limits): a
+// reader caught between its note and glibc's count can be named, a few instructions' window. Calls that can
+// be refused (errorcheck, recursive, robust, PI mutexes; an rwlock's own writer asking again) are noted after.
 inline void lock_taken(ThreadSlot* s, const void* lock, uintptr_t pc, LockType type) {
   RecentLock& r = s->recent[recent_slot(lock)];
   // The same lock again from the same call: nothing to write. Loads cost the next atomic nothing, while a store

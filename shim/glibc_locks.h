@@ -25,6 +25,13 @@ inline int mutex_owner(const pthread_mutex_t* m) { return __atomic_load_n(&m->__
 inline constexpr int futex_owner_died = 0x40000000;  // linux/futex.h FUTEX_OWNER_DIED
 inline int mutex_lock_word(const pthread_mutex_t* m) { return __atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED); }
 inline int mutex_kind(const pthread_mutex_t* m) { return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED); }
+// A normal or adaptive mutex, not robust, priority-inheriting or -protecting (the low 7 bits of __kind; 128 is
+// process-shared, 256/512 elision): pthread_mutex_lock on it returns only 0 (nptl/pthread_mutex_lock.c: every
+// error path is the other kinds', or a destroyed mutex's __kind of -1).
+inline bool mutex_lock_cannot_fail(const pthread_mutex_t* m) {
+  int kind = mutex_kind(m) & 0x7f;
+  return kind == PTHREAD_MUTEX_TIMED_NP || kind == PTHREAD_MUTEX_ADAPTIVE_NP;
+}
 
 // nptl/pthread_rwlock_common.c: __readers holds the reader count above PTHREAD_RWLOCK_READER_SHIFT.
 inline constexpr unsigned rwlock_reader_shift = 3;
@@ -41,6 +48,8 @@ inline bool rwlock_read_phase(const pthread_rwlock_t* rw) {
   return (__atomic_load_n(&rw->__data.__readers, __ATOMIC_RELAXED) & rwlock_wrphase_bit) == 0;
 }
 inline bool rwlock_shared(const pthread_rwlock_t* rw) { return rw->__data.__shared != 0; }
+// glibc's EDEADLK test of rdlock and wrlock: the calling thread (kernel tid `tid`) holds it for writing.
+inline bool rwlock_written_by(const pthread_rwlock_t* rw, int tid) { return rwlock_writer(rw) == tid; }
 // PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP: the one kind whose rdlock waits in a read phase (for a waiting
 // writer) before it counts itself a reader (__pthread_rwlock_rdlock_full); every other kind's reader, once
 // counted, holds the lock as soon as the phase is a read phase.

@@ -432,12 +432,19 @@ __attribute__((noinline)) int mutex_lock_slow(pthread_mutex_t* m, uintptr_t call
 }
 }  // namespace
 
-// The hot path: one flag (started, not a forked child, shallow stacks), the note, a tail jump to libc's lock
-// (core::lock_taken says why).
+// The hot path: one flag (started, not a forked child, shallow stacks), the mutex kind, the note, a tail jump to
+// libc's lock (core::lock_taken says why). Only a kind whose lock cannot fail is noted before: a refused call
+// (an errorcheck mutex's EDEADLK, a recursive one's EAGAIN, a robust one's ENOTRECOVERABLE, EINVAL) must not
+// replace where the lock was taken, nor make its caller a user of a lock nobody can take.
 FH_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
   if (FH_UNLIKELY(!lock_fast())) return mutex_lock_slow(m, FH_CALLER());
-  note_lock_fast(m, LockType::mutex, FH_CALLER());
-  return real::pthread_mutex_lock(m);
+  if (FH_LIKELY(glibc::mutex_lock_cannot_fail(m))) {
+    note_lock_fast(m, LockType::mutex, FH_CALLER());
+    return real::pthread_mutex_lock(m);
+  }
+  int rc = real::pthread_mutex_lock(m);
+  if (acquired(rc)) note_lock_fast(m, LockType::mutex, FH_CALLER());
+  return rc;
 }
 
 // trylock never blocks, and the timed calls return ETIMEDOUT rather than hang: recorded, never judged.
@@ -498,10 +505,12 @@ FH_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t* rw) {
 // judged: the untimed calls are judged in a forked child before they block; all are recorded on success.
 // `blocking`: the call returns only with the lock (or an error), so it is noted before and libc's is a tail
 // jump, as for pthread_mutex_lock (core::lock_taken says why); the try, timed and clock calls often return without
-// it and are noted after. A read hold's explanation names a vanished thread that noted the lock for reading, so a
-// reader noted before must hold the lock whenever the phase is a read phase: true of every kind but the
-// writer-preferring one, whose readers can wait in a read phase (glibc::rwlock_readers_wait_for_writers): that
-// kind's readers are noted after. The slow path is out of line, so that the fast one keeps a minimal frame; the unlock's
+// it and are noted after. A call glibc refuses must not be noted (it would replace where the lock was taken, and
+// make a writer that asked to read a reader): the only error of the blocking calls is EDEADLK, the caller holding
+// it for writing already (glibc::rwlock_written_by; EAGAIN, 2^29 readers, is not reachable), noted after. A read
+// hold's explanation names a vanished thread that noted the lock for reading, so a reader noted before must hold
+// the lock whenever the phase is a read phase: true of every kind but the writer-preferring one, whose readers
+// can wait in a read phase (glibc::rwlock_readers_wait_for_writers): that kind's readers are noted after. The slow path is out of line, so that the fast one keeps a minimal frame; the unlock's
 // fast path is a tail jump (nothing was pushed). `real_fn`: how the fast path reaches libc's (the timed and clock
 // calls are resolved where they happen: pthread_rwlock_clock*lock is glibc 2.30's).
 #define FH_RWLOCK_LOCK(name, real_fn, write, judged, blocking, params, args)                                \
@@ -518,7 +527,8 @@ FH_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t* rw) {
   FH_EXPORT int name params {                                                                              \
     constexpr LockType type = write ? LockType::rwlock_write : LockType::rwlock_read;                      \
     if (FH_UNLIKELY(!lock_fast())) return name##_slow(FH_CALLER(), FH_ARGS args);                          \
-    if (blocking && (write || FH_LIKELY(!glibc::rwlock_readers_wait_for_writers(rw)))) {                  \
+    if (blocking && FH_LIKELY(!glibc::rwlock_written_by(rw, tls.tid)) &&                                   \
+        (write || FH_LIKELY(!glibc::rwlock_readers_wait_for_writers(rw)))) {                               \
       note_lock_fast(rw, type, FH_CALLER());                                                               \
       return real_fn args;                                                                                 \
     }                                                                                                      \
