@@ -48,6 +48,14 @@ STRESS_TEST(exit_holding_single)
 STRESS_TEST(pshared)
 STRESS_TEST(address_reuse)
 
+// Lock calls libc refuses; atfork-style protection evicted from the forker's memory of recent locks.
+STRESS_TEST(refused_mutex_edeadlk)
+STRESS_TEST(refused_notrecoverable)
+STRESS_TEST(refused_rwlock_drop)
+STRESS_TEST(refused_rwlock_hold)
+STRESS_TEST(evicted_protection_waiter)
+STRESS_TEST(evicted_protection_prior)
+
 // Another allocator preloaded beside the shim, both orders.
 STRESS_TEST(jemalloc_cli)
 STRESS_TEST(jemalloc_bare_allocator_first)

@@ -270,6 +270,10 @@ struct DeadlockWant {
   const char* call = "pthread_mutex_lock";
   const char* relation = "vanished";  // nullptr: not checked (the owner exited before the fork)
   const char* owner_name = nullptr;   // nullptr: not checked
+  const char* lock_type = nullptr;    // lock.type ("mutex", "rwlock-read", "rwlock-write"); nullptr: not checked
+  const char* acquired_in = nullptr;  // a function on the owner's acquisition stack (acquired_at); nullptr: not checked
+  bool held_listed = false;           // the owner's entry in fork.threads lists the lock as held, acquired in
+                                      // acquired_in (lock words tell mutex and write holds, not read holds)
 };
 
 // Exactly one deadlock, on the lock and owner the program printed, nothing else; the child ended with 66.
@@ -303,6 +307,20 @@ inline void expect_deadlock(Verdict& v, const Outcome& o, DeadlockWant want = {}
   std::string name = e2e::string_of(e2e::member(h.get("owner"), "name"));
   if (want.owner_name != nullptr && name != want.owner_name)
     v.fail(o, "owner name \"" + name + "\", expected \"" + want.owner_name + "\"");
+  std::string type = e2e::string_of(e2e::member(h.get("lock"), "type"));
+  if (want.lock_type != nullptr && type != want.lock_type)
+    v.fail(o, "lock type \"" + type + "\", expected \"" + want.lock_type + "\"");
+  if (want.acquired_in != nullptr && !e2e::any_frame_is(h.get("acquired_at"), want.acquired_in))
+    v.fail(o, std::string("no frame of the owner's acquired_at is ") + want.acquired_in + ":\n" +
+                  e2e::describe_frames(h.get("acquired_at")));
+  if (want.held_listed) {
+    const e2e::Json* held = e2e::held_entry(e2e::fork_thread(h, o.truth.owner_tid), o.truth.lock);
+    if (held == nullptr)
+      v.fail(o, "fork.threads[owner " + std::to_string(o.truth.owner_tid) + "].held does not list " + hex(o.truth.lock));
+    else if (want.acquired_in != nullptr && !e2e::any_frame_is(held->get("acquired_at"), want.acquired_in))
+      v.fail(o, std::string("no frame of the owner's held entry's acquired_at is ") + want.acquired_in + ":\n" +
+                    e2e::describe_frames(held->get("acquired_at")));
+  }
 }
 
 // ---- the cases --------------------------------------------------------------------------------------------------
@@ -406,6 +424,35 @@ inline Verdict main_exit_deadlock(const Settings& s) {
   return deadlock_case(s, program("main_exit", {"deadlock"}), {"pthread_mutex_lock", "vanished", "cache-owner"});
 }
 
+// Lock calls libc refuses take nothing (tests/stress/refused_locks.c; the review's reproducers, fixed in
+// ecff115). An errorcheck mutex relocked (EDEADLK) elsewhere: still acquired in take_it.
+inline Verdict refused_mutex_edeadlk(const Settings& s) {
+  return deadlock_case(s, program("refused_locks", {"mutex-edeadlk"}),
+                       {"pthread_mutex_lock", "vanished", "errcheck-owner", "mutex", "take_it", true});
+}
+// A lock refused with ENOTRECOVERABLE does not make its caller a user of the mutex: no possible deadlock.
+inline Verdict refused_notrecoverable(const Settings& s) {
+  return clean_case(s, program("refused_locks", {"notrecoverable"}));
+}
+// A writer's rdlock refused with EDEADLK does not make it a reader: the one named is the real reader.
+inline Verdict refused_rwlock_drop(const Settings& s) {
+  return deadlock_case(s, program("refused_locks", {"rw-drop"}),
+                       {"pthread_rwlock_wrlock", "vanished", "rw-reader", "rwlock-read", "reader_takes", false});
+}
+// ...nor moves where the writer took its write hold.
+inline Verdict refused_rwlock_hold(const Settings& s) {
+  return deadlock_case(s, program("refused_locks", {"rw-hold"}),
+                       {"pthread_rwlock_wrlock", "vanished", "rw-writer", "rwlock-write", "writer_takes", true});
+}
+// Atfork-style protection (the forker holds L across the fork) whose entry in the forker's memory of recent locks
+// another mutex evicted (tests/stress/evicted_protection.c): no prediction on L.
+inline Verdict evicted_protection_waiter(const Settings& s) {
+  return clean_case(s, program("evicted_protection", {"waiter"}));
+}
+inline Verdict evicted_protection_prior(const Settings& s) {
+  return clean_case(s, program("evicted_protection", {"prior"}));
+}
+
 // ---- another allocator preloaded beside the shim -----------------------------------------------------------------
 
 // The correct program: the fork storm, 20 forks a round (natively with the allocator it takes ~10 ms a fork).
@@ -504,6 +551,12 @@ inline const std::vector<Case>& cases() {
       {"dlopen_threads", dlopen_threads, true, "dlopen of a library whose constructor starts threads; forks"},
       {"main_exit_clean", main_exit_clean, true, "main calls pthread_exit; another thread forks; _exit"},
       {"main_exit_deadlock", main_exit_deadlock, true, "the same; the child locks a lock a vanished thread holds"},
+      {"refused_mutex_edeadlk", refused_mutex_edeadlk, true, "errorcheck relock refused (EDEADLK); acquired in take_it"},
+      {"refused_notrecoverable", refused_notrecoverable, true, "a thread's lock refused (ENOTRECOVERABLE); no user"},
+      {"refused_rwlock_drop", refused_rwlock_drop, true, "writer's rdlock refused, write dropped; the reader named"},
+      {"refused_rwlock_hold", refused_rwlock_hold, true, "writer's rdlock refused, write kept; taken in writer_takes"},
+      {"evicted_protection_waiter", evicted_protection_waiter, true, "L held across fork, entry evicted; waiter on L"},
+      {"evicted_protection_prior", evicted_protection_prior, true, "L held across fork, entry evicted; earlier user"},
       {"jemalloc_cli", jemalloc_cli, true, "forkhazard run, LD_PRELOAD=libjemalloc (shim first)"},
       {"jemalloc_bare_allocator_first", jemalloc_bare_allocator_first, true, "LD_PRELOAD=\"jemalloc shim\""},
       {"jemalloc_bare_shim_first", jemalloc_bare_shim_first, true, "LD_PRELOAD=\"shim jemalloc\""},

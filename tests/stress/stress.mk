@@ -5,7 +5,7 @@
 
 STRESS_SCALE ?= 5
 STRESS_NAMES := address_reuse fork_storm signal_fork thread_churn nested_fork thread_ops_fork cancel_wait robust destroy_held \
-                exit_holding pshared dlopen_threads main_exit
+                exit_holding pshared dlopen_threads main_exit refused_locks evicted_protection
 STRESS_PROGS := $(patsubst %,$(BUILD)/stress/%,$(STRESS_NAMES)) $(BUILD)/stress/libstress_threads.so
 STRESS_CFLAGS := -O0 -g -fno-omit-frame-pointer -pthread $(WARN)
 
