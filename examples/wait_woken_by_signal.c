@@ -1,13 +1,16 @@
 // Expect: no report — a forked child waits on an event that a signal handler, or the clock, ends.
 //
-//   wait_woken_by_signal alarm|usr1|timed|none
+//   wait_woken_by_signal alarm|usr1|hup|int|timed|none
 //
 // The event is a word and a private futex, as a small runtime would build one. The child's only thread waits on
 // it with nothing else in the process to set it, which is correct here: alarm: its SIGALRM handler sets the event
 // (an atomic store and FUTEX_WAKE are async-signal-safe) when alarm(1) fires; usr1: its SIGUSR1 handler sets it
-// when the parent sends SIGUSR1 a second later; timed: it waits with a 1.2 s timeout. Each child exits 0. The
-// watchdog of `forkhazard run` must never judge these waits (a handler it could run may end the wait; a timed
-// wait ends by itself).
+// when the parent sends SIGUSR1 a second later; hup: likewise with SIGHUP (a supervisor's "reload"); timed: it
+// waits with a 1.2 s timeout. Each child exits 0. The watchdog of `forkhazard run` must never judge these waits (a
+// handler it could run may end the wait; a timed wait ends by itself).
+// int: its SIGINT handler sets it when the parent sends SIGINT 2 s later. SIGINT is the one signal whose handler
+// alone (CPython's, in every Python process) does not stop the watchdog: the wait is reported as endless unless
+// a SIGINT ends it, and left as it is; the child exits 0 as natively.
 // none, the control: no handler, nothing sets the event; the same wait is a deadlock (natively alarm(5) with no
 // handler ends it; under `forkhazard run` the watchdog reports it and ends it with 66).
 #define _GNU_SOURCE
@@ -57,19 +60,22 @@ static long ms_since(const struct timespec *start) {
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "alarm";
   int none = strcmp(mode, "none") == 0;
-  if (strcmp(mode, "alarm") != 0 && strcmp(mode, "usr1") != 0 && strcmp(mode, "timed") != 0 && !none) {
-    fprintf(stderr, "usage: %s alarm|usr1|timed|none\n", argv[0]);
+  int hup = strcmp(mode, "hup") == 0, interrupt = strcmp(mode, "int") == 0;
+  if (strcmp(mode, "alarm") != 0 && strcmp(mode, "usr1") != 0 && strcmp(mode, "timed") != 0 && !none && !hup &&
+      !interrupt) {
+    fprintf(stderr, "usage: %s alarm|usr1|hup|int|timed|none\n", argv[0]);
     return 2;
   }
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = set_event;
   sigemptyset(&sa.sa_mask);
+  int sig = strcmp(mode, "usr1") == 0 ? SIGUSR1 : hup ? SIGHUP : interrupt ? SIGINT : SIGALRM;
   if (!none)
-    sigaction(strcmp(mode, "usr1") == 0 ? SIGUSR1 : SIGALRM, &sa, NULL);
+    sigaction(sig, &sa, NULL);
 
-  if (none)
-    printf("ground-truth: expect=deadlock call=syscall lock=%p owner_tid=-1 mode=none\n", (void *)&event);
+  if (none || interrupt)
+    printf("ground-truth: expect=deadlock call=syscall lock=%p owner_tid=-1 mode=%s\n", (void *)&event, mode);
   else
     printf("ground-truth: expect=none mode=%s\n", mode);
   fflush(stdout);
@@ -90,9 +96,9 @@ int main(int argc, char **argv) {
 
     _exit(child_waits_for_the_handler());
   }
-  if (strcmp(mode, "usr1") == 0) {
-    sleep(1);
-    kill(pid, SIGUSR1);
+  if (strcmp(mode, "usr1") == 0 || hup || interrupt) {
+    sleep(interrupt ? 2 : 1);
+    kill(pid, sig);
   }
   int status;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {

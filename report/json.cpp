@@ -174,6 +174,10 @@ class Writer {
       key("site");
       frame(*h.site);
     }
+    if (h.interrupt_only) {  // only when set, as the protocol writes it
+      out += ',';
+      num("interrupt_only", 1);
+    }
     // Unsafe calls are reported once per site and counted; a deadlock ends (or hangs) the process at once.
     if (h.kind == HazardKind::unsafe_call) {
       out += ',';

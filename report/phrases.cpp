@@ -117,8 +117,9 @@ std::string futex_word(const LockRef& lock) {
 }
 
 std::string futex_wait_sentence(const Hazard& h) {
-  std::string text = h.call + "() would block forever on " + (h.lock ? futex_word(*h.lock) : "a futex word") +
-                     ": a wait no thread left in this process can end";
+  std::string text = h.call + "() would block forever" +
+                     (h.interrupt_only ? " unless its SIGINT handler (its only one) ends the wait" : "") + " on " +
+                     (h.lock ? futex_word(*h.lock) : "a futex word") + ": a wait no thread left in this process can end";
   if (!h.owner) return text;
   std::optional<CallFamily> family = catalogued_family(h.call);
   std::string inside = family && family->name != "none" ? "inside " + libc_family_phrase(family->name)
@@ -205,7 +206,8 @@ std::string reader_phrase(const Owner& owner) {
 
 // One sentence for the text and SARIF printers.
 std::string deadlock_sentence(const Hazard& h) {
-  std::string call = h.call + "(" + (h.lock && h.lock->has_addr ? hex(h.lock->addr) : "") + ") would block forever";
+  std::string call = h.call + "(" + (h.lock && h.lock->has_addr ? hex(h.lock->addr) : "") + ") would block forever" +
+                     (h.interrupt_only ? " unless its SIGINT handler (its only one) ends the wait" : "");
   if (!h.lock) return call;
   switch (h.lock->type) {
     case LockType::semaphore:

@@ -315,6 +315,9 @@ class Parser {
       }
       get(line, "why", &h.why);
       if (line.raw("site")) get_hex(line, "site", &h.site.emplace().pc);
+      int64_t interrupt_only = 0;
+      get_dec(line, "interrupt_only", &interrupt_only);
+      h.interrupt_only = interrupt_only != 0;
     } else if (r == "lock" && hazard) {
       LockRef& lock = hazard->lock.emplace();
       get_hex(line, "addr", &lock.addr);

@@ -549,10 +549,15 @@ Judgement judge_wait(const SyscallLine& call, const ProcStatus& status, uint64_t
   if ((op & FUTEX_PRIVATE_FLAG) == 0) return Judgement::shared_futex;
   if (call.args[3] != 0) return Judgement::timed_wait;
   // A blocked signal cannot interrupt the wait (and only this thread could unblock it); a POSIX timer may
-  // deliver even a signal the terminal rule lets pass.
+  // deliver even SIGINT.
   uint64_t can_run = status.caught & ~status.blocked;
-  if (handlers_may_end_wait(can_run) || (timer_signals & can_run) != 0) return Judgement::handler_may_wake;
-  return Judgement::endless;
+  if ((timer_signals & can_run) != 0) return Judgement::handler_may_wake;
+  switch (what_may_end_wait(can_run)) {
+    case WaitEnd::never: return Judgement::endless;
+    case WaitEnd::interrupt: return Judgement::interrupt_only;
+    case WaitEnd::handler: return Judgement::handler_may_wake;
+  }
+  return Judgement::handler_may_wake;
 }
 
 const char* judgement_words(Judgement judgement) {
@@ -563,6 +568,7 @@ const char* judgement_words(Judgement judgement) {
     case Judgement::timed_wait: return "a timed wait";
     case Judgement::multithreaded: return "a process with more than one thread";
     case Judgement::handler_may_wake: return "a wait a signal handler may end";
+    case Judgement::interrupt_only: return "a wait only its SIGINT handler could end";
   }
   return "?";
 }
@@ -970,7 +976,8 @@ struct Watchdog::Impl {
   Outcome examine(const Process& p, const SyscallLine& call, const ProcStatus& status,
                   const std::vector<Process>& all) {
     uint64_t timer_signals = read_file(proc_path(p.pid, "timers"), &buffer) ? parse_timer_signals(buffer) : 0;
-    if (judge_wait(call, status, timer_signals) != Judgement::endless) return Outcome::declined;
+    Judgement judgement = judge_wait(call, status, timer_signals);
+    if (judgement != Judgement::endless && judgement != Judgement::interrupt_only) return Outcome::declined;
     // A process sharing its memory without being its thread (clone(CLONE_VM), a vfork child) could wake a
     // private futex too.
     for (const Process& other : all)
@@ -990,10 +997,12 @@ struct Watchdog::Impl {
     // Only a fork() child: an exec'd program blocked like this may be waiting for something we cannot see.
     if (!remote->process.forked_child) return Outcome::declined;
     if (shim_reported_deadlock(config.dir, p.pid)) return Outcome::declined;
-    return judge(p, call, status, *remote);
+    return judge(p, call, status, *remote, judgement == Judgement::interrupt_only);
   }
 
-  Outcome judge(const Process& p, const SyscallLine& call, const ProcStatus& status, const RemoteShim& remote);
+  // `interrupt_only`: reported and left as it is, whatever on_deadlock says (shim/wait_rule.h).
+  Outcome judge(const Process& p, const SyscallLine& call, const ProcStatus& status, const RemoteShim& remote,
+                bool interrupt_only);
 
   // SIGKILL for a judged process that has not ended in time (a handler we could not see, a failed injection).
   void follow_up(const std::vector<Process>& all) {
@@ -1012,7 +1021,7 @@ struct Watchdog::Impl {
 };
 
 Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const ProcStatus& status,
-                              const RemoteShim& remote) {
+                              const RemoteShim& remote, bool interrupt_only) {
   const pid_t pid = p.pid;
   const uint64_t word = call.args[0];
   // One ptrace stop for everything: the stack, then (on_deadlock=exit) the exit_group it runs when resumed.
@@ -1062,7 +1071,8 @@ Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const P
   }
 
   // The action, prepared while the process is stopped; it takes effect when we let it go.
-  const DeadlockAction& action = config.on_deadlock;
+  DeadlockAction action = config.on_deadlock;
+  if (interrupt_only) action.action = Action::report_only;
   std::string ending_words;
   bool kill_it = false;
   switch (action.action) {
@@ -1081,7 +1091,10 @@ Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const P
       ending_words = abort_kills(status) ? "aborting it with SIGABRT (on_deadlock=abort)"
                                          : "ending it with SIGKILL: SIGABRT is caught, blocked or ignored";
       break;
-    case Action::report_only: ending_words = "leaving it hung (on_deadlock=continue)"; break;
+    case Action::report_only:
+      ending_words = interrupt_only ? "leaving it as it is: a SIGINT, from anyone, would run its handler"
+                                    : "leaving it hung (on_deadlock=continue)";
+      break;
   }
 
   std::string where = view.data_symbol(word);
@@ -1090,13 +1103,16 @@ Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const P
   text += "# forkhazard: deadlock in process " + std::to_string(pid) + ", judged by the watchdog of forkhazard run: " +
           "its only thread waits in " + called + "() on private futex word " + hex(word) +
           (where.empty() ? "" : " (" + where + ")") +
-          " with no timeout, and no signal handler it has could end the wait\n";
+          " with no timeout, and " +
+          (interrupt_only ? std::string("only its SIGINT handler could end the wait\n")
+                          : std::string("no signal handler it has could end the wait\n"));
   if (owner != nullptr)
     text += "# forkhazard: thread " + std::to_string(owner->tid) + " was inside the glibc " +
             std::string(family->name) + " lock family when it vanished at fork()\n";
   text += "# forkhazard: " + ending_words + "\n";
   text += "#   symbolized: forkhazard report <this file>\n";
-  text += "hazard kind=" + std::string(protocol::kind_deadlock) + " call=" + protocol_value(called) + "\n";
+  text += "hazard kind=" + std::string(protocol::kind_deadlock) + " call=" + protocol_value(called) +
+          (interrupt_only ? " interrupt_only=1" : "") + "\n";
   text += "lock addr=" + hex(word) + " type=" + std::string(protocol::type_futex) +
           (where.empty() ? "" : " symbol=" + protocol_value(where)) + "\n";
   if (owner != nullptr)

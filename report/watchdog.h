@@ -62,12 +62,12 @@ enum class Judgement {
   timed_wait,        // it ends by itself
   multithreaded,     // another thread of the process may wake it
   handler_may_wake,  // a signal handler that a timer, a child or a peer may run could post it
+  interrupt_only,    // endless unless its SIGINT handler (its only one) ends it: reported, left as it is
 };
 
 // Whether the wait `call` of a process whose status is `status` can ever end. `timer_signals`: the signals its
 // POSIX timers deliver (parse_timer_signals). The signal rule is shim/wait_rule.h's, applied to the handlers
-// that can run at all: a blocked signal cannot interrupt the wait, and a timer may deliver even a terminal's
-// signal.
+// that can run at all: a blocked signal cannot interrupt the wait, and a timer may deliver even SIGINT.
 Judgement judge_wait(const SyscallLine& call, const ProcStatus& status, uint64_t timer_signals);
 const char* judgement_words(Judgement judgement);  // "a timed wait", ...
 

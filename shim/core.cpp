@@ -584,10 +584,12 @@ bool mutex_blocks_forever(const pthread_mutex_t* m, int* owner) {
 }
 
 namespace {
-bool nothing_left_to_wake();
+bool nothing_left_to_wake(bool* interrupt_only);
 }  // namespace
 
-bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, LockType* held_as) {
+bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, LockType* held_as,
+                           bool* interrupt_only) {
+  *interrupt_only = false;
   if (!glibc_facts::g_facts.lock_words) return false;
   if (glibc::rwlock_shared(rw)) return false;
   int w = glibc::rwlock_writer(rw);
@@ -602,7 +604,7 @@ bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, L
   // took it for reading last (its memory of recent locks; the held stack with deeper acquisition stacks).
   // Only in a read phase do the counted readers hold it (in a write phase they are waiting to start one, and a
   // writer takes the lock over them).
-  if (!write || glibc::rwlock_readers(rw) == 0 || !glibc::rwlock_read_phase(rw) || !nothing_left_to_wake())
+  if (!write || glibc::rwlock_readers(rw) == 0 || !glibc::rwlock_read_phase(rw) || !nothing_left_to_wake(interrupt_only))
     return false;
   const ThreadSlot* reader = vanished_took_for_reading(rw);
   *owner = reader != nullptr ? reader->tid : 0;
@@ -613,21 +615,30 @@ bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, L
 namespace {
 // One thread left in this process (our registry and the kernel agree) and no handler that could end a wait
 // (shim/wait_rule.h): a private wait without a timeout can then never end.
-bool nothing_left_to_wake() {
+// One thread left (registry and kernel) and no handler but, at most, SIGINT's (*interrupt_only: shim/wait_rule.h).
+bool nothing_left_to_wake(bool* interrupt_only) {
+  *interrupt_only = false;
   if (live_threads() > 1 || kernel_thread_count() != 1) return false;
-  return !handlers_may_end_wait(caught_signals());
+  switch (what_may_end_wait(caught_signals())) {
+    case WaitEnd::never: return true;
+    case WaitEnd::interrupt: *interrupt_only = true; return true;
+    case WaitEnd::handler: return false;
+  }
+  return false;
 }
 }  // namespace
 
-bool semaphore_blocks_forever(const sem_t* sem) {
+bool semaphore_blocks_forever(const sem_t* sem, bool* interrupt_only) {
+  *interrupt_only = false;
   if (!glibc_facts::g_facts.lock_words) return false;
   if (!glibc::sem_private(sem) || glibc::sem_value(sem) != 0) return false;
-  return nothing_left_to_wake();
+  return nothing_left_to_wake(interrupt_only);
 }
 
-bool cond_wait_blocks_forever(const pthread_cond_t* cond) {
+bool cond_wait_blocks_forever(const pthread_cond_t* cond, bool* interrupt_only) {
+  *interrupt_only = false;
   if (!glibc_facts::g_facts.lock_words) return false;
-  return !glibc::cond_shared(cond) && nothing_left_to_wake();
+  return !glibc::cond_shared(cond) && nothing_left_to_wake(interrupt_only);
 }
 
 const ThreadSlot* predict_hang(const void* lock, bool write, const RecentLock** used) {

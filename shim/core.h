@@ -385,15 +385,18 @@ bool mutex_blocks_forever(const pthread_mutex_t* m, int* owner);
 // Process-private, as far as the lock word tells (false on a glibc whose layout is not known).
 bool mutex_private(const pthread_mutex_t* m);
 bool rwlock_private(const pthread_rwlock_t* rw);
-bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, LockType* held_as);
+// *interrupt_only (here and below): the wait is endless unless a SIGINT handler ends it (shim/wait_rule.h):
+// reported, never acted on.
+bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, LockType* held_as,
+                           bool* interrupt_only);
 // An untimed wait on a private semaphore at 0 in a process with one thread and no handler that could post it
 // (shim/wait_rule.h): nothing left can ever post it. Reads the semaphore, the kernel's thread count and the
 // signal dispositions.
-bool semaphore_blocks_forever(const sem_t* sem);
+bool semaphore_blocks_forever(const sem_t* sem, bool* interrupt_only);
 // An untimed pthread_cond_wait on a private condvar in a process with one thread and no handler that could end
 // it: nothing left can ever signal it (pthread_cond_signal is not async-signal-safe either). Typical: the child
 // hands work to the thread pool it inherited and waits for the answer.
-bool cond_wait_blocks_forever(const pthread_cond_t* cond);
+bool cond_wait_blocks_forever(const pthread_cond_t* cond, bool* interrupt_only);
 
 // The kernel's thread count of this process (/proc/self/stat), -1 when unreadable.
 int kernel_thread_count();

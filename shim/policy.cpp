@@ -13,14 +13,19 @@ namespace fh::policy {
 
 namespace {
 
-void deadlock(const char* call, const void* lock, LockType held_as, int owner) {
+// `interrupt_only`: endless unless a SIGINT handler ends it (shim/wait_rule.h): reported, and the call goes on as
+// it would natively; a SIGINT from anyone may still end it.
+void deadlock(const char* call, const void* lock, LockType held_as, int owner, bool interrupt_only = false) {
+  Hazard h{protocol::kind_deadlock, call, lock, lock_type_name(held_as), true, held_as, owner};
+  h.interrupt_only = interrupt_only;
   // Not written now (no stack left to write it): the call goes on, as it would without the shim.
-  if (report_hazard(Hazard{protocol::kind_deadlock, call, lock, lock_type_name(held_as), true, held_as, owner}))
-    act_on_deadlock();
+  if (report_hazard(h) && !interrupt_only) act_on_deadlock();
 }
 
-void deadlock_untracked(const char* call, const void* lock, const char* type, int owner) {
-  if (report_hazard(Hazard{protocol::kind_deadlock, call, lock, type, false, LockType::mutex, owner})) act_on_deadlock();
+void deadlock_untracked(const char* call, const void* lock, const char* type, int owner, bool interrupt_only = false) {
+  Hazard h{protocol::kind_deadlock, call, lock, type, false, LockType::mutex, owner};
+  h.interrupt_only = interrupt_only;
+  if (report_hazard(h) && !interrupt_only) act_on_deadlock();
 }
 
 }  // namespace
@@ -48,7 +53,9 @@ void before_mutex_lock(const pthread_mutex_t* m, const char* call) {
 void before_rwlock_lock(const pthread_rwlock_t* rw, bool write, const char* call) {
   int owner;
   LockType held_as;
-  if (core::rwlock_blocks_forever(rw, write, &owner, &held_as)) return deadlock(call, rw, held_as, owner);
+  bool interrupt_only;
+  if (core::rwlock_blocks_forever(rw, write, &owner, &held_as, &interrupt_only))
+    return deadlock(call, rw, held_as, owner, interrupt_only);
   if (g_process.restricted && core::rwlock_private(rw))
     predict(call, rw, write, write ? LockType::rwlock_write : LockType::rwlock_read);
 }
@@ -58,17 +65,20 @@ void lock_initialised(const void* lock) {
 }
 
 void before_sem_wait(const sem_t* sem, const char* call) {
-  if (!core::semaphore_blocks_forever(sem)) return;
+  bool interrupt_only;
+  if (!core::semaphore_blocks_forever(sem, &interrupt_only)) return;
   // The explanation: a vanished thread that took it and had not posted it back (CPython's threading.Lock).
   const ThreadSlot* taker = core::vanished_took_semaphore(sem);
-  deadlock(call, sem, LockType::semaphore, taker != nullptr ? taker->tid : 0);
+  deadlock(call, sem, LockType::semaphore, taker != nullptr ? taker->tid : 0, interrupt_only);
 }
 
 void before_cond_wait(const pthread_cond_t* c) {
-  if (core::cond_wait_blocks_forever(c)) {
+  bool interrupt_only;
+  if (core::cond_wait_blocks_forever(c, &interrupt_only)) {
     // The explanation, where there is one: a vanished thread that was waiting on it too (the inherited pool).
     const ThreadSlot* waiter = core::vanished_waiting_on(c);
-    deadlock_untracked("pthread_cond_wait", c, protocol::type_condvar, waiter != nullptr ? waiter->tid : 0);
+    deadlock_untracked("pthread_cond_wait", c, protocol::type_condvar, waiter != nullptr ? waiter->tid : 0,
+                       interrupt_only);
   }
 }
 

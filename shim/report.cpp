@@ -162,7 +162,11 @@ void describe(SafeWriter& w, const Hazard& h, const ThreadSlot* owner, core::Rel
         .str("\" (vanished at fork()) used: had the fork come while it held it, this call would never return\n");
     return;
   }
-  w.str(" would block forever on ").str(h.lock_type != nullptr ? h.lock_type : "?");
+  if (h.interrupt_only)
+    w.str(" would block forever unless a SIGINT handler ends the wait (the only handler: the process goes on) on ")
+        .str(h.lock_type != nullptr ? h.lock_type : "?");
+  else
+    w.str(" would block forever on ").str(h.lock_type != nullptr ? h.lock_type : "?");
   if (h.lock != nullptr) w.chr(' ').hex(reinterpret_cast<uintptr_t>(h.lock));
   if (h.tracked && h.held_as == LockType::rwlock_read) {
     // Readers have no identity in the lock word: the verdict is that none is left to release a read hold.
@@ -245,6 +249,7 @@ void write_hazard_lines(SafeWriter& w, const Hazard& h, const ThreadSlot* owner,
   w.str("hazard kind=").str(h.kind).str(" call=").str(call, call_len);
   if (h.unsafe_class != nullptr)
     w.str(" class=").str(h.unsafe_class).str(" site=").hex(h.site).str(" why=").escaped(h.why);
+  if (h.interrupt_only) w.str(" interrupt_only=1");
   w.chr('\n');
   if (h.lock_type != nullptr) {
     w.str("lock");

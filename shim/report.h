@@ -19,6 +19,7 @@ struct Hazard {
   uintptr_t site = 0;                  // unsafe-call only: the program's return address
   const char* inside_family = nullptr; // unsafe-call only: owner_tid was inside this glibc lock family at fork
   uintptr_t acquired_pc = 0;           // possible-deadlock only: where the owner took the lock
+  bool interrupt_only = false;         // deadlock only: endless unless a SIGINT handler ends it; not acted on
 };
 
 // Writes one report block to stderr or to <log_path>.<pid>. errno is preserved. Returns false when it could

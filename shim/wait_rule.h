@@ -16,17 +16,22 @@ constexpr uint64_t signal_bit(int sig) { return uint64_t{1} << (sig - 1); }
 // had threads (nptl/nptl-init.c); they post nothing.
 inline constexpr uint64_t glibc_internal_signals = signal_bit(32) | signal_bit(33);
 
-// Signals only a terminal (a person) sends: a process only a keystroke can wake is hung as far as the program
-// goes. CPython catches SIGINT in every process, so without this no Python child could ever be judged.
-inline constexpr uint64_t terminal_signals = signal_bit(SIGINT) | signal_bit(SIGQUIT) | signal_bit(SIGHUP) |
-                                             signal_bit(SIGTSTP) | signal_bit(SIGTTIN) | signal_bit(SIGTTOU) |
-                                             signal_bit(SIGWINCH);
+// SIGINT, Ctrl-C's signal: CPython catches it in every process (its handler posts nothing; the interrupted call
+// raises KeyboardInterrupt in the main thread).
+inline constexpr uint64_t interrupt_signal = signal_bit(SIGINT);
 
-// Whether a handler of the process could end the wait: any caught signal but glibc's own and the terminal's.
-// A handler for SIGTERM, SIGALRM, SIGCHLD, SIGIO, SIGUSR1/2 or a real-time signal may be run by a timer, a
-// child or a peer of the program itself and may sem_post (async-signal-safe): such a wait is never judged.
-constexpr bool handlers_may_end_wait(uint64_t caught) {
-  return (caught & ~(glibc_internal_signals | terminal_signals)) != 0;
+// What could end the wait, by the process's caught signals:
+//  - never: no handler but glibc's own; the wait is endless (a deadlock verdict, and the process is ended);
+//  - interrupt: only a SIGINT handler; any process may send SIGINT, and the handler may post (or make the call
+//    give up), so the wait is reported as endless *unless interrupted* and never ended: the program goes on into
+//    it as it would natively (a Python child blocked on a lock a vanished thread held: reported, hangs as natively)
+//  - handler: a handler for anything else (SIGTERM, SIGHUP, SIGALRM, SIGCHLD, SIGUSR1, a real-time signal...) that
+//    a timer, a child, a peer or a person may deliver and that may sem_post (async-signal-safe): never judged.
+enum class WaitEnd { never, interrupt, handler };
+constexpr WaitEnd what_may_end_wait(uint64_t caught) {
+  uint64_t handlers = caught & ~glibc_internal_signals;
+  if (handlers == 0) return WaitEnd::never;
+  return (handlers & ~interrupt_signal) == 0 ? WaitEnd::interrupt : WaitEnd::handler;
 }
 
 }  // namespace fh

@@ -278,10 +278,11 @@ Test(core, child_judges_locks_of_vanished_thread) {
     failed += !core::mutex_blocks_forever(&g_worker_mutex, &owner);
     failed += owner != g_worker_tid;
     LockType how;
-    failed += !core::rwlock_blocks_forever(&g_worker_rwlock, false, &owner, &how);
+    bool interrupt_only;
+    failed += !core::rwlock_blocks_forever(&g_worker_rwlock, false, &owner, &how, &interrupt_only);
     failed += how != LockType::rwlock_write;
-    failed += core::rwlock_blocks_forever(&g_reader_rwlock, false, &owner, &how);  // reading still works
-    failed += !core::rwlock_blocks_forever(&g_reader_rwlock, true, &owner, &how);  // writing never will
+    failed += core::rwlock_blocks_forever(&g_reader_rwlock, false, &owner, &how, &interrupt_only);  // reading still works
+    failed += !core::rwlock_blocks_forever(&g_reader_rwlock, true, &owner, &how, &interrupt_only);  // writing never will
     failed += how != LockType::rwlock_read || owner != g_worker_tid;
     core::Relation r;
     const ThreadSlot* s = core::find_thread(g_worker_tid, &r);
@@ -317,10 +318,11 @@ Test(core, waiting_readers_of_a_write_phase_do_not_block_a_writer) {
     static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
     int owner = 0, failed = 0;
     LockType how;
+    bool interrupt_only;
     rw.__data.__readers = (1u << glibc::rwlock_reader_shift);  // one reader in a read phase: it holds the lock
-    failed += !core::rwlock_blocks_forever(&rw, true, &owner, &how);
+    failed += !core::rwlock_blocks_forever(&rw, true, &owner, &how, &interrupt_only);
     rw.__data.__readers = (1u << glibc::rwlock_reader_shift) | glibc::rwlock_wrphase_bit;  // write phase, waiting
-    failed += core::rwlock_blocks_forever(&rw, true, &owner, &how);
+    failed += core::rwlock_blocks_forever(&rw, true, &owner, &how, &interrupt_only);
     return failed;
   });
 }

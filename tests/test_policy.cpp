@@ -80,15 +80,15 @@ sem_t g_posted_sem;
 TestSuite(policy, .init = init_policy);
 
 Test(policy, wait_rule) {
-  cr_assert_not(handlers_may_end_wait(0));
-  cr_assert_not(handlers_may_end_wait(glibc_internal_signals), "glibc's own handlers post nothing");
-  cr_assert_not(handlers_may_end_wait(signal_bit(SIGINT) | glibc_internal_signals), "CPython's SIGINT handler");
-  cr_assert_not(handlers_may_end_wait(terminal_signals));
-  cr_assert(handlers_may_end_wait(signal_bit(SIGUSR1)), "a peer's SIGUSR1 may run a handler that posts");
-  cr_assert(handlers_may_end_wait(signal_bit(SIGTERM)), "a parent's SIGTERM may run a handler that posts");
-  cr_assert(handlers_may_end_wait(signal_bit(SIGALRM)), "a timer may run a handler that posts");
-  cr_assert(handlers_may_end_wait(signal_bit(SIGCHLD)));
-  cr_assert(handlers_may_end_wait(signal_bit(36)), "a real-time signal (timer_create, sigqueue)");
+  cr_assert(what_may_end_wait(0) == WaitEnd::never);
+  cr_assert(what_may_end_wait(glibc_internal_signals) == WaitEnd::never, "glibc's own handlers post nothing");
+  // CPython's SIGINT handler: any process may send SIGINT, and the wait may end by it: reported, never ended.
+  cr_assert(what_may_end_wait(signal_bit(SIGINT) | glibc_internal_signals) == WaitEnd::interrupt);
+  // A supervisor's kill(SIGHUP) to a child waiting for its handler to post was judged endless (a false deadlock
+  // that ended a correct program, when the terminal's signals were thought to come only from a person).
+  for (int sig : {SIGHUP, SIGQUIT, SIGWINCH, SIGTSTP, SIGTTIN, SIGTTOU, SIGUSR1, SIGTERM, SIGALRM, SIGCHLD, 36})
+    cr_assert(what_may_end_wait(signal_bit(sig)) == WaitEnd::handler, "a handler for signal %d may post", sig);
+  cr_assert(what_may_end_wait(signal_bit(SIGINT) | signal_bit(SIGHUP)) == WaitEnd::handler);
 }
 
 Test(policy, caught_signals_reads_the_dispositions) {
@@ -110,13 +110,19 @@ Test(policy, semaphore_verdict_reads_the_semaphore_threads_and_handlers) {
     sem_init(&zero, 0, 0);
     sem_init(&one, 0, 1);
     sem_init(&shared, 1, 0);
-    failed += !core::semaphore_blocks_forever(&zero);
-    failed += core::semaphore_blocks_forever(&one);
-    failed += core::semaphore_blocks_forever(&shared);  // another process may post it
+    bool interrupt_only = true;
+    failed += !core::semaphore_blocks_forever(&zero, &interrupt_only) || interrupt_only;
+    failed += core::semaphore_blocks_forever(&one, &interrupt_only);
+    failed += core::semaphore_blocks_forever(&shared, &interrupt_only);  // another process may post it
     signal(SIGINT, on_signal);
-    failed += !core::semaphore_blocks_forever(&zero);   // only a terminal sends SIGINT
+    // endless unless a SIGINT comes: reported, never acted on
+    failed += !core::semaphore_blocks_forever(&zero, &interrupt_only) || !interrupt_only;
+    signal(SIGINT, SIG_DFL);
+    signal(SIGHUP, on_signal);
+    failed += core::semaphore_blocks_forever(&zero, &interrupt_only);  // a supervisor's SIGHUP handler may post it
+    signal(SIGHUP, SIG_DFL);
     signal(SIGUSR1, on_signal);
-    failed += core::semaphore_blocks_forever(&zero);    // a peer's SIGUSR1 handler may post it
+    failed += core::semaphore_blocks_forever(&zero, &interrupt_only);  // a peer's SIGUSR1 handler may post it
     return failed;
   });
 }
@@ -124,7 +130,8 @@ Test(policy, semaphore_verdict_reads_the_semaphore_threads_and_handlers) {
 Test(policy, semaphore_not_judged_while_another_thread_lives) {
   start_worker([]() {});
   sem_init(&g_sem, 0, 0);
-  cr_assert_not(core::semaphore_blocks_forever(&g_sem), "the worker could post it");
+  bool interrupt_only;
+  cr_assert_not(core::semaphore_blocks_forever(&g_sem, &interrupt_only), "the worker could post it");
 }
 
 // The semaphore a vanished thread took and had not posted back is the explanation; one it posted back is not.
@@ -261,10 +268,13 @@ Test(policy, cond_wait_verdict_reads_the_condvar_threads_and_handlers) {
     pthread_condattr_init(&attr);
     pthread_condattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
     pthread_cond_init(&shared, &attr);
-    failed += !core::cond_wait_blocks_forever(&priv);
-    failed += core::cond_wait_blocks_forever(&shared);  // another process may signal it
+    bool interrupt_only = true;
+    failed += !core::cond_wait_blocks_forever(&priv, &interrupt_only) || interrupt_only;
+    failed += core::cond_wait_blocks_forever(&shared, &interrupt_only);  // another process may signal it
+    signal(SIGINT, on_signal);
+    failed += !core::cond_wait_blocks_forever(&priv, &interrupt_only) || !interrupt_only;  // unless interrupted
     signal(SIGCHLD, on_signal);
-    failed += core::cond_wait_blocks_forever(&priv);    // a child's exit runs a handler that might
+    failed += core::cond_wait_blocks_forever(&priv, &interrupt_only);    // a child's exit runs a handler that might
     return failed;
   });
 }
@@ -272,7 +282,8 @@ Test(policy, cond_wait_verdict_reads_the_condvar_threads_and_handlers) {
 Test(policy, cond_wait_not_judged_while_another_thread_lives) {
   start_worker([]() {});
   static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-  cr_assert_not(core::cond_wait_blocks_forever(&cond), "the worker could signal it");
+  bool interrupt_only;
+  cr_assert_not(core::cond_wait_blocks_forever(&cond, &interrupt_only), "the worker could signal it");
 }
 
 // The glibc facts that depend on its version, and the safe fallback on one the shim does not know.

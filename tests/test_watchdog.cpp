@@ -135,9 +135,12 @@ Test(watchdog, an_untimed_private_futex_wait_of_the_only_thread_is_endless) {
   SyscallLine sem = omp_wait();
   sem.args[1] = FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME;
   cr_expect(judge_wait(sem, one_thread(), 0) == Judgement::endless);
-  // glibc's own handlers (32, 33) and the terminal's (CPython catches SIGINT) do not count.
-  uint64_t python = fh::signal_bit(32) | fh::signal_bit(33) | fh::signal_bit(SIGINT) | fh::signal_bit(SIGWINCH);
-  cr_expect(judge_wait(omp_wait(), one_thread(python), 0) == Judgement::endless);
+  // glibc's own handlers (32, 33) do not count; SIGINT's alone (CPython's) makes it endless unless interrupted.
+  uint64_t glibc = fh::signal_bit(32) | fh::signal_bit(33);
+  cr_expect(judge_wait(omp_wait(), one_thread(glibc), 0) == Judgement::endless);
+  cr_expect(judge_wait(omp_wait(), one_thread(glibc | fh::signal_bit(SIGINT)), 0) == Judgement::interrupt_only);
+  cr_expect(judge_wait(omp_wait(), one_thread(glibc | fh::signal_bit(SIGINT) | fh::signal_bit(SIGWINCH)), 0) ==
+            Judgement::handler_may_wake);
 }
 
 Test(watchdog, never_judges_what_may_end) {
@@ -165,17 +168,18 @@ Test(watchdog, never_judges_what_may_end) {
 }
 
 Test(watchdog, a_handler_a_timer_child_or_peer_may_run_prevents_the_verdict) {
-  for (int sig : {SIGTERM, SIGALRM, SIGVTALRM, SIGPROF, SIGCHLD, SIGIO, SIGURG, SIGUSR1, SIGUSR2, 34, 50, 64}) {
+  for (int sig : {SIGTERM, SIGALRM, SIGVTALRM, SIGPROF, SIGCHLD, SIGIO, SIGURG, SIGUSR1, SIGUSR2, 34, 50, 64, SIGHUP,
+                  SIGQUIT, SIGWINCH, SIGTSTP}) {
     Judgement j = judge_wait(omp_wait(), one_thread(fh::signal_bit(sig)), 0);
     cr_expect(j == Judgement::handler_may_wake, "a handler for signal %d: %s", sig, judgement_words(j));
   }
   // A blocked signal cannot interrupt the wait: its handler cannot run.
   uint64_t usr1 = fh::signal_bit(SIGUSR1);
   cr_expect(judge_wait(omp_wait(), one_thread(usr1, usr1), 0) == Judgement::endless);
-  // A POSIX timer may deliver even a terminal's signal.
+  // A POSIX timer may deliver even SIGINT.
   uint64_t sigint = fh::signal_bit(SIGINT);
   cr_expect(judge_wait(omp_wait(), one_thread(sigint), sigint) == Judgement::handler_may_wake);
-  cr_expect(judge_wait(omp_wait(), one_thread(sigint), fh::signal_bit(SIGALRM)) == Judgement::endless);
+  cr_expect(judge_wait(omp_wait(), one_thread(sigint), fh::signal_bit(SIGALRM)) == Judgement::interrupt_only);
 }
 
 // ---- the call ------------------------------------------------------------------------------------------------------
@@ -500,6 +504,30 @@ Test(watchdog_e2e, handler_set_by_alarm_is_left_alone, .timeout = 60) {
 
 Test(watchdog_e2e, handler_set_by_sigusr1_is_left_alone, .timeout = 60) {
   expect_left_alone("usr1");
+  e2e::passed();
+}
+
+// A supervisor's SIGHUP: not only a person sends it (a handler for it once did not stop the verdict, and a
+// correct child was ended with 66).
+Test(watchdog_e2e, handler_set_by_sighup_is_left_alone, .timeout = 60) {
+  expect_left_alone("hup");
+  e2e::passed();
+}
+
+// SIGINT's handler alone: reported as endless unless a SIGINT ends it, and never ended; the parent's SIGINT
+// does, and the child exits 0 as natively.
+Test(watchdog_e2e, handler_set_by_sigint_is_reported_not_ended, .timeout = 60) {
+  Run run = run_under_cli({}, {"build/examples/wait_woken_by_signal", "int"});
+  std::vector<ChildEnd> ends = child_ends(run.out);
+  cr_assert(ends.size() == 1 && ends[0].exited && ends[0].code == 0, "the child did not exit 0:\n%s\nstderr:\n%s",
+            run.out.c_str(), run.err.c_str());
+  const std::vector<Json>& hazards = e2e::hazards_of(run);
+  cr_assert_eq(hazards.size(), 1u, "%zu hazards; stderr:\n%s", hazards.size(), run.err.c_str());
+  cr_assert_eq(e2e::string_of(hazards[0].get("kind")), "deadlock");
+  cr_assert_eq(e2e::integer_of(hazards[0].get("interrupt_only"), 0), 1, "not marked interrupt_only; stderr:\n%s",
+               run.err.c_str());
+  cr_assert(e2e::contains(run.err, "would block forever unless its SIGINT handler (its only one) ends the wait"),
+            "stderr:\n%s", run.err.c_str());
   e2e::passed();
 }
 
