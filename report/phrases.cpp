@@ -132,11 +132,16 @@ std::string futex_wait_sentence(const Hazard& h) {
 std::string possible_deadlock_sentence(const Hazard& h) {
   std::string text = h.call + "(" + (h.lock && h.lock->has_addr ? hex(h.lock->addr) : "") + ") took the " +
                      (h.lock ? lock_noun(*h.lock) : std::string("lock")) + " while it was free, but ";
+  // A trywait would have failed instead (CPython's lock acquire tries, then waits: that wait never returns).
+  std::string outcome = h.call == "sem_trywait"
+                            ? "this call would have failed with EAGAIN, and a wait after it (CPython's lock "
+                              "acquire) would never have returned"
+                            : "this call would never have returned";
   if (!h.owner)
     return text + "a thread that vanished at fork() used it in the parent. Had the fork come while that thread "
-                  "held it, this call would never have returned";
+                  "held it, " + outcome;
   return text + owner_phrase(*h.owner) + ", used it in the parent. Had the fork come while thread " +
-         std::to_string(h.owner->tid) + " held it, this call would never have returned";
+         std::to_string(h.owner->tid) + " held it, " + outcome;
 }
 
 std::string possible_deadlock_hint() {

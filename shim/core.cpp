@@ -82,12 +82,14 @@ int raw_gettid() { return static_cast<int>(syscall(SYS_gettid)); }
 // fork (atfork-protected), the locks re-initialised since, the locks already predicted. Full sets stop
 // prediction (counted), never make it wrong.
 struct ChildLocks {
-  const void* protected_at_fork[max_held + recent_locks];  // its held stack and its held mutexes
+  // its held stack, its held mutexes, the semaphores it had taken and not posted back (per fork of this process)
+  const void* protected_at_fork[max_held + recent_locks + sem_memory];
   uint32_t nprotected;
   // The forker's memory of recent locks at the fork, entry by entry (several_locks where forks of a restricted
   // process found different ones): the protected set above is read from that memory, so a lock whose entry a
   // later lock of the forker evicted may have been held across the fork without appearing there.
   const void* forker_memory[recent_locks];
+  bool sem_unsure;  // a forker's memory of semaphores overflowed: a semaphore it held may not be protected
   const void* reinitialised[256];
   uint32_t nreinitialised;
   const void* predicted[128];
@@ -143,6 +145,7 @@ void reset_slot(ThreadSlot* s) {
   s->nheld = 0;
   s->held_dropped = 0;
   for (SemTake& e : s->sem_takes) e = SemTake{};
+  s->sem_overflowed = false;
   for (RecentLock& r : s->recent) r = RecentLock{};
   for (uint16_t& n : s->inside) n = 0;
   s->waiting_cond = nullptr;
@@ -474,6 +477,7 @@ void fork_child() {
     c.nreinitialised = 0;
     c.full = false;
     for (const void*& f : c.forker_memory) f = nullptr;
+    c.sem_unsure = false;
   }
   c.npredicted = 0;  // each process reports its own predictions
   if (const ThreadSlot* s = t.slot) {
@@ -486,6 +490,15 @@ void fork_child() {
     for (uint32_t i = 0; i < s->nheld && i < max_held; i++) {
       if (c.nprotected < sizeof c.protected_at_fork / sizeof c.protected_at_fork[0])
         c.protected_at_fork[c.nprotected++] = s->held[i].addr;
+      else
+        c.full = true;
+    }
+    if (s->sem_overflowed) c.sem_unsure = true;
+    for (size_t k = 0; k < sem_memory; k++) {
+      const SemTake& e = s->sem_takes[k];
+      if (e.sem == nullptr || e.outstanding == 0) continue;
+      if (c.nprotected < sizeof c.protected_at_fork / sizeof c.protected_at_fork[0])
+        c.protected_at_fork[c.nprotected++] = e.sem;  // taken across the fork by the forker
       else
         c.full = true;
     }
@@ -673,6 +686,48 @@ const ThreadSlot* predict_hang(const void* lock, bool write, const RecentLock** 
   return user;
 }
 
+const ThreadSlot* predict_sem_hang(const sem_t* sem, const SemTake** used) {
+  ChildLocks& c = g_child_locks;
+  if (!g_process.restricted || c.full || c.sem_unsure || !glibc_facts::g_facts.lock_words) return nullptr;
+  if (!glibc::sem_private(sem) || glibc::sem_value(sem) != 1) return nullptr;
+  if (in_set(c.protected_at_fork, c.nprotected, sem) || in_set(c.reinitialised, c.nreinitialised, sem) ||
+      in_set(c.predicted, c.npredicted, sem))
+    return nullptr;
+  const ThreadSlot* user = nullptr;
+  uint32_t n = slots_used();
+  for (uint32_t i = 0; i < n && user == nullptr; i++) {
+    const ThreadSlot& s = g_slots[i];
+    if (!is_vanished(s)) continue;
+    const SemTake* e = sem_entry_of(&s, sem);
+    // Taken and every take posted back by the same thread: a lock-like use. A consumer that only takes (a
+    // producer posts) has takes outstanding: its use says nothing about when the value is 0.
+    if (e != nullptr && e->outstanding == 0) {
+      user = &s;
+      *used = e;
+    }
+  }
+  if (user == nullptr) return nullptr;
+  if (c.npredicted == sizeof c.predicted / sizeof c.predicted[0]) {
+    c.full = true;
+    __atomic_fetch_add(&g_process.predictions_dropped, 1, __ATOMIC_RELAXED);
+    return nullptr;
+  }
+  c.predicted[c.npredicted++] = sem;
+  return user;
+}
+
+void forget_sem_takes(const void* sem) {
+  size_t k = sem_slot(sem);
+  uint32_t n = slots_used();
+  for (uint32_t i = 0; i < n; i++) {
+    for (size_t p = 0; p < sem_probes; p++) {
+      // As forget_lock_uses: racing the owner's own update loses an explanation or a prediction, never makes one.
+      const void** addr = const_cast<const void**>(&g_slots[i].sem_takes[(k + p) % sem_memory].sem);
+      if (__atomic_load_n(addr, __ATOMIC_RELAXED) == sem) __atomic_store_n(addr, nullptr, __ATOMIC_RELAXED);
+    }
+  }
+}
+
 void forget_lock_uses(const void* lock) {
   size_t k = recent_slot(lock);
   uint32_t n = slots_used();
@@ -781,9 +836,35 @@ const ThreadSlot* vanished_took_semaphore(const void* sem) {
   return first_vanished([sem](const ThreadSlot& s) { return find_sem_take(&s, sem) != nullptr; });
 }
 
+SemTake* sem_entry_of(const ThreadSlot* s, const void* sem) {
+  size_t k = sem_slot(sem);
+  for (size_t i = 0; i < sem_probes; i++) {
+    auto* e = const_cast<SemTake*>(&s->sem_takes[(k + i) % sem_memory]);
+    if (e->sem == sem) return e;
+  }
+  return nullptr;
+}
+
+SemTake& sem_entry_for_take(ThreadSlot* s, const void* sem) {
+  if (SemTake* e = sem_entry_of(s, sem)) return *e;
+  size_t k = sem_slot(sem);
+  SemTake* free_entry = nullptr;  // an unused entry, else one whose takes were all posted back
+  for (size_t i = 0; i < sem_probes && (free_entry == nullptr || free_entry->sem != nullptr); i++) {
+    SemTake& e = s->sem_takes[(k + i) % sem_memory];
+    if (e.sem == nullptr || (e.outstanding == 0 && free_entry == nullptr)) free_entry = &e;
+  }
+  if (free_entry == nullptr) {  // all held: forget one hold, and say so
+    s->sem_overflowed = true;
+    free_entry = &s->sem_takes[k];
+  }
+  free_entry->outstanding = 0;
+  free_entry->sem = sem;
+  return *free_entry;
+}
+
 const SemTake* find_sem_take(const ThreadSlot* s, const void* sem) {
-  const SemTake& e = s->sem_takes[sem_slot(sem)];
-  return e.sem == sem && e.outstanding > 0 ? &e : nullptr;
+  const SemTake* e = sem_entry_of(s, sem);
+  return e != nullptr && e->outstanding > 0 ? e : nullptr;
 }
 
 const HeldLock* find_held(const ThreadSlot* s, const void* addr, bool rwlock_read_only) {

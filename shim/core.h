@@ -25,7 +25,8 @@ inline constexpr size_t max_former_tids = 8;
 inline constexpr size_t thread_name_len = 16;
 inline constexpr size_t max_families = 16;      // glibc lock families of hang-prone calls (unsafe.h)
 inline constexpr size_t max_constructing = 4;   // nested function-local statics under construction
-inline constexpr size_t sem_memory = 8;         // semaphores a thread remembers taking (direct-mapped)
+inline constexpr size_t sem_memory = 16;        // semaphores a thread remembers taking (sem_probes entries each)
+inline constexpr size_t sem_probes = 4;         // entries a semaphore may occupy: sem_slot(sem) and the next 3
 inline constexpr size_t recent_locks = 64;      // mutexes and rwlocks a thread remembers taking (direct-mapped)
 
 struct HeldLock {
@@ -93,6 +94,7 @@ struct ThreadSlot {
   uint32_t nheld;
   uint32_t held_dropped;            // acquisitions not recorded because the stack was full
   SemTake sem_takes[sem_memory];
+  bool sem_overflowed;              // a take found its sem_probes entries all held: a hold may be forgotten
   HeldLock held[max_held];
   RecentLock recent[recent_locks];
 };
@@ -319,26 +321,31 @@ inline void lock_released(const void* addr, LockFamily family) {
   }
 }
 
-// Semaphores: a take and a post by the calling thread (see SemTake).
+// Semaphores: a take and a post by the calling thread (see SemTake). A semaphore lives in its first entry
+// (sem_slot) or one of the sem_probes - 1 after it: a take never evicts a semaphore this thread holds (takes
+// outstanding), so a hold is never forgotten without sem_overflowed saying so (the child's predictions rest on
+// the forker's holds: core::predict_sem_hang). The hot path is the first entry; the others are out of line.
 inline size_t sem_slot(const void* sem) { return (reinterpret_cast<uintptr_t>(sem) >> 5) % sem_memory; }
+SemTake& sem_entry_for_take(ThreadSlot* s, const void* sem);        // the entry to count a take of sem in
+SemTake* sem_entry_of(const ThreadSlot* s, const void* sem);        // sem's entry, nullptr if none
 // Each side changes the count: one store each, which the next post or wait's atomic waits for (1.10x a pair
 // with no memory at all, ~1.2x with it). The call site is written only where it changed.
 inline void sem_taken(ThreadSlot* s, const void* sem, uintptr_t pc) {
-  SemTake& e = s->sem_takes[sem_slot(sem)];
-  if (e.sem != sem) {
-    e.outstanding = 0;
-    e.sem = sem;
-  }
-  if (e.pc != pc) e.pc = pc;
-  if (e.outstanding != UINT32_MAX) e.outstanding++;
+  SemTake* e = &s->sem_takes[sem_slot(sem)];
+  if (__builtin_expect(e->sem != sem, 0)) e = &sem_entry_for_take(s, sem);
+  if (e->pc != pc) e->pc = pc;
+  if (e->outstanding != UINT32_MAX) e->outstanding++;
 }
 inline void sem_posted(const void* sem) {
   ThreadSlot* s = tls.slot;
   if (s == nullptr) return;
-  SemTake& e = s->sem_takes[sem_slot(sem)];
-  if (e.sem == sem && e.outstanding > 0 && e.outstanding != UINT32_MAX) e.outstanding--;
+  SemTake* e = &s->sem_takes[sem_slot(sem)];
+  if (__builtin_expect(e->sem != sem, 0) && (e = sem_entry_of(s, sem)) == nullptr) return;
+  if (e->outstanding > 0 && e->outstanding != UINT32_MAX) e->outstanding--;
 }
 const SemTake* find_sem_take(const ThreadSlot* s, const void* sem);  // nullptr unless taken and not posted back
+// sem_init / sem_destroy: every thread's memory of a semaphore at this address is cleared (forget_lock_uses).
+void forget_sem_takes(const void* sem);
 
 // Prediction, valid in a restricted process. A mutex or rwlock the child takes while it is free, that a
 // vanished thread took during the parent's life (for writing, or any way when the child writes), was not held
@@ -346,6 +353,10 @@ const SemTake* find_sem_take(const ThreadSlot* s, const void* sem);  // nullptr 
 // predicted before in this process: had the fork come while that thread held it, this call would never
 // return. Returns the vanished thread and its memory of the lock, else nullptr. Marks the lock predicted.
 const ThreadSlot* predict_hang(const void* lock, bool write, const RecentLock** used);
+// The same for a semaphore the child takes with sem_wait at value 1: a vanished thread took it and posted it back
+// (a lock-like use: CPython's threading.Lock), not the forker across the fork, not re-initialised since: had the
+// fork come between that thread's take and its post, the value would be 0 and this wait would never return.
+const ThreadSlot* predict_sem_hang(const sem_t* sem, const SemTake** used);
 // pthread_mutex_init / pthread_rwlock_init in a restricted process: a fresh lock, whatever it was before.
 void lock_reinitialised(const void* lock);
 // pthread_*_init and _destroy, in any process: the lock at this address is a new one (memory freed and handed

@@ -64,9 +64,18 @@ void lock_initialised(const void* lock) {
   if (g_process.restricted) core::lock_reinitialised(lock);
 }
 
+void predict_sem(const sem_t* sem, const char* call) {
+  const SemTake* used = nullptr;
+  const ThreadSlot* user = g_process.restricted ? core::predict_sem_hang(sem, &used) : nullptr;
+  if (user == nullptr) return;
+  Hazard h{protocol::kind_possible_deadlock, call, sem, protocol::type_semaphore, false, LockType::semaphore, user->tid};
+  h.acquired_pc = used->pc;
+  report_hazard(h);
+}
+
 void before_sem_wait(const sem_t* sem, const char* call) {
   bool interrupt_only;
-  if (!core::semaphore_blocks_forever(sem, &interrupt_only)) return;
+  if (!core::semaphore_blocks_forever(sem, &interrupt_only)) return predict_sem(sem, call);
   // The explanation: a vanished thread that took it and had not posted it back (CPython's threading.Lock).
   const ThreadSlot* taker = core::vanished_took_semaphore(sem);
   deadlock(call, sem, LockType::semaphore, taker != nullptr ? taker->tid : 0, interrupt_only);

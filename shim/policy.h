@@ -25,6 +25,9 @@ void before_rwlock_lock(const pthread_rwlock_t* rw, bool write, const char* call
 void lock_initialised(const void* lock);
 // sem_wait: a private semaphore at 0 in a process left with one thread and no handler that could post it.
 void before_sem_wait(const sem_t* sem, const char* call);
+// A semaphore the child takes while its value is 1 (sem_wait, and sem_trywait: CPython tries before it waits):
+// the prediction of core::predict_sem_hang, reported once per semaphore per process; the call goes on.
+void predict_sem(const sem_t* sem, const char* call);
 // pthread_cond_wait (untimed): a private condvar in a process left with one thread and no handler to end it.
 void before_cond_wait(const pthread_cond_t* c);
 // pthread_cond_destroy waits for every waiter; one that vanished at fork never leaves.

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "shim/options.h"
 #include "shim/protocol.h"
@@ -159,7 +160,9 @@ void describe(SafeWriter& w, const Hazard& h, const ThreadSlot* owner, core::Rel
   if (h.kind == protocol::kind_possible_deadlock && owner != nullptr) {
     w.str(" takes ").str(h.lock_type != nullptr ? h.lock_type : "?").chr(' ').hex(reinterpret_cast<uintptr_t>(h.lock))
         .str(", free now, which thread ").dec(h.owner_tid).str(" \"").escaped(owner->name, sizeof owner->name)
-        .str("\" (vanished at fork()) used: had the fork come while it held it, this call would never return\n");
+        .str("\" (vanished at fork()) used: had the fork come while it held it, ")
+        .str(strcmp(h.call, "sem_trywait") == 0 ? "this call would fail (EAGAIN) and a wait after it never return\n"
+                                                : "this call would never return\n");
     return;
   }
   if (h.interrupt_only)

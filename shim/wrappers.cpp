@@ -564,9 +564,24 @@ FH_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t* rw) {
 // Often signals rather than locks (a producer posts, a consumer waits): a take is remembered per thread
 // (core::sem_taken), never pushed on the held stack.
 
+// A semaphore made or unmade at this address: no prediction may rest on the past of the one that was there
+// (CPython frees a lock's semaphore and allocates the next one where it was; its after-fork code allocates new
+// ones for the locks it resets), as for mutexes (core::forget_lock_uses).
 FH_EXPORT int sem_init(sem_t* s, int pshared, unsigned value) {
   CallScope scope;
-  return FH_REAL(sem_init)(s, pshared, value);
+  int rc = FH_REAL(sem_init)(s, pshared, value);
+  if (rc == 0 && !scope.own()) {
+    core::forget_sem_takes(s);
+    policy::lock_initialised(s);
+  }
+  return rc;
+}
+
+FH_EXPORT int sem_destroy(sem_t* s) {
+  CallScope scope;
+  int rc = FH_REAL(sem_destroy)(s);
+  if (rc == 0 && !scope.own()) core::forget_sem_takes(s);
+  return rc;
 }
 
 __attribute__((noinline)) void note_sem_taken_slow(const sem_t* s, uintptr_t caller) {
@@ -580,12 +595,14 @@ inline __attribute__((always_inline)) void note_sem_taken(const sem_t* s, uintpt
 }
 
 // `real_fn`: how the fast path reaches libc's (sem_clockwait is glibc 2.34's: resolved where the call happens).
-#define FH_SEM_WAIT(name, real_fn, judged, params, args)                                       \
+// `predicted`: sem_trywait, which CPython calls before it waits: a prediction (policy::predict_sem), no judgement.
+#define FH_SEM_WAIT(name, real_fn, judged, predicted, params, args)                            \
   namespace {                                                                                 \
   __attribute__((noinline)) int name##_slow(uintptr_t caller, FH_ARGS params) {               \
     CallScope scope;                                                                          \
     if (scope.own()) return FH_REAL(name) args;                                               \
     if (judged && FH_UNLIKELY(g_process.forked_child)) policy::before_sem_wait(s, #name);     \
+    if (predicted && FH_UNLIKELY(g_process.restricted)) policy::predict_sem(s, #name);        \
     int rc = FH_REAL(name) args;                                                              \
     if (rc == 0) note_sem_taken(s, caller);                                                   \
     return rc;                                                                                \
@@ -598,11 +615,11 @@ inline __attribute__((always_inline)) void note_sem_taken(const sem_t* s, uintpt
     note_sem_taken(s, FH_CALLER());                                                           \
     return 0;                                                                                 \
   }
-FH_SEM_WAIT(sem_wait, real::sem_wait, true, (sem_t* s), (s))
-FH_SEM_WAIT(sem_trywait, real::sem_trywait, false, (sem_t* s), (s))
-FH_SEM_WAIT(sem_timedwait, FH_REAL(sem_timedwait), false, (sem_t* s, const struct timespec* t), (s, t))
-FH_SEM_WAIT(sem_clockwait, FH_REAL(sem_clockwait), false, (sem_t* s, clockid_t c, const struct timespec* t),
-            (s, c, t))
+FH_SEM_WAIT(sem_wait, real::sem_wait, true, false, (sem_t* s), (s))
+FH_SEM_WAIT(sem_trywait, real::sem_trywait, false, true, (sem_t* s), (s))
+FH_SEM_WAIT(sem_timedwait, FH_REAL(sem_timedwait), false, false, (sem_t* s, const struct timespec* t), (s, t))
+FH_SEM_WAIT(sem_clockwait, FH_REAL(sem_clockwait), false, false,
+            (sem_t* s, clockid_t c, const struct timespec* t), (s, c, t))
 #undef FH_SEM_WAIT
 
 // The post is counted before libc's, so that libc's is a tail jump (1.27x -> 1.21x a post+wait pair): a post

@@ -98,10 +98,13 @@ std::string node_or_skip() {
   return real_interpreter(found, {"-e", "console.log(process.execPath)"});
 }
 
-Run run_script(const std::string& interpreter, const char* script, const std::vector<std::string>& extra_env = {}) {
+Run run_script(const std::string& interpreter, const char* script, const std::vector<std::string>& extra_env = {},
+               const std::vector<std::string>& args = {}) {
   std::string path = std::string("examples/") + script;
   cr_assert(file_exists(path), "%s is missing (cwd must be the project root)", path.c_str());
-  return run_watched(script, {interpreter, path}, extra_env);
+  std::vector<std::string> argv = {interpreter, path};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_watched(script, argv, extra_env);
 }
 
 // ---- expectations --------------------------------------------------------------------------------------------------
@@ -486,6 +489,45 @@ Test(e2e_child, python_lock_fork_glibc_mode, .timeout = 60) {
   expect_python_lock_deadlock(run);
   cr_assert_eq(hazards_of(run).size(), 1u, "%zu hazards under mode=glibc, expected only the deadlock; stderr:\n%s",
                hazards_of(run).size(), run.err.c_str());
+  passed();
+}
+
+// A threading.Lock a worker took and released before the fork: free at this fork, the child acquires it and goes
+// on; every run reports the race (a possible-deadlock naming the worker), as for a mutex (logger_race).
+Test(e2e_child, python_lock_race_predicted, .timeout = 60) {
+  std::string python = python3_or_skip();
+  Run run = run_script(python, "python_lock_race.py");
+  cr_assert_eq(run.truth.expect, "possible-deadlock", "ground truth expects %s", run.truth.expect.c_str());
+  cr_assert_eq(run.result.exit_code, kHazardExit, "a warning fails the run by default; exit %d; stderr:\n%s",
+               run.result.exit_code, run.err.c_str());
+  cr_assert(contains(child_line(run).text, "exited with status 0"), "the child did not go on:\n%s", run.out.c_str());
+  const Json* predicted = nullptr;
+  for (const Json& hazard : hazards_of(run)) {
+    std::string kind = string_of(hazard.get("kind"));
+    if (kind == "possible-deadlock") {
+      cr_assert_null(predicted, "two predictions; stderr:\n%s", run.err.c_str());
+      predicted = &hazard;
+    } else {
+      cr_assert_eq(kind, "unsafe-call", "hazard of kind \"%s\"", kind.c_str());
+    }
+  }
+  cr_assert_not_null(predicted, "no prediction; stderr:\n%s", run.err.c_str());
+  std::string call = string_of(predicted->get("call"));
+  cr_assert(call == "sem_trywait" || call == "sem_wait", "call is \"%s\"", call.c_str());
+  cr_assert_eq(string_of(member(predicted->get("lock"), "type")), "semaphore");
+  cr_assert_eq(integer_of(member(predicted->get("owner"), "tid")), run.truth.owner_tid);
+  cr_assert_eq(string_of(member(predicted->get("owner"), "relation")), "vanished");
+  passed();
+}
+
+// The same lock held across the fork by the forking thread only: nothing to predict.
+Test(e2e_child, python_lock_race_forker_only, .timeout = 60) {
+  std::string python = python3_or_skip();
+  Run run = run_script(python, "python_lock_race.py", {}, {"forker"});
+  cr_assert_eq(run.result.exit_code, 0, "exit %d; stderr:\n%s", run.result.exit_code, run.err.c_str());
+  for (const Json& hazard : hazards_of(run))
+    cr_assert_eq(string_of(hazard.get("kind")), "unsafe-call", "a %s; stderr:\n%s",
+                 string_of(hazard.get("kind")).c_str(), run.err.c_str());
   passed();
 }
 

@@ -667,7 +667,7 @@ static void section_sem(int with_timer) {
   CALL_INT("sem_timedwait", "success", sem_timedwait(&s, &past));
   CALL_INT("sem_post", "again", sem_post(&s));
   CALL_INT("sem_clockwait", "success", sem_clockwait(&s, CLOCK_MONOTONIC, &past));
-  sem_destroy(&s);
+  CALL_INT("sem_destroy", "success", sem_destroy(&s));
   CALL_INT("sem_init", "at-max", sem_init(&s, 0, SEM_VALUE_MAX));
   CALL_INT("sem_post", "EOVERFLOW", sem_post(&s));
   sem_destroy(&s);
