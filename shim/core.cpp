@@ -862,6 +862,8 @@ SemTake& sem_entry_for_take(ThreadSlot* s, const void* sem) {
   return *free_entry;
 }
 
+void sem_taken_probed(ThreadSlot* s, const void* sem, uintptr_t pc) { count_take(sem_entry_for_take(s, sem), pc); }
+
 const SemTake* find_sem_take(const ThreadSlot* s, const void* sem) {
   const SemTake* e = sem_entry_of(s, sem);
   return e != nullptr && e->outstanding > 0 ? e : nullptr;

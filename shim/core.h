@@ -327,14 +327,18 @@ inline void lock_released(const void* addr, LockFamily family) {
 // the forker's holds: core::predict_sem_hang). The hot path is the first entry; the others are out of line.
 inline size_t sem_slot(const void* sem) { return (reinterpret_cast<uintptr_t>(sem) >> 5) % sem_memory; }
 SemTake& sem_entry_for_take(ThreadSlot* s, const void* sem);        // the entry to count a take of sem in
+void sem_taken_probed(ThreadSlot* s, const void* sem, uintptr_t pc);  // sem_taken off its first entry
 SemTake* sem_entry_of(const ThreadSlot* s, const void* sem);        // sem's entry, nullptr if none
 // Each side changes the count: one store each, which the next post or wait's atomic waits for (1.10x a pair
 // with no memory at all, ~1.2x with it). The call site is written only where it changed.
+inline void count_take(SemTake& e, uintptr_t pc) {
+  if (e.pc != pc) e.pc = pc;
+  if (e.outstanding != UINT32_MAX) e.outstanding++;
+}
 inline void sem_taken(ThreadSlot* s, const void* sem, uintptr_t pc) {
-  SemTake* e = &s->sem_takes[sem_slot(sem)];
-  if (__builtin_expect(e->sem != sem, 0)) e = &sem_entry_for_take(s, sem);
-  if (e->pc != pc) e->pc = pc;
-  if (e->outstanding != UINT32_MAX) e->outstanding++;
+  SemTake& e = s->sem_takes[sem_slot(sem)];
+  if (__builtin_expect(e.sem != sem, 0)) return sem_taken_probed(s, sem, pc);  // a tail call: nothing to keep
+  count_take(e, pc);
 }
 inline void sem_posted(const void* sem) {
   ThreadSlot* s = tls.slot;
