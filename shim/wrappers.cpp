@@ -567,7 +567,13 @@ FH_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t* rw) {
 // A semaphore made or unmade at this address: no prediction may rest on the past of the one that was there
 // (CPython frees a lock's semaphore and allocates the next one where it was; its after-fork code allocates new
 // ones for the locks it resets), as for mutexes (core::forget_lock_uses).
+// CPython makes and unmakes a semaphore for every Condition.wait: the fast path forgets first (a failed call
+// only loses memory) and tail-jumps to libc's.
 FH_EXPORT int sem_init(sem_t* s, int pshared, unsigned value) {
+  if (FH_LIKELY(lock_fast())) {
+    core::forget_sem_takes(s);
+    return real::sem_init(s, pshared, value);
+  }
   CallScope scope;
   int rc = FH_REAL(sem_init)(s, pshared, value);
   if (rc == 0 && !scope.own()) {
@@ -578,6 +584,10 @@ FH_EXPORT int sem_init(sem_t* s, int pshared, unsigned value) {
 }
 
 FH_EXPORT int sem_destroy(sem_t* s) {
+  if (FH_LIKELY(lock_fast())) {
+    core::forget_sem_takes(s);
+    return real::sem_destroy(s);
+  }
   CallScope scope;
   int rc = FH_REAL(sem_destroy)(s);
   if (rc == 0 && !scope.own()) core::forget_sem_takes(s);
