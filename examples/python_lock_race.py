@@ -10,6 +10,9 @@
 # naming the worker and where it took the lock), whether or not it struck.
 # forker, the control: only the main thread ever takes the lock, and it holds it across os.fork() (released in both
 # processes after): nothing is reported.
+# CPython 3.13's Lock is a PyMutex (a byte, taken with an atomic; only a contended one parks on a per-thread
+# semaphore): there is no semaphore per lock to remember, and nothing to predict from (the hang itself is still
+# reported: python_lock_fork.py).
 import os
 import sys
 import threading
@@ -35,6 +38,7 @@ def child_acquires():
 
 def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else "used"
+    print("python-lock:", "pymutex" if sys.version_info >= (3, 13) else "semaphore", flush=True)
     if mode not in ("used", "forker"):
         print(f"usage: {sys.argv[0]} [used|forker]", file=sys.stderr)
         return 2
