@@ -106,6 +106,31 @@ bool in_set(const void* const* set, uint32_t n, const void* lock) {
   return false;
 }
 
+// A lock the forker held across a fork. A full set stops predicting: a protected lock we could not remember
+// could be predicted falsely.
+void protect(ChildLocks& c, const void* lock) {
+  if (c.nprotected < sizeof c.protected_at_fork / sizeof c.protected_at_fork[0]) c.protected_at_fork[c.nprotected++] = lock;
+  else c.full = true;
+}
+
+// Whether a prediction on `lock` may be made in this process: restricted, sets not full, not protected at a
+// fork, not re-initialised, not predicted before.
+bool may_predict(const ChildLocks& c, const void* lock) {
+  return g_process.restricted && !c.full && !in_set(c.protected_at_fork, c.nprotected, lock) &&
+         !in_set(c.reinitialised, c.nreinitialised, lock) && !in_set(c.predicted, c.npredicted, lock);
+}
+
+// Marks `lock` predicted (once per process); false when the set is full (counted; no more predictions).
+bool mark_predicted(ChildLocks& c, const void* lock) {
+  if (c.npredicted == sizeof c.predicted / sizeof c.predicted[0]) {
+    c.full = true;
+    __atomic_fetch_add(&g_process.predictions_dropped, 1, __ATOMIC_RELAXED);
+    return false;
+  }
+  c.predicted[c.npredicted++] = lock;
+  return true;
+}
+
 // Tids of threads that passed our exit hook, most recent last. The kernel still lists an exiting thread for
 // a moment after pthread_join returns, and its registry slot may already serve a new thread by then: without
 // this, a single-threaded fork right after a join could count it as an unknown (raw clone) thread.
@@ -487,30 +512,14 @@ void fork_child() {
       if (f == nullptr) f = now;
       else if (now != nullptr && now != f) f = several_locks;
     }
-    for (uint32_t i = 0; i < s->nheld && i < max_held; i++) {
-      if (c.nprotected < sizeof c.protected_at_fork / sizeof c.protected_at_fork[0])
-        c.protected_at_fork[c.nprotected++] = s->held[i].addr;
-      else
-        c.full = true;
-    }
+    for (uint32_t i = 0; i < s->nheld && i < max_held; i++) protect(c, s->held[i].addr);
     if (s->sem_overflowed) c.sem_unsure = true;
-    for (size_t k = 0; k < sem_memory; k++) {
-      const SemTake& e = s->sem_takes[k];
-      if (e.sem == nullptr || e.outstanding == 0) continue;
-      if (c.nprotected < sizeof c.protected_at_fork / sizeof c.protected_at_fork[0])
-        c.protected_at_fork[c.nprotected++] = e.sem;  // taken across the fork by the forker
-      else
-        c.full = true;
-    }
+    for (const SemTake& e : s->sem_takes)
+      if (e.sem != nullptr && e.outstanding > 0) protect(c, e.sem);  // taken across the fork by the forker
     // The mutexes it held, by their lock words (off the held stack: lock_taken). Only where predictions will be
     // made: a multithreaded fork's child, or one of its descendants.
     if (multithreaded || g_process.restricted)
-      for_each_held_by_word_here(*s, parent_tid, [&c](const HeldLock& h) {
-        if (c.nprotected < sizeof c.protected_at_fork / sizeof c.protected_at_fork[0])
-          c.protected_at_fork[c.nprotected++] = h.addr;
-        else
-          c.full = true;  // a protected lock we could not remember could be predicted falsely: stop predicting
-      });
+      for_each_held_by_word_here(*s, parent_tid, [&c](const HeldLock& h) { protect(c, h.addr); });
   }
   // The fork context names the multithreaded fork whose threads vanished; a later single-threaded fork of a
   // restricted process keeps it (its vanished threads are still the ones that matter).
@@ -627,8 +636,7 @@ bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, L
 
 namespace {
 // One thread left in this process (our registry and the kernel agree) and no handler that could end a wait
-// (shim/wait_rule.h): a private wait without a timeout can then never end.
-// One thread left (registry and kernel) and no handler but, at most, SIGINT's (*interrupt_only: shim/wait_rule.h).
+// but, at most, SIGINT's (*interrupt_only; shim/wait_rule.h): a private wait without a timeout can then never end.
 bool nothing_left_to_wake(bool* interrupt_only) {
   *interrupt_only = false;
   if (live_threads() > 1 || kernel_thread_count() != 1) return false;
@@ -656,10 +664,7 @@ bool cond_wait_blocks_forever(const pthread_cond_t* cond, bool* interrupt_only) 
 
 const ThreadSlot* predict_hang(const void* lock, bool write, const RecentLock** used) {
   ChildLocks& c = g_child_locks;
-  if (!g_process.restricted || c.full) return nullptr;
-  if (in_set(c.protected_at_fork, c.nprotected, lock) || in_set(c.reinitialised, c.nreinitialised, lock) ||
-      in_set(c.predicted, c.npredicted, lock))
-    return nullptr;
+  if (!may_predict(c, lock)) return nullptr;
   size_t k = recent_slot(lock);
   // The forker's entry for this lock held another lock at the fork: this one's may have been evicted from it,
   // and with it the knowledge that the forker held it across the fork (the pthread_atfork pattern). Not
@@ -676,23 +681,13 @@ const ThreadSlot* predict_hang(const void* lock, bool write, const RecentLock** 
       *used = &r;
     }
   }
-  if (user == nullptr) return nullptr;
-  if (c.npredicted == sizeof c.predicted / sizeof c.predicted[0]) {
-    c.full = true;
-    __atomic_fetch_add(&g_process.predictions_dropped, 1, __ATOMIC_RELAXED);
-    return nullptr;
-  }
-  c.predicted[c.npredicted++] = lock;
-  return user;
+  return user != nullptr && mark_predicted(c, lock) ? user : nullptr;
 }
 
 const ThreadSlot* predict_sem_hang(const sem_t* sem, const SemTake** used) {
   ChildLocks& c = g_child_locks;
-  if (!g_process.restricted || c.full || c.sem_unsure || !glibc_facts::g_facts.lock_words) return nullptr;
+  if (c.sem_unsure || !glibc_facts::g_facts.lock_words || !may_predict(c, sem)) return nullptr;
   if (!glibc::sem_private(sem) || glibc::sem_value(sem) != 1) return nullptr;
-  if (in_set(c.protected_at_fork, c.nprotected, sem) || in_set(c.reinitialised, c.nreinitialised, sem) ||
-      in_set(c.predicted, c.npredicted, sem))
-    return nullptr;
   const ThreadSlot* user = nullptr;
   uint32_t n = slots_used();
   for (uint32_t i = 0; i < n && user == nullptr; i++) {
@@ -706,14 +701,7 @@ const ThreadSlot* predict_sem_hang(const sem_t* sem, const SemTake** used) {
       *used = e;
     }
   }
-  if (user == nullptr) return nullptr;
-  if (c.npredicted == sizeof c.predicted / sizeof c.predicted[0]) {
-    c.full = true;
-    __atomic_fetch_add(&g_process.predictions_dropped, 1, __ATOMIC_RELAXED);
-    return nullptr;
-  }
-  c.predicted[c.npredicted++] = sem;
-  return user;
+  return user != nullptr && mark_predicted(c, sem) ? user : nullptr;
 }
 
 void forget_sem_takes(const void* sem) {
