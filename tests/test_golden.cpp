@@ -685,3 +685,46 @@ Test(golden, man_page_documents_every_option) {
                            "forkhazard run --sarif forkhazard.sarif -- make test"})
     cr_expect(contains(text, word), "the man page does not mention %s", word);
 }
+
+// A fork among thousands of idle threads: the text lists every thread that held a lock and the forker, the first
+// 16 others and a count (a 9 000-thread fork had made a 3 MB text report); JSON keeps them all. Likewise the pids
+// of a hazard seen in many processes.
+Test(golden, text_caps_idle_threads_and_pids) {
+  fh::HazardGroup group;
+  fh::Hazard& h = group.hazard;
+  h.kind = fh::HazardKind::deadlock;
+  h.pid = 500;
+  h.call = "pthread_mutex_lock";
+  fh::ForkContext& fork = h.fork.emplace();
+  fork.parent_pid = 400;
+  fork.forking_tid = 400;
+  for (int64_t i = 0; i < 40; i++) {
+    fh::ForkThread& t = fork.threads.emplace_back();
+    t.tid = 1000 + i;
+    t.name = "idle";
+  }
+  fh::ForkThread& holder = fork.threads.emplace_back();
+  holder.tid = 2000;
+  holder.name = "holder";
+  fh::HeldLock& held = holder.held.emplace_back();
+  held.lock.addr = 0x1000;
+  held.lock.has_addr = true;
+  fh::ForkThread& forker = fork.threads.emplace_back();
+  forker.tid = 400;
+  forker.name = "main";
+  forker.relation = fh::Relation::forker;
+  group.occurrences = 25;
+  for (int64_t pid = 500; pid < 525; pid++) group.pids.push_back(pid);
+  std::string text = fh::format_text({group});
+  cr_expect(contains(text, "thread 1015 \"idle\""), "%s", text.c_str());
+  cr_expect(!contains(text, "thread 1016 \"idle\""), "the 17th idle thread is listed:\n%s", text.c_str());
+  cr_expect(contains(text, "thread 2000 \"holder\""), "a thread that held a lock is left out:\n%s", text.c_str());
+  cr_expect(contains(text, "thread 400 \"main\""), "the forker is left out:\n%s", text.c_str());
+  cr_expect(contains(text, "    ... and 24 more threads that held no lock the shim saw (--json lists them)\n"), "%s",
+            text.c_str());
+  cr_expect(contains(text, "(25 occurrences in processes 500, 501, 502, 503, 504, 505, 506, 507, 508, 509, ... and 15 "
+                           "more)"),
+            "%s", text.c_str());
+  std::string json = fh::to_json({group});
+  cr_expect(contains(json, "1039") && contains(json, "524"), "JSON lost a thread or a pid:\n%s", json.c_str());
+}
