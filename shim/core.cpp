@@ -590,6 +590,10 @@ bool mutex_blocks_forever(const pthread_mutex_t* m, int* owner) {
   // Process-shared locks may be held by another live process: never judged. Robust ones carry the shared bit
   // whether or not they are shared, hence the private-robust set.
   if ((glibc::mutex_kind(m) & glibc::mutex_kind_pshared_bit) != 0 && !is_private_robust(m)) return false;
+  // A priority-inheriting mutex: the kernel takes it (FUTEX_LOCK_PI), and with the owner's tid naming a thread
+  // of the parent it fails: glibc aborts ("The futex facility returned an unexpected error code"), or, once that
+  // thread is gone, waits forever on a word of its own (which the watchdog judges). Not "would block forever".
+  if ((glibc::mutex_kind(m) & glibc::mutex_kind_pi) != 0) return false;
   // A robust mutex whose owner exited before the fork: the lock returns EOWNERDEAD, it does not block.
   if ((glibc::mutex_kind(m) & glibc::mutex_kind_robust) != 0 &&
       (glibc::mutex_lock_word(m) & glibc::futex_owner_died) != 0)

@@ -5,6 +5,7 @@
 
 #include "shim/core.h"
 #include "shim/glibc_facts.h"
+#include "shim/glibc_locks.h"
 #include "shim/options.h"
 #include "shim/protocol.h"
 #include "shim/report.h"
@@ -47,7 +48,10 @@ void predict(const char* call, const void* lock, bool write, LockType type) {
 void before_mutex_lock(const pthread_mutex_t* m, const char* call) {
   int owner;
   if (core::mutex_blocks_forever(m, &owner)) return deadlock(call, m, LockType::mutex, owner);
-  if (g_process.restricted && core::mutex_private(m)) predict(call, m, true, LockType::mutex);
+  // Only a free lock: the prediction says the call took it while it was free (a held priority-inheriting
+  // mutex, not judged, is not free).
+  if (g_process.restricted && core::mutex_private(m) && glibc::mutex_owner(m) == 0)
+    predict(call, m, true, LockType::mutex);
 }
 
 void before_rwlock_lock(const pthread_rwlock_t* rw, bool write, const char* call) {

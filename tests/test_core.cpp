@@ -383,6 +383,25 @@ Test(core, private_robust_mutex_is_judged) {
   });
 }
 
+// A priority-inheriting mutex whose owner vanished: the kernel takes it, and natively the child's lock aborts
+// ("The futex facility returned an unexpected error code") while the parent's owner lives: not "would block
+// forever", so not judged (once the owner is gone glibc waits forever on a word of its own: the watchdog's).
+Test(core, priority_inheriting_mutex_is_not_judged) {
+  static pthread_mutex_t pi;
+  pthread_mutexattr_t attr;
+  pthread_mutexattr_init(&attr);
+  pthread_mutexattr_setprotocol(&attr, PTHREAD_PRIO_INHERIT);
+  pthread_mutex_init(&pi, &attr);
+  cr_assert((glibc::mutex_kind(&pi) & glibc::mutex_kind_pi) != 0);
+  fork_with_holder([]() {
+    int owner = 0, failed = 0;
+    pi.__data.__owner = g_worker_tid;
+    pi.__data.__lock = g_worker_tid;
+    failed += core::mutex_blocks_forever(&pi, &owner);
+    return failed;
+  });
+}
+
 namespace {
 
 // Runs body() in a fresh child process (single-threaded whatever the test runner has) and asserts it exits 0.
