@@ -666,6 +666,21 @@ bool cond_wait_blocks_forever(const pthread_cond_t* cond, bool* interrupt_only) 
   return !glibc::cond_shared(cond) && nothing_left_to_wake(interrupt_only);
 }
 
+namespace {
+
+// The first vanished slot for which `match` holds.
+template <class Match>
+const ThreadSlot* first_vanished(Match match) {
+  uint32_t used = slots_used();
+  for (uint32_t i = 0; i < used; i++) {
+    const ThreadSlot& s = g_slots[i];
+    if (is_vanished(s) && match(s)) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 const ThreadSlot* predict_hang(const void* lock, bool write, const RecentLock** used) {
   ChildLocks& c = g_child_locks;
   if (!may_predict(c, lock)) return nullptr;
@@ -674,17 +689,12 @@ const ThreadSlot* predict_hang(const void* lock, bool write, const RecentLock** 
   // and with it the knowledge that the forker held it across the fork (the pthread_atfork pattern). Not
   // predicted: a prediction lost, never a false one.
   if (c.forker_memory[k] != nullptr && c.forker_memory[k] != lock) return nullptr;
-  const ThreadSlot* user = nullptr;
-  uint32_t n = slots_used();
-  for (uint32_t i = 0; i < n && user == nullptr; i++) {
-    const ThreadSlot& s = g_slots[i];
-    if (!is_vanished(s)) continue;
+  const ThreadSlot* user = first_vanished([&](const ThreadSlot& s) {
     const RecentLock& r = s.recent[k];
-    if (r.addr == lock && (write || r.type != LockType::rwlock_read)) {
-      user = &s;
-      *used = &r;
-    }
-  }
+    if (r.addr != lock || (!write && r.type == LockType::rwlock_read)) return false;
+    *used = &r;
+    return true;
+  });
   return user != nullptr && mark_predicted(c, lock) ? user : nullptr;
 }
 
@@ -692,19 +702,14 @@ const ThreadSlot* predict_sem_hang(const sem_t* sem, const SemTake** used) {
   ChildLocks& c = g_child_locks;
   if (c.sem_unsure || !glibc_facts::g_facts.lock_words || !may_predict(c, sem)) return nullptr;
   if (!glibc::sem_private(sem) || glibc::sem_value(sem) != 1) return nullptr;
-  const ThreadSlot* user = nullptr;
-  uint32_t n = slots_used();
-  for (uint32_t i = 0; i < n && user == nullptr; i++) {
-    const ThreadSlot& s = g_slots[i];
-    if (!is_vanished(s)) continue;
-    const SemTake* e = sem_entry_of(&s, sem);
+  const ThreadSlot* user = first_vanished([&](const ThreadSlot& s) {
     // Taken and every take posted back by the same thread: a lock-like use. A consumer that only takes (a
     // producer posts) has takes outstanding: its use says nothing about when the value is 0.
-    if (e != nullptr && e->outstanding == 0) {
-      user = &s;
-      *used = e;
-    }
-  }
+    const SemTake* e = sem_entry_of(&s, sem);
+    if (e == nullptr || e->outstanding != 0) return false;
+    *used = e;
+    return true;
+  });
   return user != nullptr && mark_predicted(c, sem) ? user : nullptr;
 }
 
@@ -784,20 +789,6 @@ const ThreadSlot* find_thread(int tid, Relation* relation) {
   return other;
 }
 
-namespace {
-
-// The first vanished slot for which `match` holds.
-template <class Match>
-const ThreadSlot* first_vanished(Match match) {
-  uint32_t used = slots_used();
-  for (uint32_t i = 0; i < used; i++) {
-    const ThreadSlot& s = g_slots[i];
-    if (is_vanished(s) && match(s)) return &s;
-  }
-  return nullptr;
-}
-
-}  // namespace
 
 const ThreadSlot* vanished_inside_family(size_t family) {
   return first_vanished([family](const ThreadSlot& s) { return s.inside[family] > 0; });

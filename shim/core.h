@@ -340,12 +340,15 @@ inline void sem_taken(ThreadSlot* s, const void* sem, uintptr_t pc) {
   if (__builtin_expect(e.sem != sem, 0)) return sem_taken_probed(s, sem, pc);  // a tail call: nothing to keep
   count_take(e, pc);
 }
+inline void count_post(SemTake& e) {
+  if (e.outstanding > 0 && e.outstanding != UINT32_MAX) e.outstanding--;
+}
 inline void sem_posted(const void* sem) {
   ThreadSlot* s = tls.slot;
   if (s == nullptr) return;
   SemTake* e = &s->sem_takes[sem_slot(sem)];
   if (__builtin_expect(e->sem != sem, 0) && (e = sem_entry_of(s, sem)) == nullptr) return;
-  if (e->outstanding > 0 && e->outstanding != UINT32_MAX) e->outstanding--;
+  count_post(*e);
 }
 const SemTake* find_sem_take(const ThreadSlot* s, const void* sem);  // nullptr unless taken and not posted back
 // sem_init / sem_destroy: every thread's memory of a semaphore at this address is cleared (forget_lock_uses).

@@ -656,7 +656,7 @@ FH_EXPORT int sem_post(sem_t* s) {
     if (FH_LIKELY(slot != nullptr && tls.guard == 0)) {
       SemTake& e = slot->sem_takes[core::sem_slot(s)];
       if (FH_UNLIKELY(e.sem != s)) return sem_post_probed(s);
-      if (e.outstanding > 0 && e.outstanding != UINT32_MAX) e.outstanding--;
+      core::count_post(e);
     }
     return real::sem_post(s);
   }
