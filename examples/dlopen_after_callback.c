@@ -5,6 +5,8 @@
 // child's dlopen of a library not loaded yet must add it to the namespace list under that lock
 // (_dl_add_to_namespace_list) and waits forever on a private futex in ld.so's data. Natively alarm(5) ends the
 // child; under `forkhazard run` the watchdog reports it (call dlopen) and ends it with 66.
+//
+//   dlopen_after_callback [ALARM]      the child's alarm, in seconds (default 5)
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,7 +55,8 @@ static long ms_since(const struct timespec *start) {
   return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  unsigned alarm_seconds = argc > 1 ? (unsigned)atoi(argv[1]) : 5;
   pthread_t thread;
   if (pipe(park_pipe) != 0) {
     perror("pipe");
@@ -72,7 +76,7 @@ int main(void) {
     return 1;
   }
   if (pid == 0) {
-    alarm(5); // natively the dlopen below never returns
+    alarm(alarm_seconds); // natively the dlopen below never returns
     _exit(child_loads_libm());
   }
   int status;

@@ -34,9 +34,12 @@
 #include <map>
 #include <set>
 #include <tuple>
+#include <utility>
 
 #include "report/catalogue.h"
+#include "report/wait_kinds.h"
 #include "shim/core.h"
+#include "shim/glibc_locks.h"
 #include "shim/options.h"
 #include "shim/protocol.h"
 #include "shim/remote.h"
@@ -258,6 +261,14 @@ class ProcessView {
     auto range = exports(mod).equal_range(pc - offset);
     for (auto it = range.first; it != range.second; ++it) out.exported.push_back(it->second);
     return out;
+  }
+
+  // The path of the module holding `pc` ("" when none).
+  std::string module_path(uint64_t pc) {
+    Dwfl_Module* mod = dwfl_ != nullptr ? dwfl_addrmodule(dwfl_, pc) : nullptr;
+    const char* name = mod != nullptr ? dwfl_module_info(mod, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr)
+                                      : nullptr;
+    return name != nullptr ? name : "";
   }
 
   // The module holding `pc` (nullptr when none): frames of one module enter it through one call.
@@ -604,26 +615,16 @@ std::string pick_call(const std::vector<FrameSymbols>& frames) {
 
 namespace {
 
-// The shim's table, for the choices and limits of the two options the watchdog acts on.
+// The limits of exitcode, from the shim's table.
 #define FH_OPTION_STRING(name, def, desc)
-#define FH_OPTION_CHOICE(name, def, choices, desc) \
-  constexpr std::string_view name##_default = def, name##_choices = choices;
-#define FH_OPTION_INT(name, def, lo, hi, desc) constexpr long name##_default = def, name##_lo = lo, name##_hi = hi;
+#define FH_OPTION_CHOICE(name, def, choices, desc)
+#define FH_OPTION_INT(name, def, lo, hi, desc) [[maybe_unused]] constexpr long name##_lo = lo, name##_hi = hi;
 #define FH_OPTION_BOOL(name, def, desc)
 #include "shim/options.def"
 #undef FH_OPTION_STRING
 #undef FH_OPTION_CHOICE
 #undef FH_OPTION_INT
 #undef FH_OPTION_BOOL
-
-int choice_index(std::string_view choices, std::string_view value) {
-  for (int index = 0;; ++index) {
-    size_t bar = choices.find('|');
-    if (choices.substr(0, bar) == value) return index;
-    if (bar == std::string_view::npos) return -1;
-    choices.remove_prefix(bar + 1);
-  }
-}
 
 Action action_of(int on_deadlock) {
   switch (on_deadlock) {
@@ -635,25 +636,11 @@ Action action_of(int on_deadlock) {
 
 }  // namespace
 
-DeadlockAction deadlock_action_from_options(const char* options) {
-  int on_deadlock = choice_index(on_deadlock_choices, on_deadlock_default);
-  long exitcode = exitcode_default;
-  for (std::string_view rest = options != nullptr ? options : ""; !rest.empty();) {
-    size_t colon = rest.find(':');
-    std::string_view item = rest.substr(0, colon);
-    rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
-    size_t eq = item.find('=');
-    if (eq == std::string_view::npos) continue;
-    std::string_view key = item.substr(0, eq), value = item.substr(eq + 1);
-    if (key == "on_deadlock") {
-      int index = choice_index(on_deadlock_choices, value);
-      if (index >= 0) on_deadlock = index;
-    } else if (key == "exitcode") {
-      long v = 0;
-      if (parse_dec(value, &v) && v >= exitcode_lo && v <= exitcode_hi) exitcode = v;
-    }
-  }
-  return {action_of(on_deadlock), static_cast<int>(exitcode)};
+DeadlockAction action_of_process(uint32_t on_deadlock, int exitcode) {
+  DeadlockAction action;
+  action.action = action_of(static_cast<int>(on_deadlock));
+  if (exitcode >= exitcode_lo && exitcode <= exitcode_hi) action.exitcode = exitcode;
+  return action;
 }
 
 // ---- the watchdog --------------------------------------------------------------------------------------------------
@@ -766,6 +753,22 @@ std::vector<ThreadSlot> read_slots(pid_t pid, const RemoteShim& shim) {
   return slots;
 }
 
+// A file descriptor closed when it goes out of scope, unless released.
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  int release() { return std::exchange(fd_, -1); }
+
+ private:
+  int fd_;
+};
+
 struct Observed {
   SyscallLine call;
   int64_t switches = -1;
@@ -859,7 +862,11 @@ struct Watchdog::Impl {
   std::map<pid_t, Observed> last;     // each candidate's wait at the previous poll
   std::map<pid_t, Observed> settled;  // waits examined and left alone: not examined again while unchanged
   std::set<pid_t> done;               // judged: never looked at again while they exist
-  std::map<pid_t, int> ending;        // judged and being ended: polls left before SIGKILL
+  struct Ending {
+    int pidfd;
+    int polls;  // left before SIGKILL
+  };
+  std::map<pid_t, Ending> ending;     // judged and being ended
   std::set<std::string> noticed;      // keys of the one-line notices already printed
   std::string buffer;
 
@@ -980,8 +987,18 @@ struct Watchdog::Impl {
     if (judgement != Judgement::endless && judgement != Judgement::interrupt_only) return Outcome::declined;
     // A process sharing its memory without being its thread (clone(CLONE_VM), a vfork child) could wake a
     // private futex too.
-    for (const Process& other : all)
-      if (other.pid != p.pid && syscall(SYS_kcmp, p.pid, other.pid, KCMP_VM, 0, 0) == 0) return Outcome::declined;
+    // kcmp refused (a seccomp profile, a kernel without CONFIG_KCMP) is "don't know", never "no".
+    for (const Process& other : all) {
+      if (other.pid == p.pid) continue;
+      long same = syscall(SYS_kcmp, p.pid, other.pid, KCMP_VM, 0, 0);
+      if (same == 0) return Outcome::declined;
+      if (same < 0 && errno != ESRCH) {
+        notice("kcmp", std::string("forkhazard: kcmp(KCMP_VM) is refused (") + strerror(errno) +
+                           "): the hang watchdog cannot tell whether another process shares a blocked one's memory, "
+                           "and judges nothing");
+        return Outcome::declined;
+      }
+    }
     if (!shim.usable) {
       notice("shim", "forkhazard: " + shim.problem + ": the hang watchdog cannot tell forked processes");
       return Outcome::declined;
@@ -994,8 +1011,11 @@ struct Watchdog::Impl {
       if (!problem.empty()) notice("build", "forkhazard: " + problem + ": not judged");
       return Outcome::declined;
     }
-    // Only a fork() child: an exec'd program blocked like this may be waiting for something we cannot see.
-    if (!remote->process.forked_child) return Outcome::declined;
+    // Only a restricted process (the child of a multithreaded fork, or its descendant before exec): the child of
+    // a single-threaded fork has no fork hazard, and an exec'd program may wait for something we cannot see.
+    // A passive (secure-mode) process is never judged; one with a clone(CLONE_VM) peer may be woken by it.
+    const ProcessState& state = remote->process;
+    if (!state.restricted || state.passive || state.vm_peers != 0) return Outcome::declined;
     if (shim_reported_deadlock(config.dir, p.pid)) return Outcome::declined;
     return judge(p, call, status, *remote, judgement == Judgement::interrupt_only);
   }
@@ -1004,40 +1024,120 @@ struct Watchdog::Impl {
   Outcome judge(const Process& p, const SyscallLine& call, const ProcStatus& status, const RemoteShim& remote,
                 bool interrupt_only);
 
-  // SIGKILL for a judged process that has not ended in time (a handler we could not see, a failed injection).
+  // SIGKILL for a judged process that has not ended in time (a handler we could not see, a failed injection),
+  // through the pidfd held since the judgement: the pid may have been reaped and reused by then.
   void follow_up(const std::vector<Process>& all) {
     for (auto it = ending.begin(); it != ending.end();) {
       auto p = std::find_if(all.begin(), all.end(), [&](const Process& q) { return q.pid == it->first; });
-      if (p == all.end() || p->stat.state == 'Z' || p->stat.state == 'X') {
-        it = ending.erase(it);
-      } else if (--it->second <= 0) {
-        kill(it->first, SIGKILL);
-        it = ending.erase(it);
-      } else {
+      bool gone = p == all.end() || p->stat.state == 'Z' || p->stat.state == 'X';
+      if (!gone && --it->second.polls > 0) {
         ++it;
+        continue;
       }
+      if (!gone) syscall(SYS_pidfd_send_signal, it->second.pidfd, SIGKILL, nullptr, 0);
+      close(it->second.pidfd);
+      it = ending.erase(it);
     }
   }
+
+  ~Impl() {
+    for (auto& [pid, e] : ending) close(e.pidfd);
+  }
+
+  // Who the blocked wait is waiting for, when the verdict can name it.
+  struct Culprit {
+    int tid = 0;
+    std::string name;
+    const char* relation = protocol::relation_vanished;
+  };
+
+  // Empty when the wait of `pid` is the fork's doing (README, "The rule"), else why it is not (or not known to
+  // be): then it is not an error. *culprit: the holder, where the lock names one.
+  std::string fork_relation(pid_t pid, WaitKind kind, const std::vector<WaitFrame>& waits, uint64_t word,
+                            const RemoteShim& remote, const std::vector<ThreadSlot>& slots, const ThreadSlot* self,
+                            Culprit* culprit);
 };
+
+std::string Watchdog::Impl::fork_relation(pid_t pid, WaitKind kind, const std::vector<WaitFrame>& waits, uint64_t word,
+                                          const RemoteShim& remote, const std::vector<ThreadSlot>& slots,
+                                          const ThreadSlot* self, Culprit* culprit) {
+  // The shim saw this wait begin and found nothing of the vanished threads in it (its own new condvar or
+  // semaphore): the program's design, a child waiting to be killed.
+  if (self != nullptr && self->own_wait != nullptr)
+    return "it waits on its own object " + hex(reinterpret_cast<uintptr_t>(self->own_wait)) +
+           ", which no thread that vanished at fork() used";
+  switch (kind) {
+    case WaitKind::internal_lock:
+      // Only a thread inside glibc holds it; with one thread left, one that vanished, unless a signal handler of
+      // this thread re-entered glibc over its own hold.
+      if (in_signal_handler(waits)) return "it waits inside a signal handler, which may have interrupted its own hold";
+      return {};
+    case WaitKind::team_barrier:
+      return {};  // libgomp's team: the threads it waits for are the pool threads that vanished at fork()
+    case WaitKind::mutex: {
+      // The word is the mutex's __lock; glibc keeps the holder's tid in __owner, the parent-side tid after fork.
+      pthread_mutex_t m;
+      if (!read_remote(pid, word, &m, sizeof m)) return "its mutex cannot be read";
+      int owner = m.__data.__owner;
+      // Locked (we wait on it) with no owner written: a thread is between the lock word and __owner, taking or
+      // releasing it (nptl/pthread_mutex_lock.c, _unlock.c). Not this one, blocked here, unless a signal handler
+      // interrupted it in that window: one that vanished at fork().
+      if (owner == 0)
+        return in_signal_handler(waits) ? "it waits inside a signal handler, over a mutex that names no owner"
+                                        : std::string();
+      if (owner < 0 || owner >= glibc::mutex_owner_notrecoverable) return "its mutex names no owner";
+      if (owner == pid) return "its mutex is held by its own thread";
+      for (const ThreadSlot& s : slots) {
+        if (s.tid != owner || !is_vanished(s, remote.process.generation)) continue;
+        *culprit = {owner, std::string(s.name, strnlen(s.name, sizeof s.name)), protocol::relation_vanished};
+        return {};
+      }
+      for (uint32_t i = 0; self != nullptr && i < self->nformer && i < max_former_tids; ++i) {
+        if (self->former_tids[i] != owner) continue;
+        *culprit = {owner, std::string(self->name, strnlen(self->name, sizeof self->name)), protocol::relation_forker};
+        return {};
+      }
+      // A thread the shim never registered (a raw clone, or one made before it loaded): the parent's, if the
+      // parent still lists it.
+      std::string task = "/proc/" + std::to_string(remote.process.fork_parent_pid) + "/task/" + std::to_string(owner);
+      if (remote.process.fork_parent_pid > 0 && access(task.c_str(), F_OK) == 0) {
+        *culprit = {owner, "", protocol::relation_vanished};
+        return {};
+      }
+      return "its mutex is held by thread " + std::to_string(owner) + ", which is not known to have vanished at fork()";
+    }
+    case WaitKind::unknown:
+    case WaitKind::rwlock:
+    case WaitKind::condvar:
+    case WaitKind::semaphore:
+    case WaitKind::static_init:
+      break;
+  }
+  return "nothing shows it is the fork's doing (no thread that vanished at fork() is known to hold, use or wait on "
+         "it)";
+}
 
 Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const ProcStatus& status,
                               const RemoteShim& remote, bool interrupt_only) {
   const pid_t pid = p.pid;
   const uint64_t word = call.args[0];
+  // Every signal from here on goes through this pidfd, taken before the process is checked once more below: a
+  // pid read earlier may name another process by the time a signal is sent (reaped, and the pid reused).
+  Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
   // One ptrace stop for everything: the stack, then (on_deadlock=exit) the exit_group it runs when resumed.
   bool abandoned = false;
   int refused = seize_and_stop(pid, &abandoned);
   if (abandoned) return Outcome::retry;
   bool traced = refused == 0;
-  if (traced) {
-    // Still in the same wait? (A signal we could not foresee may have come between the poll and the stop.)
-    std::optional<SyscallLine> now;
-    if (read_file(proc_path(pid, "syscall"), &buffer)) now = parse_syscall(buffer);
-    if (!now || now->nr != call.nr || now->args[0] != word) {
-      ptrace(PTRACE_DETACH, pid, nullptr, nullptr);
-      return Outcome::retry;
-    }
-  } else {
+  // Still in the same wait? (A signal we could not foresee may have come between the poll and the stop; and the
+  // pidfd is then known to hold the process that was judged.)
+  std::optional<SyscallLine> now;
+  if (read_file(proc_path(pid, "syscall"), &buffer)) now = parse_syscall(buffer);
+  if (!now || now->nr != call.nr || now->args[0] != word) {
+    if (traced) ptrace(PTRACE_DETACH, pid, nullptr, nullptr);
+    return Outcome::retry;
+  }
+  if (!traced) {
     notice("ptrace", "forkhazard: cannot attach to " + std::to_string(pid) + " to take its stack (" +
                          strerror(refused) + "): reporting what /proc shows");
   }
@@ -1060,18 +1160,43 @@ Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const P
   // The registry: the vanished threads, the forker, and who was inside the call's glibc lock family.
   std::vector<ThreadSlot> slots = read_slots(pid, remote);
   const ThreadSlot* self = nullptr;
-  const ThreadSlot* owner = nullptr;
+  for (const ThreadSlot& s : slots)
+    if (is_live_here(s, remote.process.generation) && s.tid == pid) self = &s;
+
+  // The second question of the rule: is this wait the fork's doing?
+  std::vector<WaitFrame> waits;
+  for (size_t i = 0; i < symbols.size(); ++i) {
+    uint64_t pc = frames.activation[i] ? frames.pcs[i] : frames.pcs[i] - 1;
+    waits.push_back({symbols[i].symbol, symbols[i].exported, view.module_path(pc), i > 0 && frames.activation[i]});
+  }
+  WaitKind kind = classify_wait(waits);
+  Culprit culprit;
+  std::string unrelated = fork_relation(pid, kind, waits, word, remote, slots, self, &culprit);
+  if (!unrelated.empty()) {
+    if (traced) ptrace(PTRACE_DETACH, pid, nullptr, nullptr);
+    notice("unrelated." + std::to_string(pid),
+           "forkhazard: note: process " + std::to_string(pid) + " waits in " + called + "() on " +
+               wait_kind_name(kind) + " that " +
+               (interrupt_only ? "only a SIGINT can end" : "nothing left in it can end") + ", but " + unrelated +
+               ": not judged a fork hazard, left as it is");
+    return Outcome::declined;
+  }
+  // The explanation where the lock names no holder: a vanished thread inside the call's glibc lock family.
   std::optional<CallFamily> family = catalogued_family(called);
   int family_index = family ? family->index : 0;
-  for (const ThreadSlot& s : slots) {
-    if (is_live_here(s, remote.process.generation) && s.tid == pid) self = &s;
-    if (is_vanished(s, remote.process.generation) && owner == nullptr && family_index > 0 &&
-        family_index < static_cast<int>(max_families) && s.inside[family_index] > 0)
-      owner = &s;
+  Culprit inside;
+  if (family_index > 0 && family_index < static_cast<int>(max_families)) {
+    for (const ThreadSlot& s : slots) {
+      if (!is_vanished(s, remote.process.generation) || s.inside[family_index] == 0) continue;
+      inside = {s.tid, std::string(s.name, strnlen(s.name, sizeof s.name)), protocol::relation_vanished};
+      break;
+    }
   }
+  const Culprit& owner = culprit.tid != 0 ? culprit : inside;
 
-  // The action, prepared while the process is stopped; it takes effect when we let it go.
-  DeadlockAction action = config.on_deadlock;
+  // The action, the judged process's own (its options, as its shim read them), prepared while it is stopped;
+  // it takes effect when we let it go.
+  DeadlockAction action = action_of_process(remote.process.on_deadlock, remote.process.exitcode);
   if (interrupt_only) action.action = Action::report_only;
   std::string ending_words;
   bool kill_it = false;
@@ -1096,7 +1221,6 @@ Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const P
                                     : "leaving it hung (on_deadlock=continue)";
       break;
   }
-
   std::string where = view.data_symbol(word);
   std::string text = protocol::magic_line;
   text += "report pid=" + std::to_string(pid) + " ppid=" + std::to_string(p.stat.ppid) + "\n";
@@ -1106,8 +1230,14 @@ Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const P
           " with no timeout, and " +
           (interrupt_only ? std::string("only its SIGINT handler could end the wait\n")
                           : std::string("no signal handler it has could end the wait\n"));
-  if (owner != nullptr)
-    text += "# forkhazard: thread " + std::to_string(owner->tid) + " was inside the glibc " +
+  if (culprit.tid != 0)
+    text += "# forkhazard: it waits on " + std::string(wait_kind_name(kind)) + " held by thread " +
+            std::to_string(culprit.tid) +
+            (culprit.relation == std::string_view(protocol::relation_forker) ? ", this thread before fork()"
+                                                                             : ", which vanished at fork()") +
+            "\n";
+  if (inside.tid != 0)
+    text += "# forkhazard: thread " + std::to_string(inside.tid) + " was inside the glibc " +
             std::string(family->name) + " lock family when it vanished at fork()\n";
   text += "# forkhazard: " + ending_words + "\n";
   text += "#   symbolized: forkhazard report <this file>\n";
@@ -1115,10 +1245,9 @@ Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const P
           (interrupt_only ? " interrupt_only=1" : "") + "\n";
   text += "lock addr=" + hex(word) + " type=" + std::string(protocol::type_futex) +
           (where.empty() ? "" : " symbol=" + protocol_value(where)) + "\n";
-  if (owner != nullptr)
-    text += "owner tid=" + std::to_string(owner->tid) + " name=" +
-            protocol_value(std::string(owner->name, strnlen(owner->name, sizeof owner->name))) +
-            " relation=" + protocol::relation_vanished + "\n";
+  if (owner.tid != 0)
+    text += "owner tid=" + std::to_string(owner.tid) + " name=" + protocol_value(owner.name) +
+            " relation=" + owner.relation + "\n";
   text += "stack pcs=" + pc_list(frames.pcs.data(), frames.pcs.size()) + "\n";
   std::vector<uint64_t> fork_pcs;
   if (self != nullptr) fork_pcs.assign(self->fork_pcs, self->fork_pcs + std::min<size_t>(self->nfork_pcs, max_site_pcs));
@@ -1152,17 +1281,24 @@ Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const P
   }
 
   if (traced) ptrace(PTRACE_DETACH, pid, nullptr, nullptr);
+  if (action.action == Action::report_only) return Outcome::judged;
+  if (pidfd.get() < 0) {
+    // No pidfd (a kernel before 5.3, a sandbox that refuses it): no signal that could reach another process. An
+    // injected exit takes effect all the same; otherwise the process is left as it is.
+    if (kill_it || action.action == Action::abort)
+      notice("pidfd." + std::to_string(pid), "forkhazard: cannot hold process " + std::to_string(pid) +
+                                                 " by a pidfd: it is reported, not ended");
+    return Outcome::judged;
+  }
+  auto send = [&pidfd](int sig) { syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0); };
   switch (action.action) {
     case Action::exit:
-      if (kill_it) kill(pid, SIGKILL);
+      if (kill_it) send(SIGKILL);
       break;
-    case Action::abort:
-      if (abort_kills(status)) syscall(SYS_tgkill, pid, pid, SIGABRT);
-      else kill(pid, SIGKILL);
-      break;
-    case Action::report_only: return Outcome::judged;
+    case Action::abort: send(abort_kills(status) ? SIGABRT : SIGKILL); break;
+    case Action::report_only: break;
   }
-  ending[pid] = 1000 / poll_interval_ms;  // about a second, then SIGKILL
+  ending[pid] = {pidfd.release(), 1000 / poll_interval_ms};  // about a second, then SIGKILL
   return Outcome::judged;
 }
 

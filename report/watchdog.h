@@ -98,16 +98,16 @@ struct DeadlockAction {
   int exitcode = 66;
 };
 
-// on_deadlock= and exitcode= of a FORKHAZARD_OPTIONS text, read as the shim reads them (shim/options.def: the
-// last item wins, a bad value keeps the default); nullptr means none.
-DeadlockAction deadlock_action_from_options(const char* options);
+// What the judged process's own options say (its shim exports them: ProcessState::on_deadlock, exitcode): a
+// program may give its child on_deadlock=continue. An out-of-range exit code keeps the default.
+DeadlockAction action_of_process(uint32_t on_deadlock, int exitcode);
+
 
 // ---- the watchdog --------------------------------------------------------------------------------------------
 
 struct Config {
   std::string shim;  // the libforkhazard.so that `run` preloads (an absolute path)
   std::string dir;   // the run's private directory: reports go to <dir>/fh.<pid>.watchdog
-  DeadlockAction on_deadlock;
 };
 
 class Watchdog {

@@ -174,6 +174,7 @@ void reset_slot(ThreadSlot* s) {
   for (RecentLock& r : s->recent) r = RecentLock{};
   for (uint16_t& n : s->inside) n = 0;
   s->waiting_cond = nullptr;
+  s->own_wait = nullptr;
   s->nconstructing = 0;
 }
 
@@ -288,8 +289,11 @@ ThreadSlot* register_current_thread() {
   if (s != nullptr) {
     read_kernel_name(s);
     make_live(s);
-    // The main thread never runs TSD destructors (it leaves through exit()); other late-registered threads do.
-    if (t.tid != g_process.pid) pthread_setspecific(g_exit_key, s);
+    // The main thread too: it leaves through exit() (no TSD destructor runs, the process ends), or through
+    // pthread_exit, after which glibc runs its TSD destructors (__libc_start_call_main) and the process goes on
+    // with the other threads; its slot must then stop counting, or a later fork by the last thread is taken for
+    // a multithreaded one.
+    pthread_setspecific(g_exit_key, s);
   }
   errno = saved;
   return s;
@@ -493,6 +497,7 @@ void fork_child() {
   }
   g_process.live_threads = t.slot != nullptr ? 1 : 0;
   g_process.forked_child = true;
+  g_process.vm_peers = 0;  // the parent's share the parent's memory, not this copy
   // The forker's held stack is as it was at the fork instant: our child handler runs before the program's
   // (which may unlock the atfork-protected locks). A restricted process forking again keeps what it knew: the
   // locks protected at the earlier forks and the ones it re-initialised are still not the vanished threads'.
@@ -528,6 +533,8 @@ void fork_child() {
     g_process.fork_forking_tid = parent_tid;
   }
   if (multithreaded) g_process.restricted = true;
+  // The unwinder may take libgcc's object_mutex, which a vanished thread may hold: no stack is taken here.
+  if (g_process.restricted && g_process.frames_registered) capture_forbid();
 }
 
 bool lock_words_known() { return glibc_facts::g_facts.lock_words; }
@@ -641,8 +648,11 @@ bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, L
 namespace {
 // One thread left in this process (our registry and the kernel agree) and no handler that could end a wait
 // but, at most, SIGINT's (*interrupt_only; shim/wait_rule.h): a private wait without a timeout can then never end.
+// Only in a restricted process (README, "The rule"): the child of a single-threaded fork has no fork hazard,
+// whatever it waits for. A clone(CLONE_VM) peer it made may wake any private word of it.
 bool nothing_left_to_wake(bool* interrupt_only) {
   *interrupt_only = false;
+  if (!g_process.restricted || __atomic_load_n(&g_process.vm_peers, __ATOMIC_RELAXED) != 0) return false;
   if (live_threads() > 1 || kernel_thread_count() != 1) return false;
   switch (what_may_end_wait(caught_signals())) {
     case WaitEnd::never: return true;
@@ -658,6 +668,32 @@ bool semaphore_blocks_forever(const sem_t* sem, bool* interrupt_only) {
   if (!glibc_facts::g_facts.lock_words) return false;
   if (!glibc::sem_private(sem) || glibc::sem_value(sem) != 0) return false;
   return nothing_left_to_wake(interrupt_only);
+}
+
+namespace {
+// Waits this process's own threads may be in on `cond` (noted before glibc's wait takes its reference, cleared
+// after it dropped it).
+unsigned own_waiters(const void* cond) {
+  unsigned n = 0;
+  uint32_t used = slots_used();
+  for (uint32_t i = 0; i < used; i++)
+    if (!is_vanished(g_slots[i]) && __atomic_load_n(&g_slots[i].waiting_cond, __ATOMIC_ACQUIRE) == cond) n++;
+  return n;
+}
+}  // namespace
+
+bool cond_destroy_blocks_forever(const pthread_cond_t* cond) {
+  if (!glibc_facts::g_facts.lock_words || !g_process.forked_child || glibc::cond_shared(cond)) return false;
+  // Read the own waiters on both sides of the count: a thread of ours entering a wait while the condvar is
+  // destroyed is undefined behaviour anyway; one leaving is counted in both reads until its reference is gone.
+  unsigned before = own_waiters(cond);
+  unsigned refs = glibc::cond_waiter_refs(cond);
+  unsigned after = own_waiters(cond);
+  return refs > (before > after ? before : after);
+}
+
+void own_wait(const void* object) {
+  if (ThreadSlot* s = tls.slot) __atomic_store_n(&s->own_wait, object, __ATOMIC_RELEASE);
 }
 
 bool cond_wait_blocks_forever(const pthread_cond_t* cond, bool* interrupt_only) {
@@ -812,6 +848,16 @@ const ThreadSlot* vanished_took_for_reading(const void* rw) {
     if (r.addr == rw && r.type == LockType::rwlock_read) return true;
     const HeldLock* h = find_held(&s, rw, true);
     return h != nullptr;
+  });
+}
+
+const ThreadSlot* vanished_used_semaphore(const void* sem) {
+  return first_vanished([sem](const ThreadSlot& s) { return sem_entry_of(&s, sem) != nullptr; });
+}
+
+const ThreadSlot* vanished_used_lock(const void* lock) {
+  return first_vanished([lock](const ThreadSlot& s) {
+    return s.recent[recent_slot(lock)].addr == lock || find_held(&s, lock, false) != nullptr;
   });
 }
 

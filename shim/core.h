@@ -89,6 +89,9 @@ struct ThreadSlot {
   uintptr_t fork_pcs[max_site_pcs]; // where this thread last called fork()
   uint16_t inside[max_families];    // calls in flight per glibc lock family: explains a hang, never decides one
   const void* waiting_cond;         // the condition variable this thread is waiting on, if any
+  // A wait this thread is in that can never end but is not the fork's doing (its own new condvar or semaphore,
+  // nothing a vanished thread touched): the shim let it block, and the watchdog leaves it alone too.
+  const void* own_wait;
   uint32_t nconstructing;
   const void* constructing[max_constructing];  // guards of the statics this thread is constructing
   uint32_t nheld;
@@ -129,6 +132,17 @@ struct ProcessState {
   int prepare_unknown_threads;       // threads the kernel listed but we never saw, at the last fork prepare
   uint32_t threads_untracked;        // threads the full registry could not take (reported, never silent)
   uint32_t predictions_dropped;      // a restricted child's prediction sets overflowed: it stopped predicting
+  // This process's own options, for the watchdog of `forkhazard run`, which acts on them (not on its own): a
+  // program may give its child on_deadlock=continue; a passive (secure-mode) process is never ended.
+  uint32_t on_deadlock;              // options.def's on_deadlock choice
+  int exitcode;
+  // clone(CLONE_VM) children that are not threads (no CLONE_THREAD, no CLONE_VFORK) this process made: they
+  // share its memory and may wake any private futex of it, unseen by its thread count. Any: no wait is endless.
+  uint32_t vm_peers;
+  // Some object registered unwind tables with __register_frame_info and friends (JITs): libgcc before 13 then
+  // takes its object_mutex (through pthread_mutex_lock) in every unwind, which a vanished thread may hold in a
+  // forked child. Inherited across fork: a restricted child then reports the call site only, never unwinds.
+  bool frames_registered;
 };
 extern ProcessState g_process;
 
@@ -411,6 +425,17 @@ bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, L
 // (shim/wait_rule.h): nothing left can ever post it. Reads the semaphore, the kernel's thread count and the
 // signal dispositions.
 bool semaphore_blocks_forever(const sem_t* sem, bool* interrupt_only);
+// Whether the fork did it: a vanished thread used the object of a wait (its memory of locks and semaphores, its
+// held stack, the condvar it waited on). nullptr: nothing of the vanished threads is involved; the wait is the
+// process's own (a certain wait then is a note, never an error: README, "The rule").
+const ThreadSlot* vanished_used_semaphore(const void* sem);
+const ThreadSlot* vanished_used_lock(const void* lock);
+// pthread_cond_destroy waits until glibc's count of waiter references (__wrefs) is 0. It never returns when the
+// count is more than the waits this process's own threads can be in (noted by cond_waiting): those references
+// are the vanished threads'. Private condvars only, on a glibc whose layout is known.
+bool cond_destroy_blocks_forever(const pthread_cond_t* cond);
+// A wait the shim let block that is certain but the process's own (ThreadSlot::own_wait); nullptr ends it.
+void own_wait(const void* object);
 // An untimed pthread_cond_wait on a private condvar in a process with one thread and no handler that could end
 // it: nothing left can ever signal it (pthread_cond_signal is not async-signal-safe either). Typical: the child
 // hands work to the thread pool it inherited and waits for the answer.

@@ -60,6 +60,11 @@ inline bool rwlock_readers_wait_for_writers(const pthread_rwlock_t* rw) {
 // nptl/pthread_cond_common.c: bit 0 of __wrefs is the process-shared flag (bit 1 the clock; waiter references
 // from bit 3). Checked on glibc 2.36: 0 for a default condvar, 1 with PTHREAD_PROCESS_SHARED.
 inline bool cond_shared(const pthread_cond_t* c) { return (__atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED) & 1) != 0; }
+// The waiter references pthread_cond_destroy waits out (__wrefs >> 3): a waiter drops its own in
+// __condvar_confirm_wakeup, before it re-takes the mutex, so this count, not who is inside the wait call, decides.
+inline unsigned cond_waiter_refs(const pthread_cond_t* c) {
+  return __atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED) >> 3;
+}
 
 // nptl/semaphoreP.h (64-bit atomics): struct new_sem { uint64_t data; int private; int pad; };
 // value in the low 32 bits of data. sem_init stores glibc's FUTEX_PRIVATE (0) for a process-private semaphore

@@ -24,6 +24,13 @@
 #include <cstdint>
 
 extern "C" {
+// libgcc's registry of unwind tables (unwind-dw2-fde.h; `ob` is its struct object, opaque here).
+void __register_frame_info(const void* begin, void* ob);
+void __register_frame_info_bases(const void* begin, void* ob, void* tbase, void* dbase);
+void __register_frame_info_table(void* begin, void* ob);
+void __register_frame_info_table_bases(void* begin, void* ob, void* tbase, void* dbase);
+void __register_frame(void* begin);
+void __register_frame_table(void* begin);
 int __printf_chk(int flag, const char* format, ...);
 int __fprintf_chk(FILE* stream, int flag, const char* format, ...);
 int __sprintf_chk(char* s, int flag, size_t slen, const char* format, ...);

@@ -77,27 +77,37 @@ void predict_sem(const sem_t* sem, const char* call) {
   report_hazard(h);
 }
 
+// A wait that can never end is an error only where the fork did it (README, "The rule"): a vanished thread took
+// or used the semaphore, waited on the condvar or used the wait's mutex. A child that waits for good on its own
+// new object (until its parent kills it, by design) is left as it is, and marked so for the watchdog.
 void before_sem_wait(const sem_t* sem, const char* call) {
   bool interrupt_only;
   if (!core::semaphore_blocks_forever(sem, &interrupt_only)) return predict_sem(sem, call);
-  // The explanation: a vanished thread that took it and had not posted it back (CPython's threading.Lock).
+  // The explanation: a vanished thread that took it and had not posted it back (CPython's threading.Lock), else
+  // one that used it at all.
   const ThreadSlot* taker = core::vanished_took_semaphore(sem);
-  deadlock(call, sem, LockType::semaphore, taker != nullptr ? taker->tid : 0, interrupt_only);
+  if (taker == nullptr) taker = core::vanished_used_semaphore(sem);
+  if (taker == nullptr) return core::own_wait(sem);
+  deadlock(call, sem, LockType::semaphore, taker->tid, interrupt_only);
 }
 
-void before_cond_wait(const pthread_cond_t* c) {
+void before_cond_wait(const pthread_cond_t* c, const pthread_mutex_t* m) {
   bool interrupt_only;
-  if (core::cond_wait_blocks_forever(c, &interrupt_only)) {
-    // The explanation, where there is one: a vanished thread that was waiting on it too (the inherited pool).
-    const ThreadSlot* waiter = core::vanished_waiting_on(c);
-    deadlock_untracked("pthread_cond_wait", c, protocol::type_condvar, waiter != nullptr ? waiter->tid : 0,
-                       interrupt_only);
-  }
+  if (!core::cond_wait_blocks_forever(c, &interrupt_only)) return;
+  // The explanation: a vanished thread that was waiting on it too (the inherited pool), else one that used the
+  // mutex the condition is about (Perl's threads::shared locks: a mutex and a condvar).
+  const ThreadSlot* waiter = core::vanished_waiting_on(c);
+  if (waiter == nullptr) waiter = core::vanished_used_lock(m);
+  if (waiter == nullptr) return core::own_wait(c);
+  deadlock_untracked("pthread_cond_wait", c, protocol::type_condvar, waiter->tid, interrupt_only);
 }
 
+// Judged by glibc's own count of waiter references; the shim's note of who waits only names the waiter (a woken
+// waiter drops its reference before it re-takes the mutex, while the note lasts until the call returns).
 void before_cond_destroy(const pthread_cond_t* c) {
-  if (const ThreadSlot* waiter = core::vanished_waiting_on(c))
-    deadlock_untracked("pthread_cond_destroy", c, protocol::type_condvar, waiter->tid);
+  if (!core::cond_destroy_blocks_forever(c)) return;
+  const ThreadSlot* waiter = core::vanished_waiting_on(c);
+  deadlock_untracked("pthread_cond_destroy", c, protocol::type_condvar, waiter != nullptr ? waiter->tid : 0);
 }
 
 void before_guard_acquire(const int64_t* guard) {

@@ -23,14 +23,16 @@ void before_mutex_lock(const pthread_mutex_t* m, const char* call);
 void before_rwlock_lock(const pthread_rwlock_t* rw, bool write, const char* call);
 // pthread_mutex_init / pthread_rwlock_init: a lock re-initialised in the child is fresh (no prediction).
 void lock_initialised(const void* lock);
-// sem_wait: a private semaphore at 0 in a process left with one thread and no handler that could post it.
+// sem_wait: a private semaphore at 0 in a restricted process left with one thread and no handler that could post
+// it, which a vanished thread took or used (else the wait is the process's own: core::own_wait, no report).
 void before_sem_wait(const sem_t* sem, const char* call);
 // A semaphore the child takes while its value is 1 (sem_wait, and sem_trywait: CPython tries before it waits):
 // the prediction of core::predict_sem_hang, reported once per semaphore per process; the call goes on.
 void predict_sem(const sem_t* sem, const char* call);
-// pthread_cond_wait (untimed): a private condvar in a process left with one thread and no handler to end it.
-void before_cond_wait(const pthread_cond_t* c);
-// pthread_cond_destroy waits for every waiter; one that vanished at fork never leaves.
+// pthread_cond_wait (untimed): a private condvar in a restricted process left with one thread and no handler to
+// end it, which a vanished thread waited on, or whose mutex `m` a vanished thread used.
+void before_cond_wait(const pthread_cond_t* c, const pthread_mutex_t* m);
+// pthread_cond_destroy waits for every waiter reference glibc counts; a vanished waiter's never goes.
 void before_cond_destroy(const pthread_cond_t* c);
 // __cxa_guard_acquire waits for the thread constructing the static; one that vanished never finishes.
 void before_guard_acquire(const int64_t* guard);

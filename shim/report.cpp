@@ -317,6 +317,7 @@ __attribute__((noinline)) void write_full_report(const ReportParts& r) {
   const ThreadSlot* self = r.self;
   uintptr_t stack[max_site_pcs * 2];
   size_t nstack = capture_stack(stack, static_cast<size_t>(g_options.stack_depth));
+  if (nstack == 0 && h.site != 0) stack[nstack++] = h.site;  // no unwinding here (capture_forbid): the call site
   ModuleTable mods;
   mods.count = 0;
   for_each_module(collect_module, &mods);

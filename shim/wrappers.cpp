@@ -157,6 +157,8 @@ void init_slow() {
     g_process.passive = getauxval(AT_SECURE) != 0;
     if (g_process.passive) g_options.on_deadlock = on_deadlock_continue;
     else options_parse(getenv("FORKHAZARD_OPTIONS"), &g_options, STDERR_FILENO);
+    g_process.on_deadlock = static_cast<uint32_t>(g_options.on_deadlock);
+    g_process.exitcode = static_cast<int>(g_options.exitcode);
     if (g_options.help) options_print_help(STDERR_FILENO);
     for_each_module(find_own_range, reinterpret_cast<void*>(&init_slow));
     // Registered before anyone else's handlers where possible: prepare handlers run last-registered-first and
@@ -300,6 +302,12 @@ inline void note_mutex_released(const void* m) {
 
 inline bool lock_fast() { return __atomic_load_n(&g_hot.lock_fast, __ATOMIC_RELAXED); }
 
+// A wait policy left blocking as the process's own (core::own_wait) is over.
+inline void end_own_wait() {
+  ThreadSlot* s = tls.slot;
+  if (FH_UNLIKELY(s != nullptr && s->own_wait != nullptr)) core::own_wait(nullptr);
+}
+
 bool acquired(int rc) { return rc == 0 || rc == EOWNERDEAD; }
 
 size_t capture_site(uintptr_t* pcs) {
@@ -323,6 +331,7 @@ void* thread_trampoline(void* p) {
 void cond_wait_cancelled(void* m) {
   // Cancellation re-takes the mutex before the cleanup handlers run (nptl/pthread_cond_wait.c).
   core::cond_waiting(nullptr);
+  core::own_wait(nullptr);
   if (g_options.lock_stack_depth > 1) core::lock_acquired(m, LockType::mutex, nullptr, 0);
 }
 
@@ -614,6 +623,7 @@ inline __attribute__((always_inline)) void note_sem_taken(const sem_t* s, uintpt
     if (judged && FH_UNLIKELY(g_process.forked_child)) policy::before_sem_wait(s, #name);     \
     if (predicted && FH_UNLIKELY(g_process.restricted)) policy::predict_sem(s, #name);        \
     int rc = FH_REAL(name) args;                                                              \
+    if (judged) end_own_wait();                                                               \
     if (rc == 0) note_sem_taken(s, caller);                                                   \
     return rc;                                                                                \
   }                                                                                           \
@@ -676,7 +686,7 @@ FH_EXPORT int sem_post(sem_t* s) {
     bool old_abi = old != nullptr && caller_uses_old_cond_abi(FH_CALLER(), call); \
     if (FH_UNLIKELY(old_abi)) fn = old;                          \
     if (scope.own()) return fn args;                             \
-    if (judged && !old_abi && FH_UNLIKELY(g_process.forked_child)) policy::before_cond_wait(c); \
+    if (judged && !old_abi && FH_UNLIKELY(g_process.forked_child)) policy::before_cond_wait(c, m); \
     note_mutex_released(m);                                      \
     core::cond_waiting(c);                                       \
     int rc;                                                      \
@@ -685,6 +695,7 @@ FH_EXPORT int sem_post(sem_t* s) {
     pthread_cleanup_pop(0);                                      \
     int saved = errno;                                           \
     core::cond_waiting(nullptr);                                 \
+    if (judged) end_own_wait();                                  \
     note_lock_slow(m, LockType::mutex, FH_CALLER());             \
     errno = saved;                                               \
     return rc;                                                   \
@@ -728,6 +739,27 @@ FH_EXPORT void __cxa_guard_abort(int64_t* guard) {
   FH_REAL(__cxa_guard_abort)(guard);
 }
 
+// ---- unwind tables registered at run time ---------------------------------------------------------------
+// libgcc before 13 takes its object_mutex in every unwind once any object registered tables this way (LLVM ORC,
+// llvmlite, some embedded runtimes), before it asks glibc's lock-free _dl_find_object. A vanished thread that
+// was unwinding or registering at the fork leaves that mutex held, and a report in the child would hang in its
+// own stack capture: such a child reports call sites only (ProcessState::frames_registered, capture_forbid).
+#define FH_REGISTER_FRAME(name, params, args)                                \
+  FH_EXPORT void name params {                                               \
+    ensure_init();                                                           \
+    __atomic_store_n(&g_process.frames_registered, true, __ATOMIC_RELAXED);   \
+    FH_REAL(name) args;                                                      \
+  }
+FH_REGISTER_FRAME(__register_frame_info, (const void* begin, void* ob), (begin, ob))
+FH_REGISTER_FRAME(__register_frame_info_bases, (const void* begin, void* ob, void* tbase, void* dbase),
+                  (begin, ob, tbase, dbase))
+FH_REGISTER_FRAME(__register_frame_info_table, (void* begin, void* ob), (begin, ob))
+FH_REGISTER_FRAME(__register_frame_info_table_bases, (void* begin, void* ob, void* tbase, void* dbase),
+                  (begin, ob, tbase, dbase))
+FH_REGISTER_FRAME(__register_frame, (void* begin), (begin))
+FH_REGISTER_FRAME(__register_frame_table, (void* begin), (begin))
+#undef FH_REGISTER_FRAME
+
 // ---- process creation -----------------------------------------------------------------------------------
 // vfork is deliberately not wrapped: its child borrows our stack frame and memory, so a wrapper returning in
 // the child would wreck the frame the parent resumes on.
@@ -767,6 +799,16 @@ FH_EXPORT pid_t _Fork(void) {
   return pid;
 }
 
+// A process sharing our memory without being our thread (clone(CLONE_VM) without CLONE_THREAD; a vfork-like
+// child, CLONE_VFORK, suspends us until it execs or exits): it may wake any private futex of ours, which the
+// thread count does not show, so no wait of this process is judged endless from then on (ProcessState::vm_peers).
+namespace {
+void note_vm_peer(int flags) {
+  if ((flags & (CLONE_VM | CLONE_THREAD | CLONE_VFORK)) == CLONE_VM)
+    __atomic_fetch_add(&g_process.vm_peers, 1, __ATOMIC_RELAXED);
+}
+}  // namespace
+
 // Raw forks: syscall(SYS_fork), clone without CLONE_VM. No atfork handler runs and glibc resets nothing, so
 // the shim does its own prepare and child steps around the request and marks the child a raw fork.
 namespace {
@@ -797,9 +839,13 @@ FH_EXPORT long syscall(long number, ...) {
   long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
   long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
   va_end(ap);
-  if (FH_LIKELY(number != SYS_fork && number != SYS_clone && number != SYS_clone3) ||
-      !core::is_fork_like_syscall(number, a1, a2))
+  if (FH_LIKELY(number != SYS_fork && number != SYS_clone && number != SYS_clone3))
     return FH_REAL(syscall)(number, a1, a2, a3, a4, a5, a6);
+  if (!core::is_fork_like_syscall(number, a1, a2)) {
+    long rc = FH_REAL(syscall)(number, a1, a2, a3, a4, a5, a6);
+    if (number == SYS_clone && rc > 0) note_vm_peer(static_cast<int>(a1));
+    return rc;
+  }
   CallScope scope;
   if (scope.own()) return FH_REAL(syscall)(number, a1, a2, a3, a4, a5, a6);
   note_fork_site(scope);
@@ -819,8 +865,11 @@ FH_EXPORT int clone(int (*fn)(void*), void* stack, int flags, void* arg, ...) {
   va_end(ap);
   CallScope scope;
   // A null fn or stack is glibc's EINVAL, before any clone: the trampoline must not hide it.
-  if ((flags & CLONE_VM) != 0 || fn == nullptr || stack == nullptr || scope.own())
-    return FH_REAL(clone)(fn, stack, flags, arg, parent_tid, tls_arg, child_tid);
+  if ((flags & CLONE_VM) != 0 || fn == nullptr || stack == nullptr || scope.own()) {
+    int rc = FH_REAL(clone)(fn, stack, flags, arg, parent_tid, tls_arg, child_tid);
+    if (rc > 0) note_vm_peer(flags);  // only the parent comes back here: the child runs fn and exits in glibc
+    return rc;
+  }
   note_fork_site(scope);
   atfork_prepare();
   CloneStart start{fn, arg};

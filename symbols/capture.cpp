@@ -8,6 +8,7 @@ namespace fh {
 namespace {
 
 uintptr_t own_lo, own_hi;
+bool forbidden;
 
 constexpr size_t max_frames = 80;
 
@@ -41,7 +42,10 @@ void capture_set_own_range(uintptr_t lo, uintptr_t hi) {
   own_hi = hi;
 }
 
+void capture_forbid() { __atomic_store_n(&forbidden, true, __ATOMIC_RELAXED); }
+
 size_t capture_stack(uintptr_t* pcs, size_t max) {
+  if (__atomic_load_n(&forbidden, __ATOMIC_RELAXED)) return 0;
   uintptr_t raw[max_frames];
   UnwindState st{raw, 0, max + 16 < max_frames ? max + 16 : max_frames};
   _Unwind_Backtrace(collect, &st);

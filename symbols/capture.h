@@ -16,6 +16,11 @@ namespace fh {
 // Frames whose PC lies in [lo, hi) (the shim's own code) are dropped from the innermost end of every capture.
 void capture_set_own_range(uintptr_t lo, uintptr_t hi);
 
+// From now on in this process (a forked child copy keeps its own), every capture returns nothing: set where the
+// unwinder itself could block (libgcc's object_mutex, held by a thread that vanished at fork: shim/core.h,
+// ProcessState::frames_registered). Reports then carry the call site alone.
+void capture_forbid();
+
 // Up to `max` return addresses of the calling thread's stack, innermost first, the shim's frames dropped.
 // Never takes a lock of the loader or of the allocator; safe in a forked child.
 size_t capture_stack(uintptr_t* pcs, size_t max);

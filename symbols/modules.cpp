@@ -5,6 +5,8 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -31,23 +33,42 @@ void skip_field(const char*& p) {
   while (*p == ' ') p++;
 }
 
+// Copies n bytes of this process's memory at `src`: process_vm_readv, which answers EFAULT where a plain read
+// would raise SIGBUS (a file truncated under its mapping) or SIGSEGV. Where the call itself is refused (a seccomp
+// sandbox), the mapping the kernel listed is read directly, as it was before.
+bool copy_mapped(pid_t self, void* dst, uintptr_t src, size_t n) {
+  struct iovec local = {dst, n};
+  struct iovec remote = {reinterpret_cast<void*>(src), n};
+  long got = ::syscall(SYS_process_vm_readv, self, &local, 1UL, &remote, 1UL, 0UL);
+  if (got == static_cast<long>(n)) return true;
+  if (got >= 0 || errno == EFAULT || errno == ESRCH) return false;
+  __builtin_memcpy(dst, reinterpret_cast<const void*>(src), n);
+  return true;
+}
+
+constexpr int max_phdrs = 64;
+constexpr size_t max_notes = 1024;  // the build-id note comes first or second in every toolchain's layout
+
 // Reads the ELF header and program headers at `start`, which must lie inside the readable mapping
-// [start, map_end): we never touch memory outside a mapping the kernel listed (gaps may be PROT_NONE).
-bool describe_elf(uintptr_t start, uintptr_t map_end, ModuleEntry* m) {
-  if (map_end - start < sizeof(Elf64_Ehdr)) return false;
-  auto* eh = reinterpret_cast<const Elf64_Ehdr*>(start);
-  if (eh->e_ident[EI_MAG0] != ELFMAG0 || eh->e_ident[EI_MAG1] != ELFMAG1 || eh->e_ident[EI_MAG2] != ELFMAG2 ||
-      eh->e_ident[EI_MAG3] != ELFMAG3 || eh->e_ident[EI_CLASS] != ELFCLASS64)
+// [start, map_end): we never touch memory outside a mapping the kernel listed (gaps may be PROT_NONE), and read
+// it by copies (copy_mapped).
+bool describe_elf(pid_t self, uintptr_t start, uintptr_t map_end, ModuleEntry* m) {
+  Elf64_Ehdr eh;
+  if (map_end - start < sizeof eh || !copy_mapped(self, &eh, start, sizeof eh)) return false;
+  if (eh.e_ident[EI_MAG0] != ELFMAG0 || eh.e_ident[EI_MAG1] != ELFMAG1 || eh.e_ident[EI_MAG2] != ELFMAG2 ||
+      eh.e_ident[EI_MAG3] != ELFMAG3 || eh.e_ident[EI_CLASS] != ELFCLASS64)
     return false;
-  if (eh->e_type != ET_EXEC && eh->e_type != ET_DYN) return false;
-  uintptr_t ph_start = start + eh->e_phoff;
-  uintptr_t ph_end = ph_start + static_cast<uintptr_t>(eh->e_phnum) * sizeof(Elf64_Phdr);
-  if (eh->e_phentsize != sizeof(Elf64_Phdr) || ph_end > map_end || ph_end < ph_start) return false;
-  auto* ph = reinterpret_cast<const Elf64_Phdr*>(ph_start);
+  if (eh.e_type != ET_EXEC && eh.e_type != ET_DYN) return false;
+  uintptr_t ph_start = start + eh.e_phoff;
+  uintptr_t ph_end = ph_start + static_cast<uintptr_t>(eh.e_phnum) * sizeof(Elf64_Phdr);
+  if (eh.e_phentsize != sizeof(Elf64_Phdr) || ph_end > map_end || ph_end < ph_start || eh.e_phnum > max_phdrs)
+    return false;
+  Elf64_Phdr ph[max_phdrs];
+  if (!copy_mapped(self, ph, ph_start, ph_end - ph_start)) return false;
 
   bool have_bias = false;
   uintptr_t bias = 0, hi = 0;
-  for (int i = 0; i < eh->e_phnum; i++) {
+  for (int i = 0; i < eh.e_phnum; i++) {
     if (ph[i].p_type != PT_LOAD) continue;
     if (!have_bias && ph[i].p_offset == 0) {
       // The mapping at file offset 0 is this segment's first page.
@@ -57,28 +78,32 @@ bool describe_elf(uintptr_t start, uintptr_t map_end, ModuleEntry* m) {
     }
   }
   if (!have_bias) return false;
-  for (int i = 0; i < eh->e_phnum; i++)
+  for (int i = 0; i < eh.e_phnum; i++)
     if (ph[i].p_type == PT_LOAD && bias + ph[i].p_vaddr + ph[i].p_memsz > hi) hi = bias + ph[i].p_vaddr + ph[i].p_memsz;
   m->lo = start;
   m->hi = hi;
   m->bias = bias;
   m->build_id_len = 0;
 
-  for (int i = 0; i < eh->e_phnum; i++) {
+  for (int i = 0; i < eh.e_phnum; i++) {
     if (ph[i].p_type != PT_NOTE) continue;
-    uintptr_t p = bias + ph[i].p_vaddr, end = p + ph[i].p_filesz;
-    if (p < start || end > map_end) continue;
-    while (p + sizeof(Elf64_Nhdr) <= end) {
-      auto* nh = reinterpret_cast<const Elf64_Nhdr*>(p);
-      uintptr_t name = p + sizeof(Elf64_Nhdr);
-      uintptr_t desc = name + ((nh->n_namesz + 3) & ~3u);
-      uintptr_t next = desc + ((nh->n_descsz + 3) & ~3u);
-      if (next > end) break;
-      const char* n = reinterpret_cast<const char*>(name);
-      if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && n[0] == 'G' && n[1] == 'N' && n[2] == 'U' &&
-          nh->n_descsz > 0 && nh->n_descsz <= sizeof m->build_id) {
-        for (size_t k = 0; k < nh->n_descsz; k++) m->build_id[k] = reinterpret_cast<const uint8_t*>(desc)[k];
-        m->build_id_len = nh->n_descsz;
+    uintptr_t at = bias + ph[i].p_vaddr;
+    size_t size = ph[i].p_filesz < max_notes ? ph[i].p_filesz : max_notes;
+    if (at < start || at + size > map_end || at + size < at) continue;
+    alignas(8) unsigned char notes[max_notes];
+    if (!copy_mapped(self, notes, at, size)) continue;
+    for (size_t p = 0; p + sizeof(Elf64_Nhdr) <= size;) {
+      Elf64_Nhdr nh;
+      __builtin_memcpy(&nh, notes + p, sizeof nh);
+      size_t name = p + sizeof(Elf64_Nhdr);
+      size_t desc = name + ((nh.n_namesz + 3) & ~size_t{3});
+      size_t next = desc + ((nh.n_descsz + 3) & ~size_t{3});
+      if (next > size || next <= p) break;
+      const unsigned char* n = notes + name;
+      if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 && n[0] == 'G' && n[1] == 'N' && n[2] == 'U' &&
+          nh.n_descsz > 0 && nh.n_descsz <= sizeof m->build_id) {
+        for (size_t k = 0; k < nh.n_descsz; k++) m->build_id[k] = notes[desc + k];
+        m->build_id_len = nh.n_descsz;
         return true;
       }
       p = next;
@@ -98,6 +123,7 @@ int for_each_module(void (*fn)(const ModuleEntry& module, void* ctx), void* ctx)
     errno = saved;
     return -1;
   }
+  pid_t self = static_cast<pid_t>(::syscall(SYS_getpid));
   char line[4352];
   size_t len = 0;
   bool overlong = false;
@@ -127,7 +153,7 @@ int for_each_module(void (*fn)(const ModuleEntry& module, void* ctx), void* ctx)
           skip_field(p);  // dev
           skip_field(p);  // inode
           ModuleEntry m;
-          if (*p == '/' && describe_elf(start, end, &m)) {
+          if (*p == '/' && describe_elf(self, start, end, &m)) {
             m.path = p;
             fn(m, ctx);
             count++;

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -503,6 +504,35 @@ inline const Json* held_entry(const Json* thread, uint64_t addr) {
   for (const Json& held : array_of(member(thread, "held")))
     if (parse_address(string_of(held.get("addr"))) == addr) return &held;
   return nullptr;
+}
+
+// ---- what the examples say of their children ----------------------------------------------------------------
+
+// `child PID exited with status S after N ms` / `child PID killed by signal N (...) after N ms` lines.
+struct ChildEnd {
+  long long pid = -1;
+  bool exited = false;
+  int code = -1;  // the exit status, or the signal
+  long ms = -1;   // since the parent forked it
+};
+
+inline std::vector<ChildEnd> child_ends(const std::string& out) {
+  std::vector<ChildEnd> ends;
+  for (size_t at = 0; at < out.size();) {
+    size_t end = out.find('\n', at);
+    std::string line = out.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    at = end == std::string::npos ? out.size() : end + 1;
+    ChildEnd e;
+    if (std::sscanf(line.c_str(), "child %lld exited with status %d", &e.pid, &e.code) == 2) {
+      e.exited = true;
+    } else if (std::sscanf(line.c_str(), "child %lld killed by signal %d", &e.pid, &e.code) != 2) {
+      continue;
+    }
+    size_t after = line.rfind(" after ");
+    if (after != std::string::npos) e.ms = std::atol(line.c_str() + after + 7);
+    ends.push_back(e);
+  }
+  return ends;
 }
 
 }  // namespace e2e

@@ -111,7 +111,14 @@ Test(policy, semaphore_verdict_reads_the_semaphore_threads_and_handlers) {
     sem_init(&one, 0, 1);
     sem_init(&shared, 1, 0);
     bool interrupt_only = true;
+    // The child of a single-threaded fork has no fork hazard: nothing is judged there.
+    failed += g_process.restricted;
+    failed += core::semaphore_blocks_forever(&zero, &interrupt_only);
+    g_process.restricted = true;  // as in the child of a multithreaded fork
     failed += !core::semaphore_blocks_forever(&zero, &interrupt_only) || interrupt_only;
+    g_process.vm_peers = 1;  // a clone(CLONE_VM) peer could post it
+    failed += core::semaphore_blocks_forever(&zero, &interrupt_only);
+    g_process.vm_peers = 0;
     failed += core::semaphore_blocks_forever(&one, &interrupt_only);
     failed += core::semaphore_blocks_forever(&shared, &interrupt_only);  // another process may post it
     signal(SIGINT, on_signal);
@@ -269,6 +276,8 @@ Test(policy, cond_wait_verdict_reads_the_condvar_threads_and_handlers) {
     pthread_condattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
     pthread_cond_init(&shared, &attr);
     bool interrupt_only = true;
+    failed += core::cond_wait_blocks_forever(&priv, &interrupt_only);  // a single-threaded fork's child: never
+    g_process.restricted = true;                                        // as in a multithreaded fork's child
     failed += !core::cond_wait_blocks_forever(&priv, &interrupt_only) || interrupt_only;
     failed += core::cond_wait_blocks_forever(&shared, &interrupt_only);  // another process may signal it
     signal(SIGINT, on_signal);
