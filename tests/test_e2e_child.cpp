@@ -92,6 +92,16 @@ std::string python3_or_skip() {
   return real_interpreter(found, {"-c", "import sys; print(sys.executable)"});
 }
 
+std::string perl_with_threads_or_skip() {
+  std::string found = find_on_path("perl");
+  if (found.empty()) cr_skip_test("perl is not on PATH: the Perl example cannot run here");
+  std::string dir = fresh_dir();
+  RunResult result = run_command({found, "-Mthreads", "-Mthreads::shared", "-e", "1"}, base_env({}),
+                                 dir + "/stdout", dir + "/stderr", 20);
+  if (!result.started || result.exit_code != 0) cr_skip_test("this perl has no ithreads: the Perl example cannot run");
+  return found;
+}
+
 std::string node_or_skip() {
   std::string found = find_on_path("node");
   if (found.empty()) cr_skip_test("node is not on PATH: the Node.js example cannot run here");
@@ -719,3 +729,20 @@ static void expect_logger_silent(const char* mode) {
 Test(e2e_child, logger_race_atfork_protected, .timeout = 60) { expect_logger_silent("atfork"); }
 Test(e2e_child, logger_race_reinitialised, .timeout = 60) { expect_logger_silent("reinit"); }
 Test(e2e_child, logger_race_forker_only, .timeout = 60) { expect_logger_silent("forker"); }
+
+// Perl's threads::shared lock is a mutex and a condvar: a worker held it across fork(), and the child's lock()
+// waits on the condvar whose mutex the vanished worker used: the fork's doing, still an error (README, "The
+// rule"; its counterpart, a child waiting on its own condvar, is only a note: tests/test_trust.cpp).
+Test(e2e_child, perl_shared_lock, .timeout = 60) {
+  std::string perl = perl_with_threads_or_skip();
+  Run run = run_script(perl, "perl_shared_lock.pl");
+  ChildLine line = child_line(run);
+  cr_assert(contains(line.text, "exited with status 66"), "the child was not ended with 66: %s\nstderr:\n%s",
+            line.text.c_str(), run.err.c_str());
+  bool judged = false;
+  for (const Json& hazard : hazards_of(run))
+    judged = judged || (string_of(hazard.get("kind")) == "deadlock" && string_of(hazard.get("call")) == "pthread_cond_wait");
+  cr_assert(judged, "no deadlock on the condvar; stderr:\n%s", run.err.c_str());
+  cr_assert_eq(run.result.exit_code, kHazardExit, "exit status %d", run.result.exit_code);
+  passed();
+}

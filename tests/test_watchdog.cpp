@@ -230,6 +230,35 @@ Test(watchdog, else_picks_the_innermost_exported_function_that_is_not_plumbing) 
 
 // ---- on_deadlock ---------------------------------------------------------------------------------------------------
 
+// ---- what a wait is: the table (report/wait_kinds) -----------------------------------------------------------
+
+// Stacks as libdwfl names them on glibc 2.36 with and without libc6-dbg (GCC clone suffixes, versioned exports).
+Test(watchdog, classifies_waits_by_their_stacks) {
+  const std::string libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+  // setenv on a held envlock: glibc's private low-level lock.
+  cr_expect(classify_wait({{"__lll_lock_wait_private", {"__lll_lock_wait_private"}, libc},
+                           {"setenv", {"setenv"}, libc}}) == WaitKind::internal_lock);
+  // ld.so's recursive lock, with debug symbols and without (the unnamed frame, then the exported alias).
+  cr_expect(classify_wait({{"__lll_lock_wait", {}, libc}, {"___pthread_mutex_lock", {"pthread_mutex_lock"}, libc},
+                           {"dl_iterate_phdr", {"dl_iterate_phdr"}, libc}}) == WaitKind::mutex);
+  cr_expect(classify_wait({{"", {}, libc}, {"", {"pthread_mutex_lock@@GLIBC_2.2.5"}, libc}}) == WaitKind::mutex);
+  // sem_wait's slow path is a GCC clone.
+  cr_expect(classify_wait({{"do_futex_wait.constprop.0", {}, libc}, {"__new_sem_wait_slow64.constprop.0", {}, libc},
+                           {"child", {}, "/tmp/prog"}}) == WaitKind::semaphore);
+  cr_expect(classify_wait({{"__pthread_cond_wait_common", {}, libc}, {"___pthread_cond_wait", {"pthread_cond_wait"}, libc}}) ==
+            WaitKind::condvar);
+  // libgomp's barrier: its internal functions have no exported name, the module tells.
+  cr_expect(classify_wait({{"", {}, "/usr/lib/x86_64-linux-gnu/libgomp.so.1.0.0"}, {"main", {}, "/tmp/prog"}}) ==
+            WaitKind::team_barrier);
+  // A program's own futex (syscall(SYS_futex)): unknown, so never an error.
+  cr_expect(classify_wait({{"syscall", {"syscall"}, libc}, {"wait_event", {}, "/tmp/prog"}}) == WaitKind::unknown);
+  cr_expect(classify_wait({}) == WaitKind::unknown);
+  // A handler's frame: the thread may hold the lock it waits on.
+  cr_expect(in_signal_handler({{"__lll_lock_wait_private", {}, libc}, {"__restore_rt", {}, libc}}));
+  cr_expect(in_signal_handler({{"__lll_lock_wait_private", {}, libc}, {"f", {}, "/tmp/prog", true}}));
+  cr_expect_not(in_signal_handler({{"__lll_lock_wait_private", {}, libc}, {"setenv", {"setenv"}, libc}}));
+}
+
 // The watchdog acts on the judged process's own options, as its shim read them (not on the CLI's environment).
 Test(watchdog, acts_on_the_processes_own_options) {
   cr_expect(action_of_process(fh::on_deadlock_exit, 66).action == Action::exit);
