@@ -746,3 +746,21 @@ Test(e2e_child, perl_shared_lock, .timeout = 60) {
   cr_assert_eq(run.result.exit_code, kHazardExit, "exit status %d", run.result.exit_code);
   passed();
 }
+
+// A Python child waiting for good on its own new Event (until its parent's SIGTERM): certain, but nothing of the
+// vanished threads is in it. It was a deadlock error ("unless its SIGINT handler ends the wait"); now at most a
+// note, and the child dies of SIGTERM as natively.
+Test(e2e_child, python_event_of_its_own, .timeout = 60) {
+  std::string python = python3_or_skip();
+  Run run = run_script(python, "python_event_child.py");
+  ChildLine line = child_line(run);
+  cr_assert(contains(line.text, "killed by signal 15"), "the child did not die of SIGTERM: %s\nstderr:\n%s",
+            line.text.c_str(), run.err.c_str());
+  cr_assert_eq(run.result.exit_code, 0, "exit status %d; stderr:\n%s", run.result.exit_code, run.err.c_str());
+  for (const Json& hazard : hazards_of(run)) {
+    std::string level = string_of(hazard.get("level"));
+    cr_assert(level == "note", "a %s: %s; stderr:\n%s", level.c_str(), string_of(hazard.get("call")).c_str(),
+              run.err.c_str());
+  }
+  passed();
+}
