@@ -11,49 +11,13 @@
 #include <string_view>
 #include <vector>
 
+#include "report/proc_files.h"
+#include "report/stack_view.h"
+
 namespace fh::watchdog {
-
-// ---- what /proc says: pure parsers ------------------------------------------------------------------------------
-
-// /proc/PID/syscall of a task blocked in a system call: "nr a0 a1 a2 a3 a4 a5 sp pc" (proc(5)).
-struct SyscallLine {
-  long nr = -1;
-  uint64_t args[6] = {};
-  uint64_t sp = 0, pc = 0;
-  bool operator==(const SyscallLine&) const = default;
-};
-// nullopt for "running", for "-1 sp pc" (blocked outside a system call) and for anything malformed.
-std::optional<SyscallLine> parse_syscall(std::string_view text);
-
-// The fields of /proc/PID/stat the poll needs: the state letter, the parent, the thread count.
-struct ProcStat {
-  char state = '?';
-  int64_t ppid = 0;
-  int64_t threads = 0;
-};
-// The command name (field 2) may hold spaces and parentheses: fields are counted after its last ')'.
-std::optional<ProcStat> parse_stat(std::string_view text);
-
-// The fields of /proc/PID/status the judgement needs.
-struct ProcStatus {
-  int64_t threads = -1;
-  uint64_t caught = 0;   // SigCgt: signals with a handler
-  uint64_t blocked = 0;  // SigBlk
-  uint64_t ignored = 0;  // SigIgn
-  int64_t voluntary_switches = -1;
-};
-// nullopt when Threads:, SigCgt:, SigBlk: or voluntary_ctxt_switches: is missing.
-std::optional<ProcStatus> parse_status(std::string_view text);
-
-// The signals the POSIX timers of /proc/PID/timers deliver ("signal: 14/..." of "notify: signal/..."), as a
-// SigCgt-style mask (bit sig - 1).
-uint64_t parse_timer_signals(std::string_view text);
 
 // ---- the rule: pure --------------------------------------------------------------------------------------------
 
-// The system call number of futex(2) for the architecture this CLI is built for (202 on x86_64, 98 on
-// aarch64): /proc/PID/syscall shows the task's own numbering, so a compat (32-bit) process never matches.
-extern const long futex_syscall;
 
 enum class Judgement {
   endless,           // the wait can never end: a deadlock
@@ -70,25 +34,6 @@ enum class Judgement {
 // that can run at all: a blocked signal cannot interrupt the wait, and a timer may deliver even SIGINT.
 Judgement judge_wait(const SyscallLine& call, const ProcStatus& status, uint64_t timer_signals);
 const char* judgement_words(Judgement judgement);  // "a timed wait", ...
-
-// ---- the report's `call` -----------------------------------------------------------------------------------------
-
-// One machine frame of the blocked stack, innermost first: the symbol that contains its pc ("" when unknown), the
-// names its module exports for that function (.dynsym, global or weak, default visibility), and, for the outermost
-// frame of a module, the exported names of the function the next frame out called to enter it (read from that
-// call instruction: a library that tail-calls away from its entry point, as libgomp's GOMP_parallel does at the
-// end of a region, leaves no frame of it).
-struct FrameSymbols {
-  std::string symbol{};
-  std::vector<std::string> exported{};
-  std::vector<std::string> entered{};
-};
-
-// The function the report names as the call: the innermost frame that is a catalogued call (shim/interpose.def's
-// FH_UNSAFE rows, under any of its names), else the innermost exported function that is not glibc's private
-// plumbing (names starting with "__", "_dl_" or "_IO_"; a frame's own names before the ones it was entered
-// through), else the innermost symbol, else "futex".
-std::string pick_call(const std::vector<FrameSymbols>& frames);
 
 // ---- what to do with a judged process ----------------------------------------------------------------------------
 

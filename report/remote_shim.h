@@ -1,0 +1,47 @@
+// The shim inside a watched process, read from outside: where its exported state lies, the state itself
+// (shim/remote.h), and its registry's slots written as raw-protocol `thread` and `held` lines.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "shim/core.h"
+#include "shim/remote.h"
+
+namespace fh::watchdog {
+
+// libforkhazard.so's own facts: where its forkhazard_remote_state lies relative to its load address.
+struct ShimFile {
+  bool usable = false;
+  uint64_t symbol = 0;      // st_value of forkhazard_remote_state
+  uint64_t first_page = 0;  // page of the PT_LOAD at file offset 0: load bias = that mapping's start - first_page
+  ino_t inode = 0;
+  std::string problem;      // why it is not usable
+};
+ShimFile read_shim_file(const std::string& path);
+
+// The load bias of the shim in process `pid` (its mapping at file offset 0, found by path or inode), or nullopt
+// when the process has not loaded it (a static program, one exec'd without LD_PRELOAD).
+std::optional<uint64_t> shim_bias(pid_t pid, const std::string& path, const ShimFile& shim, std::string* buffer);
+
+struct RemoteShim {
+  RemoteState remote;
+  ProcessState process;
+};
+// The shim state of `pid`; nullopt when it cannot be read, with *problem set when the shim is from another build.
+std::optional<RemoteShim> read_remote_shim(pid_t pid, uint64_t bias, const ShimFile& shim, std::string* problem);
+// The registry slots [0, slots_used) of a process (empty when they cannot be read).
+std::vector<ThreadSlot> read_slots(pid_t pid, const RemoteShim& shim);
+
+// ---- raw-protocol lines (shim/protocol.h) ---------------------------------------------------------------------
+
+// `thread` and `held` lines of one slot of process `pid`, as the shim's own report writes them
+// (shim/report.cpp write_thread): the held stack, then the mutexes whose lock words name the thread.
+std::string thread_lines(pid_t pid, const ThreadSlot& s, int tid, const char* relation);
+
+}  // namespace fh::watchdog
