@@ -1,6 +1,8 @@
-// The shim's core: thread registry, per-thread held-lock stacks, fork bookkeeping and the judgement of locks in
-// a forked child. It knows nothing of dlsym or interposition (wrappers.cpp tells it what happened), so tests
-// link it directly. Everything here is allocation-free; the fork and child paths are async-signal-safe.
+// The shim's core, its API: the thread registry and lifecycle (registry.cpp), each thread's records of locks and
+// semaphores (inline here: the hot paths), the judgements in a forked child (judge.cpp), the predictions
+// (predict.cpp) and the kernel queries they rest on (proc_self.cpp). It knows nothing of dlsym or interposition
+// (the wrappers tell it what happened), so tests link it directly. Everything here is allocation-free; the fork
+// and child paths are async-signal-safe.
 #pragma once
 
 #include <pthread.h>
