@@ -5,11 +5,12 @@ CXX      ?= g++
 CC       ?= gcc
 PREFIX   ?= /usr/local
 BUILD    := build
-WARN     := -Wall -Wextra
+# CI builds with warnings as errors (`.ci/run` sets CI=true): the tree stays warning-free.
+WARN     := -Wall -Wextra $(if $(filter true 1,$(CI)),-Werror)
 CXXFLAGS_COMMON := -std=c++20 -O2 -g $(WARN) -fPIC -I.
 # The shim lives inside other programs: no exceptions, no RTTI, nothing exported but the wrappers.
 SHIM_CXXFLAGS := $(CXXFLAGS_COMMON) -fno-exceptions -fno-rtti -fvisibility=hidden -fno-omit-frame-pointer \
-                 -ftls-model=initial-exec
+                 -ftls-model=initial-exec -fcf-protection=full
 CLI_CXXFLAGS  := $(CXXFLAGS_COMMON)
 # Examples are programs a user could have written: debug info, no inlining, so stacks name their functions.
 EX_CFLAGS     := -O0 -g -fno-omit-frame-pointer -pthread $(WARN)
@@ -21,8 +22,9 @@ EX_FORTIFY_CFLAGS := -O2 -D_FORTIFY_SOURCE=2 -g -fno-omit-frame-pointer -pthread
 DEB_PKGS := g++ make libcriterion-dev libdw-dev libcap2-bin libjemalloc2 libtcmalloc-minimal4/libtcmalloc-minimal4t64
 
 # The capture half of symbols/ goes into the shim; the symbolizing half (libdw) only into the CLI.
-SHIM_CORE_SRCS := $(filter-out shim/wrappers.cpp,$(wildcard shim/*.cpp)) symbols/capture.cpp symbols/modules.cpp
-SHIM_SRCS      := $(SHIM_CORE_SRCS) shim/wrappers.cpp shim/stubs.S
+SHIM_WRAPPER_SRCS := shim/init.cpp shim/lock_wrappers.cpp shim/process_wrappers.cpp shim/catalogue_wrappers.cpp
+SHIM_CORE_SRCS := $(filter-out $(SHIM_WRAPPER_SRCS),$(wildcard shim/*.cpp)) symbols/capture.cpp symbols/modules.cpp
+SHIM_SRCS      := $(SHIM_CORE_SRCS) $(SHIM_WRAPPER_SRCS) shim/stubs.S
 REPORT_SRCS    := $(filter-out report/main.cpp,$(wildcard report/*.cpp)) symbols/symbolize.cpp
 TEST_SRCS      := $(wildcard tests/*.cpp)
 EXAMPLE_SRCS   := $(wildcard examples/*.c examples/*.cpp)
@@ -64,7 +66,7 @@ $(BUILD)/shim-obj/%.o: %.cpp
 # The wrappers without frame pointers: a wrapper's fast path is then a few loads and a tail jump to libc's,
 # with nothing stored in front of the lock's atomic (shim/core.h, lock_taken). Nothing of ours walks frame
 # pointers (stacks are unwound by CFI), and glibc, which the wrappers forward to, keeps none either.
-$(BUILD)/shim-obj/shim/wrappers.o: SHIM_CXXFLAGS += -fomit-frame-pointer
+$(patsubst %.cpp,$(BUILD)/shim-obj/%.o,$(SHIM_WRAPPER_SRCS)): SHIM_CXXFLAGS += -fomit-frame-pointer
 
 $(BUILD)/shim-obj/%.o: %.S shim/interpose.def
 	@mkdir -p $(dir $@)
@@ -122,7 +124,7 @@ test: deps
 # `make test` of the committed tree (git archive HEAD) in a Debian 13 "trixie" chroot built once with debootstrap and
 # kept in DEB13_CACHE (DEB13_FRESH=1 rebuilds it); as root. The test extras: python3, node, libgomp (gcc), libc6-dbg.
 DEB13_CACHE  ?= /var/cache/forkhazard/trixie
-DEB13_MIRROR ?= http://deb.debian.org/debian
+DEB13_MIRROR ?=
 DEB13_PKGS   := $(subst libtcmalloc-minimal4/,,$(DEB_PKGS)) gcc python3 nodejs libc6-dbg
 .PHONY: test-debian13
 test-debian13:

@@ -2,6 +2,10 @@
 // nptl/semaphoreP.h): they tell who owns a lock even when the shim never saw it being taken.
 #pragma once
 
+#if !defined(__x86_64__)
+#error "forkhazard reads glibc's x86_64 lock layouts and keys sites by 48-bit addresses (README, Limits)"
+#endif
+
 #include <pthread.h>
 #include <semaphore.h>
 

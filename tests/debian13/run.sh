@@ -8,7 +8,17 @@ set -euo pipefail
 
 cache=${DEB13_CACHE:-/var/cache/forkhazard/trixie}
 pkgs=${DEB13_PKGS:-g++ make libcriterion-dev libdw-dev gcc python3 nodejs libc6-dbg}
-mirror=${DEB13_MIRROR:-http://deb.debian.org/debian}
+# The mirror: the one this machine's own apt sources use for Debian (deb822 .sources or sources.list), else the
+# project's default.
+apt_mirror() {
+  local uri
+  uri=$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i ~ /debian\/?$/ && $i !~ /security/) { print $i; exit } }' \
+          /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)
+  [ -n "$uri" ] || uri=$(awk '$1 == "deb" && $2 !~ /^\[/ && $2 ~ /debian\/?$/ && $2 !~ /security/ { print $2; exit }' \
+          /etc/apt/sources.list 2>/dev/null)
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+mirror=${DEB13_MIRROR:-$(apt_mirror)}
 root=$cache/root
 say() { echo "forkhazard: debian13: $*" >&2; }
 
