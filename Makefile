@@ -85,7 +85,10 @@ $(BUILD)/libforkhazard.so: $(SHIM_OBJS) $(BUILD)/exports.map
 	$(CC) -shared -o $@ $(SHIM_OBJS) -Wl,--version-script=$(BUILD)/exports.map -Wl,-z,now -Wl,-z,relro -Wl,--no-undefined \
 	  $(SHIM_LIBS)
 
-$(BUILD)/forkhazard: $(BUILD)/cli-obj/report/main.o $(REPORT_OBJS)
+# The CLI reads FORKHAZARD_OPTIONS with the shim's own allocation-free parser (one parser, one meaning).
+CLI_SHIM_OBJS := $(BUILD)/cli-obj/shim/options.o $(BUILD)/cli-obj/shim/safe_io.o
+
+$(BUILD)/forkhazard: $(BUILD)/cli-obj/report/main.o $(REPORT_OBJS) $(CLI_SHIM_OBJS)
 	$(CXX) -o $@ $^ $(CLI_LIBS)
 
 $(BUILD)/examples/%: examples/%.c
@@ -232,7 +235,7 @@ SAN_BUILD      := build-san
 SAN_CXX        ?= $(CXX)
 SAN_CXXFLAGS   := $(CXXFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 SAN_TESTS      := reader suppress golden sarif merge options catalogue symbolize phrases
-SAN_CLI_OBJS   := $(patsubst %.cpp,$(SAN_BUILD)/obj/%.o,$(REPORT_SRCS) report/main.cpp)
+SAN_CLI_OBJS   := $(patsubst %.cpp,$(SAN_BUILD)/obj/%.o,$(REPORT_SRCS) report/main.cpp shim/options.cpp shim/safe_io.cpp)
 # The options parser is sanitized in the runner; the rest of the shim core (the catalogue's table) is linked as
 # the ordinary build made it.
 SAN_SHIM_SRCS  := shim/options.cpp shim/safe_io.cpp

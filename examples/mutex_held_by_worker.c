@@ -3,10 +3,13 @@
 // The worker takes `table_lock` and parks while still holding it; the main thread forks at that instant. The
 // child has only the forking thread, so nothing can ever unlock `table_lock` there: its lock never returns.
 // Natively alarm(20) ends the child with SIGALRM; under forkhazard the child is reported and ends with 66.
+//
+//   mutex_held_by_worker [ALARM]      the child's alarm, in seconds (default 20)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -53,7 +56,8 @@ static void wait_and_print(pid_t pid) {
     printf("child %d exited with status %d\n", (int)pid, WEXITSTATUS(status));
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  unsigned alarm_seconds = argc > 1 ? (unsigned)atoi(argv[1]) : 20;
   pthread_t thread;
   if (pipe(park_pipe) != 0) {
     perror("pipe");
@@ -71,7 +75,7 @@ int main(void) {
     return 1;
   }
   if (pid == 0) {
-    alarm(20); // natively the lock below never returns
+    alarm(alarm_seconds); // natively the lock below never returns
     child_locks_the_mutex();
     _exit(0);
   }

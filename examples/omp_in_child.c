@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -39,7 +40,8 @@ static long ms_since(const struct timespec *start) {
   return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  unsigned alarm_seconds = argc > 1 ? (unsigned)atoi(argv[1]) : 5;  // the child's alarm
   printf("parent: sum %ld with %d threads\n", parent_sums(), TEAM);
   printf("ground-truth: expect=deadlock call=GOMP_parallel lock=0 owner_tid=-1\n");
   fflush(stdout);
@@ -51,7 +53,7 @@ int main(void) {
     return 1;
   }
   if (pid == 0) {
-    alarm(5); // natively the region below never ends
+    alarm(alarm_seconds); // natively the region below never ends
     long sum = child_sums();
     _exit(sum > 0 ? 0 : 1);
   }

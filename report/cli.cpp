@@ -24,6 +24,7 @@
 #include "report/suppress.h"
 #include "report/text.h"
 #include "report/watchdog.h"
+#include "shim/options.h"
 
 namespace fh {
 
@@ -384,18 +385,14 @@ std::optional<int> parse_command_line(const std::vector<std::string>& args, unsi
   return std::nullopt;
 }
 
-// suppressions=FILE of FORKHAZARD_OPTIONS in our own environment ("" when none): items are separated by ':'
-// and the last one counts, as the shim reads them (shim/options.cpp).
+// suppressions=FILE of FORKHAZARD_OPTIONS in our own environment ("" when none), read by the shim's own parser
+// (shim/options.cpp): the same items, the same "last one counts", the same limits. Its complaints about the
+// other items are the shim's to make, once the program starts.
 std::string suppressions_from_environment() {
-  const char* text = std::getenv("FORKHAZARD_OPTIONS");
-  std::string file;
-  for (std::string_view rest = text ? text : ""; !rest.empty();) {
-    size_t colon = rest.find(':');
-    std::string_view item = rest.substr(0, colon);
-    rest = colon == std::string_view::npos ? std::string_view() : rest.substr(colon + 1);
-    if (item.rfind("suppressions=", 0) == 0) file = std::string(item.substr(13));
-  }
-  return file;
+  Options options;
+  options_set_defaults(&options);
+  options_parse(std::getenv("FORKHAZARD_OPTIONS"), &options, -1);
+  return options.suppressions;
 }
 
 // Every suppressions file, read and parsed before anything runs; false after printing the one-line error.

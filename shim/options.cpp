@@ -10,7 +10,7 @@ Options g_options;
 namespace {
 
 // Finds `value` among the '|'-separated `choices`; returns its index or -1.
-int choice_index(const char* choices, const char* value, size_t n) {
+constexpr int choice_index(const char* choices, const char* value, size_t n) {
   int index = 0;
   const char* p = choices;
   while (true) {
@@ -26,6 +26,27 @@ int choice_index(const char* choices, const char* value, size_t n) {
     index++;
   }
 }
+
+// The choice enums of options.h, held to the table: a choice added or moved in options.def fails to compile here.
+constexpr size_t length(const char* s) { return *s == '\0' ? 0 : 1 + length(s + 1); }
+constexpr int index_of(const char* choices, const char* value) { return choice_index(choices, value, length(value)); }
+#define FH_OPTION_STRING(name, def, desc)
+#define FH_OPTION_CHOICE(name, def, choices, desc) [[maybe_unused]] constexpr const char* name##_choices = choices;
+#define FH_OPTION_INT(name, def, lo, hi, desc)
+#define FH_OPTION_BOOL(name, def, desc)
+#include "shim/options.def"
+#undef FH_OPTION_STRING
+#undef FH_OPTION_CHOICE
+#undef FH_OPTION_INT
+#undef FH_OPTION_BOOL
+static_assert(index_of(on_deadlock_choices, "exit") == on_deadlock_exit);
+static_assert(index_of(on_deadlock_choices, "abort") == on_deadlock_abort);
+static_assert(index_of(on_deadlock_choices, "continue") == on_deadlock_continue);
+static_assert(index_of(on_unsafe_choices, "report") == on_unsafe_report);
+static_assert(index_of(on_unsafe_choices, "exit") == on_unsafe_exit);
+static_assert(index_of(on_unsafe_choices, "abort") == on_unsafe_abort);
+static_assert(index_of(mode_choices, "posix") == mode_posix);
+static_assert(index_of(mode_choices, "glibc") == mode_glibc);
 
 bool key_is(const char* key, size_t n, const char* name) {
   size_t i = 0;

@@ -1,6 +1,8 @@
 // Unit tests of the shim core (held-lock bookkeeping, registry, fork snapshot, lock judgement), linked
 // directly: no LD_PRELOAD, no wrappers. Criterion runs each test in its own process.
 #include <criterion/criterion.h>
+
+#include <cstdio>
 #include <pthread.h>
 #include <semaphore.h>
 #include <sys/wait.h>
@@ -12,6 +14,14 @@
 #include "shim/glibc_locks.h"
 
 using namespace fh;
+
+
+// In a forked child: whether a check failed, saying which on stderr (the child's exit status only counts them).
+#define FAILED_IF(bad) failed_at(__FILE__, __LINE__, static_cast<bool>(bad))
+inline int failed_at(const char* file, int line, bool bad) {
+  if (bad) std::fprintf(stderr, "%s:%d: check failed in the forked child\n", file, line);
+  return bad ? 1 : 0;
+}
 
 namespace {
 
@@ -273,24 +283,24 @@ Test(core, child_judges_locks_of_vanished_thread) {
   fork_with_holder([]() {
     int failed = 0;
     int owner = 0;
-    failed += !g_process.forked_child;
-    failed += !g_process.restricted;
-    failed += !core::mutex_blocks_forever(&g_worker_mutex, &owner);
-    failed += owner != g_worker_tid;
+    failed += FAILED_IF(!g_process.forked_child);
+    failed += FAILED_IF(!g_process.restricted);
+    failed += FAILED_IF(!core::mutex_blocks_forever(&g_worker_mutex, &owner));
+    failed += FAILED_IF(owner != g_worker_tid);
     LockType how;
     bool interrupt_only;
-    failed += !core::rwlock_blocks_forever(&g_worker_rwlock, false, &owner, &how, &interrupt_only);
-    failed += how != LockType::rwlock_write;
-    failed += core::rwlock_blocks_forever(&g_reader_rwlock, false, &owner, &how, &interrupt_only);  // reading still works
-    failed += !core::rwlock_blocks_forever(&g_reader_rwlock, true, &owner, &how, &interrupt_only);  // writing never will
-    failed += how != LockType::rwlock_read || owner != g_worker_tid;
+    failed += FAILED_IF(!core::rwlock_blocks_forever(&g_worker_rwlock, false, &owner, &how, &interrupt_only));
+    failed += FAILED_IF(how != LockType::rwlock_write);
+    failed += FAILED_IF(core::rwlock_blocks_forever(&g_reader_rwlock, false, &owner, &how, &interrupt_only));  // reading still works
+    failed += FAILED_IF(!core::rwlock_blocks_forever(&g_reader_rwlock, true, &owner, &how, &interrupt_only));  // writing never will
+    failed += FAILED_IF(how != LockType::rwlock_read || owner != g_worker_tid);
     core::Relation r;
     const ThreadSlot* s = core::find_thread(g_worker_tid, &r);
-    failed += s == nullptr || r != core::Relation::vanished;
+    failed += FAILED_IF(s == nullptr || r != core::Relation::vanished);
     if (s != nullptr) {
       const HeldLock* h = core::find_held(s, &g_worker_mutex, false);
-      failed += h == nullptr || h->pcs[0] != 0x5151;
-      failed += s->name[0] != 'h';
+      failed += FAILED_IF(h == nullptr || h->pcs[0] != 0x5151);
+      failed += FAILED_IF(s->name[0] != 'h');
     }
     return failed;
   });
@@ -320,9 +330,9 @@ Test(core, waiting_readers_of_a_write_phase_do_not_block_a_writer) {
     LockType how;
     bool interrupt_only;
     rw.__data.__readers = (1u << glibc::rwlock_reader_shift);  // one reader in a read phase: it holds the lock
-    failed += !core::rwlock_blocks_forever(&rw, true, &owner, &how, &interrupt_only);
+    failed += FAILED_IF(!core::rwlock_blocks_forever(&rw, true, &owner, &how, &interrupt_only));
     rw.__data.__readers = (1u << glibc::rwlock_reader_shift) | glibc::rwlock_wrphase_bit;  // write phase, waiting
-    failed += core::rwlock_blocks_forever(&rw, true, &owner, &how, &interrupt_only);
+    failed += FAILED_IF(core::rwlock_blocks_forever(&rw, true, &owner, &how, &interrupt_only));
     return failed;
   });
 }
@@ -338,10 +348,10 @@ Test(core, child_judges_locks_of_forking_thread) {
   parent_tid = tls.tid;
   fork_with_holder([]() {
     int failed = 0, owner = 0;
-    failed += !core::mutex_blocks_forever(&recursive, &owner);
-    failed += owner != parent_tid;
+    failed += FAILED_IF(!core::mutex_blocks_forever(&recursive, &owner));
+    failed += FAILED_IF(owner != parent_tid);
     core::Relation r;
-    failed += core::find_thread(parent_tid, &r) != tls.slot || r != core::Relation::forker;
+    failed += FAILED_IF(core::find_thread(parent_tid, &r) != tls.slot || r != core::Relation::forker);
     return failed;
   });
 }
@@ -355,10 +365,10 @@ Test(core, child_does_not_judge_free_or_shared_locks) {
   pthread_mutex_init(&shared, &attr);
   fork_with_holder([]() {
     int failed = 0, owner = 0;
-    failed += core::mutex_blocks_forever(&free_mutex, &owner);
+    failed += FAILED_IF(core::mutex_blocks_forever(&free_mutex, &owner));
     // Pretend a vanished thread holds the shared one: still never judged.
     shared.__data.__owner = g_worker_tid;
-    failed += core::mutex_blocks_forever(&shared, &owner);
+    failed += FAILED_IF(core::mutex_blocks_forever(&shared, &owner));
     return failed;
   });
 }
@@ -375,10 +385,10 @@ Test(core, private_robust_mutex_is_judged) {
     int owner = 0, failed = 0;
     robust.__data.__owner = g_worker_tid;
     robust.__data.__lock = g_worker_tid;
-    failed += !core::mutex_blocks_forever(&robust, &owner);
+    failed += FAILED_IF(!core::mutex_blocks_forever(&robust, &owner));
     // Its owner exited before the fork: the kernel marked the word and the lock returns EOWNERDEAD at once.
     robust.__data.__lock = g_worker_tid | glibc::futex_owner_died;
-    failed += core::mutex_blocks_forever(&robust, &owner);
+    failed += FAILED_IF(core::mutex_blocks_forever(&robust, &owner));
     return failed;
   });
 }
@@ -397,7 +407,7 @@ Test(core, priority_inheriting_mutex_is_not_judged) {
     int owner = 0, failed = 0;
     pi.__data.__owner = g_worker_tid;
     pi.__data.__lock = g_worker_tid;
-    failed += core::mutex_blocks_forever(&pi, &owner);
+    failed += FAILED_IF(core::mutex_blocks_forever(&pi, &owner));
     return failed;
   });
 }

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -67,8 +68,9 @@ std::string temp_dir() {
 }
 
 void remove_tree(const std::string& dir) {
-  std::string cmd = "rm -rf '" + dir + "'";
-  cr_expect_eq(std::system(cmd.c_str()), 0);
+  std::error_code error;
+  std::filesystem::remove_all(dir, error);
+  cr_expect(!error, "cannot remove %s: %s", dir.c_str(), error.message().c_str());
 }
 
 // "line N: expected [..], got [..]" for the first line that differs, or "" when equal.

@@ -24,6 +24,14 @@
 
 using namespace fh;
 
+
+// In a forked child: whether a check failed, saying which on stderr (the child's exit status only counts them).
+#define FAILED_IF(bad) failed_at(__FILE__, __LINE__, static_cast<bool>(bad))
+inline int failed_at(const char* file, int line, bool bad) {
+  if (bad) std::fprintf(stderr, "%s:%d: check failed in the forked child\n", file, line);
+  return bad ? 1 : 0;
+}
+
 namespace {
 
 void init_policy() {
@@ -105,31 +113,31 @@ Test(policy, caught_signals_reads_the_dispositions) {
 Test(policy, semaphore_verdict_reads_the_semaphore_threads_and_handlers) {
   in_child([]() {
     int failed = 0;
-    failed += core::kernel_thread_count() != 1;  // the forked child has one thread
+    failed += FAILED_IF(core::kernel_thread_count() != 1);  // the forked child has one thread
     sem_t zero, one, shared;
     sem_init(&zero, 0, 0);
     sem_init(&one, 0, 1);
     sem_init(&shared, 1, 0);
     bool interrupt_only = true;
     // The child of a single-threaded fork has no fork hazard: nothing is judged there.
-    failed += g_process.restricted;
-    failed += core::semaphore_blocks_forever(&zero, &interrupt_only);
+    failed += FAILED_IF(g_process.restricted);
+    failed += FAILED_IF(core::semaphore_blocks_forever(&zero, &interrupt_only));
     g_process.restricted = true;  // as in the child of a multithreaded fork
-    failed += !core::semaphore_blocks_forever(&zero, &interrupt_only) || interrupt_only;
+    failed += FAILED_IF(!core::semaphore_blocks_forever(&zero, &interrupt_only) || interrupt_only);
     g_process.vm_peers = 1;  // a clone(CLONE_VM) peer could post it
-    failed += core::semaphore_blocks_forever(&zero, &interrupt_only);
+    failed += FAILED_IF(core::semaphore_blocks_forever(&zero, &interrupt_only));
     g_process.vm_peers = 0;
-    failed += core::semaphore_blocks_forever(&one, &interrupt_only);
-    failed += core::semaphore_blocks_forever(&shared, &interrupt_only);  // another process may post it
+    failed += FAILED_IF(core::semaphore_blocks_forever(&one, &interrupt_only));
+    failed += FAILED_IF(core::semaphore_blocks_forever(&shared, &interrupt_only));  // another process may post it
     signal(SIGINT, on_signal);
     // endless unless a SIGINT comes: reported, never acted on
-    failed += !core::semaphore_blocks_forever(&zero, &interrupt_only) || !interrupt_only;
+    failed += FAILED_IF(!core::semaphore_blocks_forever(&zero, &interrupt_only) || !interrupt_only);
     signal(SIGINT, SIG_DFL);
     signal(SIGHUP, on_signal);
-    failed += core::semaphore_blocks_forever(&zero, &interrupt_only);  // a supervisor's SIGHUP handler may post it
+    failed += FAILED_IF(core::semaphore_blocks_forever(&zero, &interrupt_only));  // a supervisor's SIGHUP handler may post it
     signal(SIGHUP, SIG_DFL);
     signal(SIGUSR1, on_signal);
-    failed += core::semaphore_blocks_forever(&zero, &interrupt_only);  // a peer's SIGUSR1 handler may post it
+    failed += FAILED_IF(core::semaphore_blocks_forever(&zero, &interrupt_only));  // a peer's SIGUSR1 handler may post it
     return failed;
   });
 }
@@ -153,10 +161,10 @@ Test(policy, semaphore_taker_explains) {
   in_child([]() {
     int failed = 0;
     const ThreadSlot* taker = core::vanished_took_semaphore(&g_sem);
-    failed += taker == nullptr || taker->tid != g_worker_tid;
+    failed += FAILED_IF(taker == nullptr || taker->tid != g_worker_tid);
     const SemTake* take = taker != nullptr ? core::find_sem_take(taker, &g_sem) : nullptr;
-    failed += take == nullptr || take->pc != 0x7777;
-    failed += core::vanished_took_semaphore(&g_posted_sem) != nullptr;
+    failed += FAILED_IF(take == nullptr || take->pc != 0x7777);
+    failed += FAILED_IF(core::vanished_took_semaphore(&g_posted_sem) != nullptr);
     return failed;
   });
 }
@@ -240,17 +248,17 @@ Test(policy, prediction_rules) {
   core::lock_released(&g_unused, LockFamily::mutex);
   in_child([]() {
     int failed = 0;
-    failed += !g_process.restricted;
+    failed += FAILED_IF(!g_process.restricted);
     const RecentLock* used = nullptr;
     const ThreadSlot* user = core::predict_hang(&g_used, true, &used);
-    failed += user == nullptr || user->tid != g_worker_tid || used == nullptr || used->pc != 0x5150;
-    failed += core::predict_hang(&g_used, true, &used) != nullptr;  // once per lock per process
+    failed += FAILED_IF(user == nullptr || user->tid != g_worker_tid || used == nullptr || used->pc != 0x5150);
+    failed += FAILED_IF(core::predict_hang(&g_used, true, &used) != nullptr);  // once per lock per process
     core::lock_reinitialised(&g_reinit);
-    failed += core::predict_hang(&g_reinit, true, &used) != nullptr;
-    failed += core::predict_hang(&g_protected, true, &used) != nullptr;
-    failed += core::predict_hang(&g_unused, true, &used) != nullptr;
-    failed += core::predict_hang(&g_read_used, false, &used) != nullptr;  // readers never block readers
-    failed += core::predict_hang(&g_read_used, true, &used) == nullptr;   // a reader blocks a writer
+    failed += FAILED_IF(core::predict_hang(&g_reinit, true, &used) != nullptr);
+    failed += FAILED_IF(core::predict_hang(&g_protected, true, &used) != nullptr);
+    failed += FAILED_IF(core::predict_hang(&g_unused, true, &used) != nullptr);
+    failed += FAILED_IF(core::predict_hang(&g_read_used, false, &used) != nullptr);  // readers never block readers
+    failed += FAILED_IF(core::predict_hang(&g_read_used, true, &used) == nullptr);  // a reader blocks a writer
     return failed;
   });
 }
@@ -276,14 +284,14 @@ Test(policy, cond_wait_verdict_reads_the_condvar_threads_and_handlers) {
     pthread_condattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
     pthread_cond_init(&shared, &attr);
     bool interrupt_only = true;
-    failed += core::cond_wait_blocks_forever(&priv, &interrupt_only);  // a single-threaded fork's child: never
+    failed += FAILED_IF(core::cond_wait_blocks_forever(&priv, &interrupt_only));  // a single-threaded fork's child: never
     g_process.restricted = true;                                        // as in a multithreaded fork's child
-    failed += !core::cond_wait_blocks_forever(&priv, &interrupt_only) || interrupt_only;
-    failed += core::cond_wait_blocks_forever(&shared, &interrupt_only);  // another process may signal it
+    failed += FAILED_IF(!core::cond_wait_blocks_forever(&priv, &interrupt_only) || interrupt_only);
+    failed += FAILED_IF(core::cond_wait_blocks_forever(&shared, &interrupt_only));  // another process may signal it
     signal(SIGINT, on_signal);
-    failed += !core::cond_wait_blocks_forever(&priv, &interrupt_only) || !interrupt_only;  // unless interrupted
+    failed += FAILED_IF(!core::cond_wait_blocks_forever(&priv, &interrupt_only) || !interrupt_only);  // unless interrupted
     signal(SIGCHLD, on_signal);
-    failed += core::cond_wait_blocks_forever(&priv, &interrupt_only);    // a child's exit runs a handler that might
+    failed += FAILED_IF(core::cond_wait_blocks_forever(&priv, &interrupt_only));  // a child's exit runs a handler that might
     return failed;
   });
 }
@@ -323,9 +331,9 @@ Test(policy, unknown_glibc_judges_no_lock_word) {
   });
   in_child([]() {
     int owner = 0, failed = 0;
-    failed += !core::mutex_blocks_forever(&g_used, &owner);
+    failed += FAILED_IF(!core::mutex_blocks_forever(&g_used, &owner));
     glibc_facts::g_facts = glibc_facts::facts_for({2, 99});
-    failed += core::mutex_blocks_forever(&g_used, &owner);
+    failed += FAILED_IF(core::mutex_blocks_forever(&g_used, &owner));
     return failed;
   });
 }

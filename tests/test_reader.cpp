@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -413,8 +414,9 @@ Test(reader, directory_reads_regular_files_in_order) {
   fh::read_raw_path(dir + "/nope", missing);
   cr_assert_eq(missing.errors.size(), 1u);
   cr_expect(missing.errors[0].find("/nope: cannot open") != std::string::npos, "%s", missing.errors[0].c_str());
-  std::string cmd = "rm -rf '" + dir + "'";
-  cr_expect_eq(std::system(cmd.c_str()), 0);
+  std::error_code error;
+  std::filesystem::remove_all(dir, error);
+  cr_expect(!error, "cannot remove %s: %s", dir.c_str(), error.message().c_str());
 }
 
 Test(reader, json_of_a_parsed_report) {
@@ -613,8 +615,9 @@ Test(reader, cli_report_exit_codes_and_json, .init = cr_redirect_stderr) {
   cr_expect_eq(call_cli({"report", dir + "/clean.raw", dir + "/bad.raw"}), 1);
   cr_expect_eq(call_cli({"report", dir + "/bad.raw", dir + "/hazard.raw"}), fh::exit_hazard,
                "a hazard outweighs a bad file");
-  std::string cmd = "rm -rf '" + dir + "'";
-  cr_expect_eq(std::system(cmd.c_str()), 0);
+  std::error_code error;
+  std::filesystem::remove_all(dir, error);
+  cr_expect(!error, "cannot remove %s: %s", dir.c_str(), error.message().c_str());
 }
 
 Test(reader, parses_an_unsafe_call_block) {

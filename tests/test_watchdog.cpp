@@ -366,13 +366,10 @@ bool names_pid(const Json& hazard, long long pid) {
   return false;
 }
 
-// The judgement bound: a judged child ends within 4 s of blocking (it blocks right after fork), below the
-// alarm(5) that ends an unjudged popen_race child. On an idle machine it is ~420 ms (two 200 ms polls); 2 s was
-// exceeded once with `make test` beside a stress run on 2 cores.
-constexpr long kEndedWithinMs = 4000;
 
 // One child, judged by the watchdog: a futex deadlock naming `call`, `culprit` on its stack, the child ended with
-// 66 within the bound. Returns the hazard.
+// 66 (by the watchdog, before its own alarm would have ended it with SIGALRM: the order of events, not a clock).
+// Returns the hazard.
 const Json& expect_judged_child(const Run& run, const char* call, const char* culprit) {
   cr_assert_eq(run.truth.expect, "deadlock", "ground truth expects %s", run.truth.expect.c_str());
   cr_assert_eq(run.result.exit_code, e2e::kHazardExit, "exit status %d, expected %d; stdout:\n%s\nstderr:\n%s",
@@ -380,8 +377,6 @@ const Json& expect_judged_child(const Run& run, const char* call, const char* cu
   std::vector<ChildEnd> ends = child_ends(run.out);
   cr_assert_eq(ends.size(), 1u, "the example printed %zu child lines:\n%s", ends.size(), run.out.c_str());
   cr_assert(ends[0].exited && ends[0].code == e2e::kHazardExit, "the child did not exit 66:\n%s", run.out.c_str());
-  cr_assert(ends[0].ms >= 0 && ends[0].ms <= kEndedWithinMs, "the child ended %ld ms after fork (bound %ld ms)",
-            ends[0].ms, kEndedWithinMs);
   std::vector<const Json*> deadlocks = futex_deadlocks(run);
   cr_assert_eq(deadlocks.size(), 1u, "%zu futex deadlocks, expected 1; stderr:\n%s", deadlocks.size(),
                run.err.c_str());
@@ -457,7 +452,6 @@ Test(watchdog_e2e, popen_race, .timeout = 60) {
   for (const ChildEnd& end : ends) {
     cr_assert(end.exited && end.code == e2e::kHazardExit, "child %lld did not exit 0 or 66 (a hang?):\n%s", end.pid,
               run.out.c_str());
-    cr_assert(end.ms <= kEndedWithinMs, "child %lld ended %ld ms after fork", end.pid, end.ms);
     bool reported = false;
     for (const Json* hazard : deadlocks) reported = reported || names_pid(*hazard, end.pid);
     cr_assert(reported, "child %lld exited 66 without a futex deadlock report; stderr:\n%s", end.pid,
@@ -545,9 +539,9 @@ Test(watchdog_e2e, timed_wait_is_left_alone, .timeout = 60) {
   e2e::passed();
 }
 
-// --watchdog=off: the child hangs as natively, until the example's alarm(5).
+// --watchdog=off: the child hangs as natively, until the example's alarm (2 s here).
 Test(watchdog_e2e, off_leaves_the_child_hanging, .timeout = 60) {
-  Run run = run_under_cli({"--watchdog=off"}, {"build/examples/omp_in_child"});
+  Run run = run_under_cli({"--watchdog=off"}, {"build/examples/omp_in_child", "2"});
   std::vector<ChildEnd> ends = child_ends(run.out);
   cr_assert(ends.size() == 1 && !ends[0].exited && ends[0].code == SIGALRM,
             "the child did not hang until its alarm:\n%s", run.out.c_str());
@@ -565,9 +559,9 @@ Test(watchdog_e2e, on_deadlock_abort, .timeout = 60) {
   e2e::passed();
 }
 
-// on_deadlock=continue: reported once, left hanging until the example's alarm(5).
+// on_deadlock=continue: reported once, left hanging until the example's alarm (3 s here).
 Test(watchdog_e2e, on_deadlock_continue, .timeout = 60) {
-  Run run = run_under_cli({}, {"build/examples/omp_in_child"}, {"FORKHAZARD_OPTIONS=on_deadlock=continue"});
+  Run run = run_under_cli({}, {"build/examples/omp_in_child", "3"}, {"FORKHAZARD_OPTIONS=on_deadlock=continue"});
   std::vector<ChildEnd> ends = child_ends(run.out);
   cr_assert(ends.size() == 1 && !ends[0].exited && ends[0].code == SIGALRM,
             "the child did not hang until its alarm:\n%s", run.out.c_str());
@@ -654,7 +648,6 @@ Test(watchdog_e2e, ptrace_refused, .timeout = 60) {
   std::vector<ChildEnd> ends = child_ends(out);
   cr_assert(ends.size() == 1 && !ends[0].exited && ends[0].code == SIGKILL, "the child was not killed:\n%s",
             out.c_str());
-  cr_assert(ends[0].ms <= kEndedWithinMs, "the child ended %ld ms after fork", ends[0].ms);
   std::string says = "forkhazard: cannot attach to " + std::to_string(ends[0].pid) + " to take its stack";
   cr_assert(e2e::contains(err, says), "stderr does not say ptrace was refused:\n%s", err.c_str());
   cr_assert_eq(err.find("cannot attach to"), err.rfind("cannot attach to"), "said more than once:\n%s", err.c_str());
@@ -673,7 +666,7 @@ Test(watchdog_e2e, ptrace_refused, .timeout = 60) {
 // the blocked one's memory: it says so once and judges nothing ("don't know" is never "no"). It once took the
 // refusal for "no process shares it". The child hangs until its own alarm, as natively.
 Test(watchdog_e2e, kcmp_refused_judges_nothing, .timeout = 60) {
-  RefusedRun r = run_cli_refusing(__NR_kcmp, {"build/examples/omp_in_child"});
+  RefusedRun r = run_cli_refusing(__NR_kcmp, {"build/examples/omp_in_child", "2"});
   std::vector<ChildEnd> ends = child_ends(r.out);
   cr_assert(ends.size() == 1 && !ends[0].exited && ends[0].code == SIGALRM,
             "the child was not left to its alarm:\n%s\nstderr:\n%s", r.out.c_str(), r.err.c_str());
