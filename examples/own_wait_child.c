@@ -1,13 +1,14 @@
-// Expect: no error — the child of a multithreaded program waits for good on its own new object, by design.
+// Expect: no error — a forked child waits for good on its own new object, by design, until its parent ends it.
 //
-//   own_wait_child cond|sem
+//   own_wait_child cond|sem [single]
 //
-// A worker thread parks reading a pipe (it touches no lock). main forks a child that makes a brand-new condition
-// variable (cond) or semaphore (sem) and waits on it with no timeout and no handler: it is meant to wait until its
-// parent ends it, as a process pool's idle member does. The parent, having seen it blocked (/proc/PID/syscall),
-// sends SIGTERM. Natively the child dies of SIGTERM and the program exits 0. The wait can never end by itself,
-// but nothing a vanished thread held, used or waited on is in it: not a fork hazard (at most a note), never
-// ended.
+// A worker thread parks reading a pipe (it touches no lock); with `single` there is no worker, the program stays
+// single-threaded. main forks a child that makes a brand-new condition variable (cond) or semaphore (sem) and
+// waits on it with no timeout and no handler: it is meant to wait until its parent ends it, as a process pool's
+// idle member or a helper does. The parent, having seen it blocked (/proc/PID/syscall) long enough for a watchdog
+// to look, sends SIGTERM. Natively the child dies of SIGTERM and the program exits 0. The wait can never end by
+// itself, but it is no fork hazard: after a multithreaded fork nothing a vanished thread held, used or waited on
+// is in it (at most a note), and after a single-threaded fork nothing vanished at all. Never an error, never ended.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -63,15 +64,16 @@ static int blocked_in_futex(pid_t pid) {
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "cond";
   int use_sem = strcmp(mode, "sem") == 0;
-  if (!use_sem && strcmp(mode, "cond") != 0) {
-    fprintf(stderr, "usage: %s cond|sem\n", argv[0]);
+  int single = argc > 2 && strcmp(argv[2], "single") == 0;
+  if ((!use_sem && strcmp(mode, "cond") != 0) || (argc > 2 && !single)) {
+    fprintf(stderr, "usage: %s cond|sem [single]\n", argv[0]);
     return 2;
   }
-  printf("ground-truth: expect=none mode=%s\n", mode);
+  printf("ground-truth: expect=none mode=%s%s\n", mode, single ? " single" : "");
   fflush(stdout);
   if (pipe(park_pipe) != 0) return 1;
   pthread_t t;
-  pthread_create(&t, NULL, worker, NULL);
+  if (!single) pthread_create(&t, NULL, worker, NULL);
   pid_t pid = fork();
   if (pid < 0) {
     perror("fork");
@@ -99,7 +101,7 @@ int main(int argc, char **argv) {
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   close(park_pipe[1]);
-  pthread_join(t, NULL);
+  if (!single) pthread_join(t, NULL);
   if (WIFSIGNALED(status))
     printf("child %d killed by signal %d (%s)\n", (int)pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
   else

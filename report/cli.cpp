@@ -33,15 +33,6 @@ namespace {
 // The commands an option of cli_options.def belongs to.
 enum CommandBits : unsigned { cmd_run = 1u << 0, cmd_report = 1u << 1 };
 
-// Index of `value` among the '|'-separated `choices`, or -1.
-constexpr int choice_index(std::string_view choices, std::string_view value) {
-  for (int index = 0;; ++index) {
-    size_t bar = choices.find('|');
-    if (choices.substr(0, bar) == value) return index;
-    if (bar == std::string_view::npos) return -1;
-    choices.remove_prefix(bar + 1);
-  }
-}
 
 struct CliOptions {
 #define FH_CLI_PATH(name, flag, placeholder, commands, desc) std::string name;

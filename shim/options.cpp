@@ -9,27 +9,7 @@ Options g_options;
 
 namespace {
 
-// Finds `value` among the '|'-separated `choices`; returns its index or -1.
-constexpr int choice_index(const char* choices, const char* value, size_t n) {
-  int index = 0;
-  const char* p = choices;
-  while (true) {
-    const char* end = p;
-    while (*end != '\0' && *end != '|') end++;
-    if (static_cast<size_t>(end - p) == n) {
-      size_t i = 0;
-      while (i < n && p[i] == value[i]) i++;
-      if (i == n) return index;
-    }
-    if (*end == '\0') return -1;
-    p = end + 1;
-    index++;
-  }
-}
-
 // The choice enums of options.h, held to the table: a choice added or moved in options.def fails to compile here.
-constexpr size_t length(const char* s) { return *s == '\0' ? 0 : 1 + length(s + 1); }
-constexpr int index_of(const char* choices, const char* value) { return choice_index(choices, value, length(value)); }
 #define FH_OPTION_STRING(name, def, desc)
 #define FH_OPTION_CHOICE(name, def, choices, desc) [[maybe_unused]] constexpr const char* name##_choices = choices;
 #define FH_OPTION_INT(name, def, lo, hi, desc)
@@ -39,14 +19,14 @@ constexpr int index_of(const char* choices, const char* value) { return choice_i
 #undef FH_OPTION_CHOICE
 #undef FH_OPTION_INT
 #undef FH_OPTION_BOOL
-static_assert(index_of(on_deadlock_choices, "exit") == on_deadlock_exit);
-static_assert(index_of(on_deadlock_choices, "abort") == on_deadlock_abort);
-static_assert(index_of(on_deadlock_choices, "continue") == on_deadlock_continue);
-static_assert(index_of(on_unsafe_choices, "report") == on_unsafe_report);
-static_assert(index_of(on_unsafe_choices, "exit") == on_unsafe_exit);
-static_assert(index_of(on_unsafe_choices, "abort") == on_unsafe_abort);
-static_assert(index_of(mode_choices, "posix") == mode_posix);
-static_assert(index_of(mode_choices, "glibc") == mode_glibc);
+static_assert(choice_index(on_deadlock_choices, "exit") == on_deadlock_exit);
+static_assert(choice_index(on_deadlock_choices, "abort") == on_deadlock_abort);
+static_assert(choice_index(on_deadlock_choices, "continue") == on_deadlock_continue);
+static_assert(choice_index(on_unsafe_choices, "report") == on_unsafe_report);
+static_assert(choice_index(on_unsafe_choices, "exit") == on_unsafe_exit);
+static_assert(choice_index(on_unsafe_choices, "abort") == on_unsafe_abort);
+static_assert(choice_index(mode_choices, "posix") == mode_posix);
+static_assert(choice_index(mode_choices, "glibc") == mode_glibc);
 
 bool key_is(const char* key, size_t n, const char* name) {
   size_t i = 0;
@@ -74,7 +54,7 @@ bool set_option(Options* o, const char* key, size_t klen, const char* val, size_
   }
 #define FH_OPTION_CHOICE(name, def, choices, desc)                                                   \
   if (key_is(key, klen, #name)) {                                                                    \
-    int index = choice_index(choices, val, vlen);                                                    \
+    int index = choice_index(choices, std::string_view(val, vlen));                                                    \
     if (index < 0) {                                                                                 \
       complain(fd, "bad value for " #name ":", val, vlen, " (expected " choices "; default kept)");  \
       return false;                                                                                  \
@@ -94,7 +74,7 @@ bool set_option(Options* o, const char* key, size_t klen, const char* val, size_
   }
 #define FH_OPTION_BOOL(name, def, desc)                                                              \
   if (key_is(key, klen, #name)) {                                                                    \
-    int index = choice_index("0|1|false|true|no|yes", val, vlen);                                    \
+    int index = choice_index("0|1|false|true|no|yes", std::string_view(val, vlen));                                    \
     if (index < 0) {                                                                                 \
       complain(fd, "bad value for " #name ":", val, vlen, " (expected 0 or 1; default kept)");       \
       return false;                                                                                  \
@@ -117,7 +97,7 @@ bool set_option(Options* o, const char* key, size_t klen, const char* val, size_
 
 void options_set_defaults(Options* o) {
 #define FH_OPTION_STRING(name, def, desc) safe_strcpy(o->name, def, sizeof o->name);
-#define FH_OPTION_CHOICE(name, def, choices, desc) o->name = choice_index(choices, def, sizeof(def) - 1);
+#define FH_OPTION_CHOICE(name, def, choices, desc) o->name = choice_index(choices, def);
 #define FH_OPTION_INT(name, def, lo, hi, desc) o->name = def;
 #define FH_OPTION_BOOL(name, def, desc) o->name = def;
 #include "shim/options.def"

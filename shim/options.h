@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string_view>
 
 namespace fh {
 
@@ -21,6 +22,17 @@ struct Options {
 enum OnDeadlock { on_deadlock_exit = 0, on_deadlock_abort = 1, on_deadlock_continue = 2 };
 enum OnUnsafe { on_unsafe_report = 0, on_unsafe_exit = 1, on_unsafe_abort = 2 };
 enum Mode { mode_posix = 0, mode_glibc = 1 };
+
+// Index of `value` among the '|'-separated `choices` ("exit|abort|continue"), or -1: the shim's parser, the
+// CLI's and the compile-time checks of the choice enums all use this one.
+constexpr int choice_index(std::string_view choices, std::string_view value) {
+  for (int index = 0;; ++index) {
+    size_t bar = choices.find('|');
+    if (choices.substr(0, bar) == value) return index;
+    if (bar == std::string_view::npos) return -1;
+    choices.remove_prefix(bar + 1);
+  }
+}
 
 void options_set_defaults(Options* o);
 

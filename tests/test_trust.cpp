@@ -47,7 +47,7 @@ Test(no_false_kill, woken_condvar_waiter, .timeout = 60) {
 // 2. The helper of a single-threaded program, parked until its parent's SIGTERM: no thread vanished, no fork
 // hazard. It was ended with 66 as a deadlock.
 void expect_helper_left_alone(const char* mode) {
-  Run run = run_watched("single_threaded_helper", {"build/examples/single_threaded_helper", mode}, {});
+  Run run = run_watched("own_wait_child", {"build/examples/own_wait_child", mode, "single"}, {});
   expect_child_and_status(run, false, SIGTERM, 0);
   cr_assert_eq(hazards_of(run).size(), 0u, "%s: hazards reported; stderr:\n%s", mode, run.err.c_str());
   passed();
