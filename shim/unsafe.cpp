@@ -31,17 +31,10 @@ const char* unsafe_class_name(UnsafeClass c) {
 
 const char* family_name(Family f) {
   switch (f) {
-    case Family::none: return "none";
-    case Family::env: return "env";
-    case Family::tz: return "tz";
-    case Family::random: return "random";
-    case Family::loader: return "loader";
-    case Family::locale: return "locale";
-    case Family::syslog: return "syslog";
-    case Family::nss: return "nss";
-    case Family::iconv: return "iconv";
-    case Family::gettext: return "gettext";
-    case Family::popen: return "popen";
+#define FH_FAMILY(name, lock) \
+  case Family::name: return #name;
+#include "shim/families.def"
+#undef FH_FAMILY
   }
   return "?";
 }

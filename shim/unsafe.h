@@ -12,9 +12,17 @@ namespace fh {
 enum class UnsafeClass : uint8_t { hang_prone, non_portable, vanished_thread };
 const char* unsafe_class_name(UnsafeClass c);
 
-// The glibc lock a hang-prone call takes (interpose.def's family column).
-enum class Family : uint8_t { none, env, tz, random, loader, locale, syslog, nss, iconv, gettext, popen };
-inline constexpr size_t family_count = 11;
+// The glibc lock a hang-prone call takes (interpose.def's family column; the families: shim/families.def).
+enum class Family : uint8_t {
+#define FH_FAMILY(name, lock) name,
+#include "shim/families.def"
+#undef FH_FAMILY
+};
+inline constexpr size_t family_count = 0
+#define FH_FAMILY(name, lock) + 1
+#include "shim/families.def"
+#undef FH_FAMILY
+    ;
 const char* family_name(Family f);
 
 enum CallId : uint16_t {

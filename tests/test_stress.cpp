@@ -2,6 +2,9 @@
 // `build/forkhazard run` (or bare LD_PRELOAD and `forkhazard report`), without the native runs. The programs are
 // build/stress/*, built by `make test`. Run from the project root; nothing is preloaded into this runner.
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include <vector>
 
 #include "tests/stress/cases.h"
 
@@ -20,46 +23,25 @@ void run_quick(const char* name) {
 
 }  // namespace
 
-#define STRESS_TEST(name) \
-  Test(stress, name, .timeout = 60) { run_quick(#name); }
+// Every case tests/stress/cases.h marks quick, straight from its table: a case cannot be marked quick and never
+// run. Criterion copies parameters into each test's own process by value, so they are indexes into the table, not
+// pointers (another process image, another address).
+ParameterizedTestParameters(stress, quick) {
+  static std::vector<size_t> indexes;
+  if (indexes.empty())
+    for (size_t i = 0; i < stress::cases().size(); ++i)
+      if (stress::cases()[i].quick) indexes.push_back(i);
+  return cr_make_param_array(size_t, indexes.data(), indexes.size());
+}
 
-// Fork storms, thread churn, nested forks, thread operations in flight.
-STRESS_TEST(fork_storm)
-STRESS_TEST(signal_fork)
-STRESS_TEST(thread_churn)
-STRESS_TEST(nested_exec_chain)
-STRESS_TEST(nested_fork_chain)
-STRESS_TEST(nested_deadlock)
-STRESS_TEST(thread_ops_fork)
-STRESS_TEST(dlopen_threads)
-STRESS_TEST(main_exit_clean)
-STRESS_TEST(main_exit_deadlock)
+ParameterizedTest(size_t* index, stress, quick, .timeout = 60) {
+  cr_assert_lt(*index, stress::cases().size());
+  run_quick(stress::cases()[*index].name);
+}
 
-// Edge cases of lock state at fork.
-STRESS_TEST(cancel_cleanup)
-STRESS_TEST(cancel_nocleanup)
-STRESS_TEST(robust_recovered)
-STRESS_TEST(robust_dead_owner)
-STRESS_TEST(robust_held)
-STRESS_TEST(destroy_held_unmapped)
-STRESS_TEST(destroy_held_reused)
-STRESS_TEST(exit_holding_threaded)
-STRESS_TEST(exit_holding_single)
-STRESS_TEST(pshared)
-STRESS_TEST(address_reuse)
-
-// Lock calls libc refuses; atfork-style protection evicted from the forker's memory of recent locks.
-STRESS_TEST(refused_mutex_edeadlk)
-STRESS_TEST(refused_notrecoverable)
-STRESS_TEST(refused_rwlock_drop)
-STRESS_TEST(refused_rwlock_hold)
-STRESS_TEST(evicted_protection_waiter)
-STRESS_TEST(evicted_protection_prior)
-
-// Another allocator preloaded beside the shim, both orders.
-STRESS_TEST(jemalloc_cli)
-STRESS_TEST(jemalloc_bare_allocator_first)
-STRESS_TEST(jemalloc_bare_shim_first)
-STRESS_TEST(tcmalloc_cli)
-STRESS_TEST(tcmalloc_bare_allocator_first)
-STRESS_TEST(tcmalloc_bare_shim_first)
+// The table has quick cases at all (an empty parameter array would run nothing and pass).
+Test(stress, quick_cases_exist) {
+  size_t quick = 0;
+  for (const stress::Case& c : stress::cases()) quick += c.quick;
+  cr_assert_geq(quick, 10u, "only %zu quick stress cases", quick);
+}
