@@ -1,5 +1,5 @@
 // What a blocked futex wait is, told from the stack that waits: the one table of the functions and modules glibc
-// and the runtimes wait in (DESIGN.md section 5, "Knowing what a futex wait is"). The watchdog of `forkhazard
+// and the runtimes wait in. The watchdog of `forkhazard
 // run` reads it to decide whether a wait it sees from outside is the fork's doing (README, "The rule").
 #pragma once
 

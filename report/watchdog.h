@@ -1,5 +1,5 @@
 // The hang watchdog of `forkhazard run`: from outside, judges forked processes whose only thread waits on a
-// private futex with no timeout (DESIGN.md section 5), reports them in the shim's raw protocol and ends them.
+// private futex with no timeout (README, "The rule"), reports them in the shim's raw protocol and ends them.
 #pragma once
 
 #include <sys/types.h>

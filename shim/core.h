@@ -104,7 +104,8 @@ struct ThreadSlot {
   RecentLock recent[recent_locks];
 };
 
-// Per-thread state: initial-exec TLS (no allocation on first touch, DESIGN.md section 4), kept small.
+// Per-thread state: initial-exec TLS (no allocation on first touch: global-dynamic TLS made the malloc wrapper
+// re-enter itself once a program dlopened TLS-using libraries), kept small.
 struct ThreadState {
   ThreadSlot* slot;
   int tid;      // cached gettid(); refreshed in a forked child
@@ -258,7 +259,7 @@ inline void lock_acquired(const void* addr, LockType type, const uintptr_t* pcs,
 // The calls that return only with the lock and cannot be refused (pthread_mutex_lock on a normal or adaptive
 // mutex, pthread_rwlock_rdlock and _wrlock but by the lock's writer) note it *before* libc's call, which is then
 // a tail jump: no frame, no return address pushed in front of the lock's atomic (a store before a locked
-// instruction must commit first), 1.13x -> 1.05x a mutex lock+unlock pair, 1.21x -> 1.10x an rwlock read pair.
+// instruction must commit first; README, "Cost").
 // The memory then says "took it, or is taking it": a thread blocked in the call at fork, or frozen between the
 // note and the atomic. A lock is held only by its word, so such a thread is never named a mutex's or a write
 // hold's holder; a prediction asks whether a vanished thread takes the lock at all, and a blocked one takes it
@@ -268,8 +269,8 @@ inline void lock_acquired(const void* addr, LockType type, const uintptr_t* pcs,
 inline void lock_taken(ThreadSlot* s, const void* lock, uintptr_t pc, LockType type) {
   RecentLock& r = s->recent[recent_slot(lock)];
   // The same lock again from the same call: nothing to write. Loads cost the next atomic nothing, while a store
-  // must commit before it (a locked instruction drains the store buffer): 1.18x -> 1.13x a lock+unlock pair
-  // noted after the lock, and what lets the note go before it at all.
+  // must commit before it (a locked instruction drains the store buffer): what lets the note go before the
+  // lock at all.
   if (__builtin_expect(r.addr == lock && r.pc == pc && r.type == type, 1)) return;
   r.addr = lock;
   r.pc = pc;
@@ -345,8 +346,8 @@ inline size_t sem_slot(const void* sem) { return (reinterpret_cast<uintptr_t>(se
 SemTake& sem_entry_for_take(ThreadSlot* s, const void* sem);        // the entry to count a take of sem in
 void sem_taken_probed(ThreadSlot* s, const void* sem, uintptr_t pc);  // sem_taken off its first entry
 SemTake* sem_entry_of(const ThreadSlot* s, const void* sem);        // sem's entry, nullptr if none
-// Each side changes the count: one store each, which the next post or wait's atomic waits for (1.10x a pair
-// with no memory at all, ~1.2x with it). The call site is written only where it changed.
+// Each side changes the count: one store each, which the next post or wait's atomic waits for. The call site is
+// written only where it changed.
 inline void count_take(SemTake& e, uintptr_t pc) {
   if (e.pc != pc) e.pc = pc;
   if (e.outstanding != UINT32_MAX) e.outstanding++;

@@ -249,7 +249,7 @@ FH_SEM_WAIT(sem_clockwait, FH_REAL(sem_clockwait), false, false,
             (sem_t* s, clockid_t c, const struct timespec* t), (s, c, t))
 #undef FH_SEM_WAIT
 
-// The post is counted before libc's, so that libc's is a tail jump (1.27x -> 1.21x a post+wait pair): a post
+// The post is counted before libc's, so that libc's is a tail jump (no frame in front of its atomic): a post
 // that then fails (EINVAL, EOVERFLOW), or a fork between the two, only makes the explanation name a taker less.
 namespace {
 // The post of a semaphore outside its first entry (core::sem_entry_of), out of line so that the fast path

@@ -422,7 +422,8 @@ int g_report_lock;
 
 bool report_lock() {
   // A spin with a bound: whole reports do not interleave, and a reporter that vanished at a fork while
-  // holding it (or a stuck one) costs at most ~50 ms, never a hang.
+  // holding it (or a stuck one) costs at most 5000 short sleeps (10 us asked, each longer by the kernel's
+  // timer slack: a fraction of a second), never a hang.
   for (int i = 0; i < 5000; i++) {
     if (__atomic_exchange_n(&g_report_lock, 1, __ATOMIC_ACQUIRE) == 0) return true;
     struct timespec ts = {0, 10000};

@@ -67,7 +67,7 @@ Test(catalogue, covers_what_the_issue_lists) {
 }
 
 Test(catalogue, classes_follow_the_measurements) {
-  // DESIGN.md's table: the allocator and stdio survive fork on glibc (non-portable); setenv, localtime_r,
+  // The measured hang rates (tests/test_races.cpp): the allocator and stdio survive fork on glibc (non-portable); setenv, localtime_r,
   // random, dl_iterate_phdr, setlocale and syslog hung children (hang-prone, with their lock family).
   struct Expect {
     const char* name;

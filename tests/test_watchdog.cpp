@@ -43,7 +43,7 @@ using namespace fh::watchdog;
 
 // ---- /proc parsers -----------------------------------------------------------------------------------------------
 
-// A hung OpenMP child, as DESIGN.md section 5 shows it (FUTEX_WAIT|FUTEX_PRIVATE_FLAG, no timeout).
+// A hung OpenMP child, as /proc shows it (FUTEX_WAIT|FUTEX_PRIVATE_FLAG, no timeout).
 constexpr const char* kOmpSyscall =
     "202 0x560aaa21d304 0x80 0x8 0x0 0xca 0x560aaa21d648 0x7ffd63af7728 0x7f4efa6fb64e\n";
 
