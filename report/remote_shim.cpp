@@ -17,6 +17,8 @@
 
 namespace fh::watchdog {
 
+using namespace shim;  // the shim's records, written as its own report writer writes them
+
 namespace {
 
 // The protocol word of a lock type the shim records as held.

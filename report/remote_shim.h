@@ -15,6 +15,16 @@
 
 namespace fh::watchdog {
 
+// The shim's state layout the watchdog reads from outside, and nothing else of the shim's names (the report model
+// has its own LockType, HeldLock and Hazard).
+using shim::is_live_here;
+using shim::is_vanished;
+using shim::max_families;
+using shim::max_former_tids;
+using shim::max_site_pcs;
+using shim::ProcessState;
+using shim::ThreadSlot;
+
 // libforkhazard.so's own facts: where its forkhazard_remote_state lies relative to its load address.
 struct ShimFile {
   bool usable = false;

@@ -3,6 +3,7 @@
 #include "shim/wrapper_support.h"
 
 using namespace fh;
+using namespace fh::shim;
 
 // ---- allocator ------------------------------------------------------------------------------------------
 // The hot path: a jump through g_hot.malloc_fn / free_fn (the real allocator, or the entries below);
@@ -15,10 +16,10 @@ void free_slow(void* p, uintptr_t caller);
 FH_EXPORT void* malloc(size_t n) { return __atomic_load_n(&g_hot.malloc_fn, __ATOMIC_RELAXED)(n); }
 
 // Reached by a jump from malloc and free: the return address is still their caller's.
-namespace fh {
+namespace fh::shim {
 __attribute__((noinline)) void* malloc_entry_slow(size_t n) { return malloc_slow(n, FH_CALLER()); }
 __attribute__((noinline)) void free_entry_slow(void* p) { free_slow(p, FH_CALLER()); }
-}  // namespace fh
+}  // namespace fh::shim
 
 namespace {
 __attribute__((noinline)) void* malloc_slow(size_t n, uintptr_t caller) {

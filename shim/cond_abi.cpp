@@ -7,7 +7,7 @@
 
 #include <cstring>
 
-namespace fh {
+namespace fh::shim {
 
 namespace {
 
@@ -98,4 +98,4 @@ bool caller_uses_old_cond_abi(uintptr_t caller, CondCall call) {
   return (old_cond_calls(found.dlfo_link_map) & bit) != 0;  // the table is full: ask the object every time
 }
 
-}  // namespace fh
+}  // namespace fh::shim

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-namespace fh {
+namespace fh::shim {
 
 enum class CondCall { wait, timedwait, destroy };
 
@@ -15,4 +15,4 @@ enum class CondCall { wait, timedwait, destroy };
 // both versions, which only a hand-written .symver makes, gets the old one everywhere.)
 bool caller_uses_old_cond_abi(uintptr_t caller, CondCall call);
 
-}  // namespace fh
+}  // namespace fh::shim

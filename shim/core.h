@@ -11,7 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace fh {
+namespace fh::shim {
 
 enum class LockType : uint8_t { mutex, rwlock_read, rwlock_write, semaphore };
 const char* lock_type_name(LockType type);  // the protocol's names: "mutex", "rwlock-read", ...
@@ -478,4 +478,4 @@ void for_each_held_by_word_here(const ThreadSlot& s, int tid, Fn fn) {
 }
 
 }  // namespace core
-}  // namespace fh
+}  // namespace fh::shim

@@ -4,7 +4,7 @@
 
 #include "shim/core.h"
 
-namespace fh {
+namespace fh::shim {
 
 extern ThreadSlot g_slots[max_threads] __attribute__((visibility("hidden")));
 
@@ -27,4 +27,4 @@ int count_unknown_threads();
 void remember_forker(const ThreadSlot* forker, int parent_tid, bool multithreaded);
 
 }  // namespace core
-}  // namespace fh
+}  // namespace fh::shim

@@ -2,7 +2,7 @@
 // support every wrapper file shares (shim/wrapper_support.h).
 #include "shim/wrapper_support.h"
 
-namespace fh {
+namespace fh::shim {
 namespace real {
 #define FH_INTERPOSE(name, kind, why) decltype(&::name) name;
 #include "shim/interpose.def"
@@ -210,4 +210,4 @@ void before_exec_or_exit() {
 }
 
 
-}  // namespace fh
+}  // namespace fh::shim

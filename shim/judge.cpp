@@ -7,7 +7,7 @@
 #include "shim/glibc_locks.h"
 #include "shim/wait_rule.h"
 
-namespace fh::core {
+namespace fh::shim::core {
 
 namespace {
 
@@ -153,4 +153,4 @@ const ThreadSlot* vanished_took_semaphore(const void* sem) {
   return first_vanished([sem](const ThreadSlot& s) { return find_sem_take(&s, sem) != nullptr; });
 }
 
-}  // namespace fh::core
+}  // namespace fh::shim::core

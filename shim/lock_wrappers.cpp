@@ -4,6 +4,7 @@
 #include "shim/wrapper_support.h"
 
 using namespace fh;
+using namespace fh::shim;
 
 // ---- mutexes --------------------------------------------------------------------------------------------
 

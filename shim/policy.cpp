@@ -10,7 +10,7 @@
 #include "shim/protocol.h"
 #include "shim/report.h"
 
-namespace fh::policy {
+namespace fh::shim::policy {
 
 namespace {
 
@@ -157,4 +157,4 @@ void act_on_deadlock() {
   }
 }
 
-}  // namespace fh::policy
+}  // namespace fh::shim::policy

@@ -11,7 +11,7 @@
 #include "shim/core.h"
 #include "shim/unsafe.h"
 
-namespace fh::policy {
+namespace fh::shim::policy {
 
 // Before a blocking, untimed lock call in a forked child: a deadlock report and on_deadlock when the call can
 // never return (a mutex or write-held rwlock whose owner is gone; an rwlock read-held by a vanished thread
@@ -47,4 +47,4 @@ void unsafe_call(CallId id, uintptr_t site, const ThreadSlot* about = nullptr);
 // After a deadlock report: _exit(exitcode), abort, or return (the call then blocks, as it would have).
 void act_on_deadlock();
 
-}  // namespace fh::policy
+}  // namespace fh::shim::policy

@@ -5,7 +5,7 @@
 #include "shim/glibc_facts.h"
 #include "shim/glibc_locks.h"
 
-namespace fh::core {
+namespace fh::shim::core {
 
 namespace {
 
@@ -158,4 +158,4 @@ void lock_reinitialised(const void* lock) {
   c.reinitialised[c.nreinitialised++] = lock;
 }
 
-}  // namespace fh::core
+}  // namespace fh::shim::core

@@ -15,7 +15,7 @@
 #include "shim/safe_io.h"
 #include "shim/wait_rule.h"
 
-namespace fh::core {
+namespace fh::shim::core {
 
 namespace {
 // The leading fields of struct clone_args (linux/sched.h), which every version of clone3 starts with.
@@ -123,4 +123,4 @@ bool tid_alive(int tid) {
   return alive;
 }
 
-}  // namespace fh::core
+}  // namespace fh::shim::core

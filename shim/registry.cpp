@@ -21,7 +21,7 @@
 #include "shim/wait_rule.h"
 #include "symbols/capture.h"
 
-namespace fh {
+namespace fh::shim {
 
 __thread ThreadState tls __attribute__((tls_model("initial-exec")));
 ProcessState g_process;
@@ -31,21 +31,21 @@ namespace {
 pthread_key_t g_exit_key;
 }  // namespace
 
-}  // namespace fh
+}  // namespace fh::shim
 
 // Exported (exports.map.in) for the watchdog of `forkhazard run`, which reads it from outside (remote.h).
 // Constant-initialised: it costs the process nothing.
 extern "C" __attribute__((visibility("default"))) const fh::RemoteState forkhazard_remote_state = {
     fh::remote_magic,
     fh::remote_version,
-    sizeof(fh::ProcessState),
-    sizeof(fh::ThreadSlot),
-    fh::max_threads,
-    &fh::g_process,
-    fh::g_slots,
+    sizeof(fh::shim::ProcessState),
+    sizeof(fh::shim::ThreadSlot),
+    fh::shim::max_threads,
+    &fh::shim::g_process,
+    fh::shim::g_slots,
 };
 
-namespace fh {
+namespace fh::shim {
 
 const char* lock_type_name(LockType type) {
   switch (type) {
@@ -474,4 +474,4 @@ const HeldLock* find_held(const ThreadSlot* s, const void* addr, bool rwlock_rea
 }
 
 }  // namespace core
-}  // namespace fh
+}  // namespace fh::shim

@@ -17,7 +17,7 @@
 #include "symbols/capture.h"
 #include "symbols/modules.h"
 
-namespace fh {
+namespace fh::shim {
 
 namespace {
 
@@ -453,4 +453,4 @@ void exit_now(int code) {
   for (;;) syscall(SYS_exit_group, code);
 }
 
-}  // namespace fh
+}  // namespace fh::shim

@@ -4,7 +4,7 @@
 
 #include "shim/core.h"
 
-namespace fh {
+namespace fh::shim {
 
 struct Hazard {
   const char* kind;       // protocol::kind_*
@@ -46,4 +46,4 @@ int report_fd();
 bool report_lock();
 void report_unlock(bool taken);
 
-}  // namespace fh
+}  // namespace fh::shim

@@ -13,6 +13,8 @@
 
 namespace fh {
 
+using namespace shim;  // the registry and the report writer this catalogue reports through
+
 static_assert(family_count <= max_families, "ThreadSlot::inside has a counter per family");
 
 #define FH_UNSAFE(name, cls, family, why) {#name, UnsafeClass::cls, Family::family, why},

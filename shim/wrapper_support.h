@@ -36,7 +36,7 @@
 
 #pragma GCC visibility push(hidden)
 
-namespace fh {
+namespace fh::shim {
 namespace real {
 #define FH_INTERPOSE(name, kind, why) extern decltype(&::name) name;
 #include "shim/interpose.def"
@@ -187,6 +187,6 @@ void cond_wait_cancelled(void* m);
 // Writes this process's repeat counts before its image or its life ends (not from a vfork child).
 void before_exec_or_exit();
 
-}  // namespace fh
+}  // namespace fh::shim
 
 #pragma GCC visibility pop

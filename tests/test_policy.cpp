@@ -23,6 +23,7 @@
 #include "shim/wait_rule.h"
 
 using namespace fh;
+using namespace fh::shim;
 
 
 // In a forked child: whether a check failed, saying which on stderr (the child's exit status only counts them).
