@@ -70,6 +70,26 @@ std::string hex(uint64_t value);                              // "0x1f"
 // the empty value as "-".
 std::string protocol_value(std::string_view text);
 std::string pc_list(const uint64_t* pcs, size_t n);  // "0x1,0x2", "-" when empty
+
+// A raw-protocol line built for a report file, from the table of records and keys (shim/protocol.def):
+// `ProtocolLine(rec::lock).hex(key::lock_addr, word).word(key::lock_type, "futex").line()`.
+class ProtocolLine {
+ public:
+  explicit ProtocolLine(const char* record) : text_(record) {}
+  ProtocolLine& word(const char* key, std::string_view value) { return put(key, value); }  // written as it is
+  ProtocolLine& text(const char* key, std::string_view value) { return put(key, protocol_value(value)); }  // escaped
+  ProtocolLine& num(const char* key, int64_t value) { return put(key, std::to_string(value)); }
+  ProtocolLine& hex(const char* key, uint64_t value) { return put(key, fh::watchdog::hex(value)); }
+  ProtocolLine& pcs(const char* key, const uint64_t* pcs, size_t n) { return put(key, pc_list(pcs, n)); }
+  std::string line() const { return text_ + "\n"; }
+
+ private:
+  ProtocolLine& put(const char* key, std::string_view value) {
+    text_.append(" ").append(key).append("=").append(value);
+    return *this;
+  }
+  std::string text_;
+};
 bool read_file(const std::string& path, std::string* out);   // the whole file; false with errno set
 std::string proc_path(pid_t pid, const char* file);          // "/proc/PID/file"
 // n bytes of process `pid`'s memory at `addr` (process_vm_readv): false where unreadable.

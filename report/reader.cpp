@@ -230,8 +230,10 @@ class Parser {
 
   void get_type(const Line& line, LockRef* lock) {
     std::string word;
-    if (!line.raw("type")) return;
-    get(line, "type", &word);
+    // `type=` of a lock or a held line: one spelling (shim/protocol.def).
+    static_assert(std::string_view(protocol::key::lock_type) == protocol::key::held_type);
+    if (!line.raw(protocol::key::lock_type)) return;
+    get(line, protocol::key::lock_type, &word);
     auto type = parse_lock_type(word);
     lock->type = type ? *type : LockType::other;
     lock->type_spelling = lock->type == LockType::other || lock->type == LockType::libc ? word : std::string();
@@ -239,8 +241,10 @@ class Parser {
 
   void get_relation(const Line& line, Relation* relation, std::string* other) {
     std::string word;
-    if (!line.raw("relation")) return;
-    get(line, "relation", &word);
+    // `relation=` of an owner or a thread line: one spelling (shim/protocol.def).
+    static_assert(std::string_view(protocol::key::owner_relation) == protocol::key::thread_relation);
+    if (!line.raw(protocol::key::owner_relation)) return;
+    get(line, protocol::key::owner_relation, &word);
     if (auto r = parse_relation(word)) {
       *relation = *r;
     } else {
@@ -263,20 +267,21 @@ class Parser {
   }
 
   void handle(const Line& line) {
+    using namespace protocol;
     const std::string_view r = line.record;
-    if (r == "report") {
+    if (r == rec::report) {
       close_truncated(r);
       block_.emplace();
       fork_.reset();
       block_->source = name_;
-      get_dec(line, "pid", &block_->pid);
-      get_dec(line, "ppid", &block_->ppid);
+      get_dec(line, key::report_pid, &block_->pid);
+      get_dec(line, key::report_ppid, &block_->ppid);
       return;
     }
-    if (r == "repeats") {
+    if (r == rec::repeats) {
       close_truncated(r);
       repeats_.emplace();
-      get_dec(line, "pid", &repeats_->pid);
+      get_dec(line, key::repeats_pid, &repeats_->pid);
       return;
     }
     if (repeats_) {
@@ -285,7 +290,7 @@ class Parser {
     }
     if (!block_) return;  // outside a block only 'report' and 'repeats' mean something
     Hazard* hazard = block_->hazards.empty() ? nullptr : &block_->hazards.back();
-    if (r == "end") {
+    if (r == rec::end) {
       for (Hazard& h : block_->hazards) {
         h.fork = fork_;
         h.overflow = block_->overflow;
@@ -293,79 +298,79 @@ class Parser {
       }
       out_.reports.push_back(std::move(*block_));
       block_.reset();
-    } else if (r == "hazard") {
+    } else if (r == rec::hazard) {
       Hazard& h = block_->hazards.emplace_back();
       h.pid = block_->pid;
       h.ppid = block_->ppid;
       std::string kind;
-      get(line, "kind", &kind);
+      get(line, key::hazard_kind, &kind);
       if (auto k = parse_hazard_kind(kind)) {
         h.kind = *k;
       } else {
         h.kind = HazardKind::other;
         h.kind_spelling = kind;
       }
-      get(line, "call", &h.call);
-      if (line.raw("class")) {
+      get(line, key::hazard_call, &h.call);
+      if (line.raw(key::hazard_class)) {
         std::string klass;
-        get(line, "class", &klass);
+        get(line, key::hazard_class, &klass);
         auto c = parse_call_class(klass);
         h.klass = c ? *c : CallClass::other;
         if (!c) h.klass_spelling = klass;
       }
-      get(line, "why", &h.why);
-      if (line.raw("site")) get_hex(line, "site", &h.site.emplace().pc);
+      get(line, key::hazard_why, &h.why);
+      if (line.raw(key::hazard_site)) get_hex(line, key::hazard_site, &h.site.emplace().pc);
       int64_t interrupt_only = 0;
-      get_dec(line, "interrupt_only", &interrupt_only);
+      get_dec(line, key::hazard_interrupt_only, &interrupt_only);
       h.interrupt_only = interrupt_only != 0;
-    } else if (r == "lock" && hazard) {
+    } else if (r == rec::lock && hazard) {
       LockRef& lock = hazard->lock.emplace();
-      get_hex(line, "addr", &lock.addr);
-      lock.has_addr = line.raw("addr").has_value();
+      get_hex(line, key::lock_addr, &lock.addr);
+      lock.has_addr = line.raw(key::lock_addr).has_value();
       get_type(line, &lock);
-      get(line, "symbol", &lock.symbol);
-    } else if (r == "owner" && hazard) {
+      get(line, key::lock_symbol, &lock.symbol);
+    } else if (r == rec::owner && hazard) {
       Owner& owner = hazard->owner.emplace();
-      get_dec(line, "tid", &owner.tid);
-      get(line, "name", &owner.name);
+      get_dec(line, key::owner_tid, &owner.tid);
+      get(line, key::owner_name, &owner.name);
       get_relation(line, &owner.relation, &owner.relation_spelling);
-    } else if (r == "acquired" && hazard) {
-      get_pcs(line, "pcs", &hazard->acquired_at);
-    } else if (r == "stack" && hazard) {
-      get_pcs(line, "pcs", &hazard->stack);
-    } else if (r == "fork") {
+    } else if (r == rec::acquired && hazard) {
+      get_pcs(line, key::acquired_pcs, &hazard->acquired_at);
+    } else if (r == rec::stack && hazard) {
+      get_pcs(line, key::stack_pcs, &hazard->stack);
+    } else if (r == rec::fork) {
       fork_.emplace();
-      get_dec(line, "parent_pid", &fork_->parent_pid);
-      get_dec(line, "forking_tid", &fork_->forking_tid);
-      get_pcs(line, "pcs", &fork_->stack);
+      get_dec(line, key::fork_parent_pid, &fork_->parent_pid);
+      get_dec(line, key::fork_forking_tid, &fork_->forking_tid);
+      get_pcs(line, key::fork_pcs, &fork_->stack);
       int64_t raw = 0;
-      get_dec(line, "raw", &raw);
+      get_dec(line, key::fork_raw, &raw);
       fork_->raw = raw != 0;
-    } else if (r == "thread") {
+    } else if (r == rec::thread) {
       if (!fork_) fork_.emplace();
       ForkThread& thread = fork_->threads.emplace_back();
-      get_dec(line, "tid", &thread.tid);
-      get(line, "name", &thread.name);
+      get_dec(line, key::thread_tid, &thread.tid);
+      get(line, key::thread_name, &thread.name);
       get_relation(line, &thread.relation, &thread.relation_spelling);
-      get_pcs(line, "created", &thread.created_at);
-    } else if (r == "held" && fork_ && !fork_->threads.empty()) {
+      get_pcs(line, key::thread_created, &thread.created_at);
+    } else if (r == rec::held && fork_ && !fork_->threads.empty()) {
       HeldLock& held = fork_->threads.back().held.emplace_back();
-      get_hex(line, "addr", &held.lock.addr);
-      held.lock.has_addr = line.raw("addr").has_value();
+      get_hex(line, key::held_addr, &held.lock.addr);
+      held.lock.has_addr = line.raw(key::held_addr).has_value();
       get_type(line, &held.lock);
-      get_dec(line, "depth", &held.depth);
-      get_pcs(line, "pcs", &held.acquired_at);
-    } else if (r == "overflow") {
-      get_dec(line, "held", &block_->overflow.held);
-      get_dec(line, "threads", &block_->overflow.threads);
-      get_dec(line, "sites", &block_->overflow.sites);
-    } else if (r == "module") {
+      get_dec(line, key::held_depth, &held.depth);
+      get_pcs(line, key::held_pcs, &held.acquired_at);
+    } else if (r == rec::overflow) {
+      get_dec(line, key::overflow_held, &block_->overflow.held);
+      get_dec(line, key::overflow_threads, &block_->overflow.threads);
+      get_dec(line, key::overflow_sites, &block_->overflow.sites);
+    } else if (r == rec::module) {
       ModuleInfo& module = block_->modules.emplace_back();
-      get_hex(line, "lo", &module.lo);
-      get_hex(line, "hi", &module.hi);
-      get_hex(line, "bias", &module.bias);
-      get(line, "build_id", &module.build_id);
-      get(line, "path", &module.path);
+      get_hex(line, key::module_lo, &module.lo);
+      get_hex(line, key::module_hi, &module.hi);
+      get_hex(line, key::module_bias, &module.bias);
+      get(line, key::module_build_id, &module.build_id);
+      get(line, key::module_path, &module.path);
     }
     // Anything else is a record a newer shim writes: ignored (shim/protocol.h).
   }
@@ -383,20 +388,21 @@ class Parser {
 
   // Inside `repeats pid=N ... end`: counts are kept only once the block is complete.
   void handle_repeats(const Line& line) {
-    if (line.record == "end") {
+    using namespace protocol;
+    if (line.record == rec::end) {
       for (auto& [key, count] : repeats_->counts) {
         auto [it, inserted] = out_.repeat_counts.emplace(std::tuple_cat(std::make_tuple(repeats_->pid), key), count);
         // A process that wrote two blocks (a failed exec, then exit) counted on: the larger count is the later.
         if (!inserted) it->second = std::max(it->second, count);
       }
       repeats_.reset();
-    } else if (line.record == "repeat") {
+    } else if (line.record == rec::repeat) {
       std::string call;
       uint64_t site = 0;
       int64_t count = -1;
-      get(line, "call", &call);
-      get_hex(line, "site", &site);
-      get_dec(line, "count", &count);
+      get(line, key::repeat_call, &call);
+      get_hex(line, key::repeat_site, &site);
+      get_dec(line, key::repeat_count, &count);
       if (count < 1) return;  // missing or malformed (already reported): the hazard keeps its count
       int64_t& kept = repeats_->counts[std::make_tuple(call, site)];
       kept = std::max(kept, count);

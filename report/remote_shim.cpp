@@ -22,22 +22,14 @@ using namespace shim;  // the shim's records, written as its own report writer w
 namespace {
 
 // The protocol word of a lock type the shim records as held.
-const char* held_type(LockType type) {
-  switch (type) {
-    case LockType::mutex: return protocol::type_mutex;
-    case LockType::rwlock_read: return protocol::type_rwlock_read;
-    case LockType::rwlock_write: return protocol::type_rwlock_write;
-    case LockType::semaphore: return protocol::type_semaphore;
-  }
-  return "?";
-}
 
 std::string held_line(const HeldLock& h) {
   uint64_t pcs[max_acq_pcs];
   size_t npcs = std::min<size_t>(h.npcs, max_acq_pcs);
   std::copy(h.pcs, h.pcs + npcs, pcs);
-  return "held addr=" + hex(reinterpret_cast<uintptr_t>(h.addr)) + " type=" + held_type(h.type) +
-         " depth=" + std::to_string(h.depth) + " pcs=" + pc_list(pcs, npcs) + "\n";
+  using namespace protocol;
+  return ProtocolLine(rec::held).hex(key::held_addr, reinterpret_cast<uintptr_t>(h.addr))
+      .word(key::held_type, lock_type_name(h.type)).num(key::held_depth, h.depth).pcs(key::held_pcs, pcs, npcs).line();
 }
 
 }  // namespace
@@ -47,8 +39,9 @@ std::string thread_lines(pid_t pid, const ThreadSlot& s, int tid, const char* re
   uintptr_t created[max_site_pcs];
   size_t ncreated = std::min<size_t>(s.ncreated, max_site_pcs);
   std::copy(s.created, s.created + ncreated, created);
-  std::string out = "thread tid=" + std::to_string(tid) + " name=" + protocol_value(name) +
-                    " relation=" + relation + " created=" + pc_list(created, ncreated) + "\n";
+  using namespace protocol;
+  std::string out = ProtocolLine(rec::thread).num(key::thread_tid, tid).text(key::thread_name, name)
+                        .word(key::thread_relation, relation).pcs(key::thread_created, created, ncreated).line();
   for (uint32_t i = 0; i < s.nheld && i < max_held; ++i) out += held_line(s.held[i]);
   core::for_each_held_by_word(
       s, tid,

@@ -3,6 +3,7 @@
 
 #include "report/catalogue.h"
 #include "report/proc_files.h"
+#include "shim/protocol.h"
 
 #include <algorithm>
 #include <cstring>
@@ -151,8 +152,9 @@ int ProcessView::add_module_line(Dwfl_Module* mod, void**, const char* name, Dwa
     build_id += "0123456789abcdef"[bits[i] >> 4];
     build_id += "0123456789abcdef"[bits[i] & 15];
   }
-  *out += "module lo=" + hex(lo) + " hi=" + hex(hi) + " bias=" + hex(bias) +
-          " build_id=" + (build_id.empty() ? "-" : build_id) + " path=" + protocol_value(name) + "\n";
+  using namespace protocol;
+  *out += ProtocolLine(rec::module).hex(key::module_lo, lo).hex(key::module_hi, hi).hex(key::module_bias, bias)
+              .word(key::module_build_id, build_id.empty() ? "-" : build_id).text(key::module_path, name).line();
   return DWARF_CB_OK;
 }
 

@@ -524,7 +524,8 @@ std::string Watchdog::Impl::report_text(const Process& p, const Judged& j, Proce
   const pid_t pid = p.pid;
   std::string where = view.data_symbol(j.word);
   std::string text = protocol::magic_line;
-  text += "report pid=" + std::to_string(pid) + " ppid=" + std::to_string(p.stat.ppid) + "\n";
+  using namespace protocol;
+  text += ProtocolLine(rec::report).num(key::report_pid, pid).num(key::report_ppid, p.stat.ppid).line();
   text += "# forkhazard: deadlock in process " + std::to_string(pid) + ", judged by the watchdog of forkhazard run: " +
           "its only thread waits in " + j.stack.called + "() on private futex word " + hex(j.word) +
           (where.empty() ? "" : " (" + where + ")") + " with no timeout, and " +
@@ -540,27 +541,30 @@ std::string Watchdog::Impl::report_text(const Process& p, const Judged& j, Proce
     text += "# forkhazard: thread " + std::to_string(j.inside.tid) + " was inside the glibc " +
             std::string(j.family->name) + " lock family when it vanished at fork()\n";
   text += "# forkhazard: " + j.ending.words + "\n#   symbolized: forkhazard report <this file>\n";
-  text += "hazard kind=" + std::string(protocol::kind_deadlock) + " call=" + protocol_value(j.stack.called) +
-          (j.interrupt_only ? " interrupt_only=1" : "") + "\n";
-  text += "lock addr=" + hex(j.word) + " type=" + std::string(protocol::type_futex) +
-          (where.empty() ? "" : " symbol=" + protocol_value(where)) + "\n";
+  ProtocolLine hazard(rec::hazard);
+  hazard.word(key::hazard_kind, kind_deadlock).text(key::hazard_call, j.stack.called);
+  if (j.interrupt_only) hazard.num(key::hazard_interrupt_only, 1);
+  ProtocolLine lock(rec::lock);
+  lock.hex(key::lock_addr, j.word).word(key::lock_type, type_futex);
+  if (!where.empty()) lock.text(key::lock_symbol, where);
+  text += hazard.line() + lock.line();
   const Culprit& owner = j.culprit.tid != 0 ? j.culprit : j.inside;
   if (owner.tid != 0)
-    text += "owner tid=" + std::to_string(owner.tid) + " name=" + protocol_value(owner.name) +
-            " relation=" + owner.relation + "\n";
+    text += ProtocolLine(rec::owner).num(key::owner_tid, owner.tid).text(key::owner_name, owner.name)
+                .word(key::owner_relation, owner.relation).line();
   const Frames& frames = j.stack.frames;
-  text += "stack pcs=" + pc_list(frames.pcs.data(), frames.pcs.size()) + "\n";
+  text += ProtocolLine(rec::stack).pcs(key::stack_pcs, frames.pcs.data(), frames.pcs.size()).line();
   const ThreadSlot* self = j.self;
   std::vector<uint64_t> fork_pcs;
   if (self != nullptr) fork_pcs.assign(self->fork_pcs, self->fork_pcs + std::min<size_t>(self->nfork_pcs, max_site_pcs));
-  text += "fork parent_pid=" + std::to_string(j.remote->process.fork_parent_pid) +
-          " forking_tid=" + std::to_string(j.remote->process.fork_forking_tid) +
-          " pcs=" + pc_list(fork_pcs.data(), fork_pcs.size()) + "\n";
+  text += ProtocolLine(rec::fork).num(key::fork_parent_pid, j.remote->process.fork_parent_pid)
+              .num(key::fork_forking_tid, j.remote->process.fork_forking_tid)
+              .pcs(key::fork_pcs, fork_pcs.data(), fork_pcs.size()).line();
   for (const ThreadSlot& s : j.slots)
-    if (is_vanished(s, j.remote->process.generation)) text += thread_lines(pid, s, s.tid, protocol::relation_vanished);
+    if (is_vanished(s, j.remote->process.generation)) text += thread_lines(pid, s, s.tid, relation_vanished);
   if (self != nullptr && self->nformer > 0 && self->nformer <= max_former_tids)
-    text += thread_lines(pid, *self, self->former_tids[self->nformer - 1], protocol::relation_forker);
-  return text + view.module_lines() + "end\n";
+    text += thread_lines(pid, *self, self->former_tids[self->nformer - 1], relation_forker);
+  return text + view.module_lines() + ProtocolLine(rec::end).line();
 }
 
 // <dir>/fh.<pid>.watchdog (or .1, .2... when taken), created exclusively, never followed through a link.

@@ -14,7 +14,16 @@
 namespace fh::shim {
 
 enum class LockType : uint8_t { mutex, rwlock_read, rwlock_write, semaphore };
-const char* lock_type_name(LockType type);  // the protocol's names: "mutex", "rwlock-read", ...
+// The protocol's names (shim/protocol.h): "mutex", "rwlock-read", ...; inline, for the watchdog too.
+constexpr const char* lock_type_name(LockType type) {
+  switch (type) {
+    case LockType::mutex: return "mutex";
+    case LockType::rwlock_read: return "rwlock-read";
+    case LockType::rwlock_write: return "rwlock-write";
+    case LockType::semaphore: return "semaphore";
+  }
+  return "?";
+}
 
 // What an unlock releases: a mutex, or either hold of an rwlock (semaphores are not held locks: SemTake).
 enum class LockFamily : uint8_t { mutex, rwlock };

@@ -1,4 +1,5 @@
-// The raw report protocol: written by the shim (async-signal-safe), read by report/. Defined once, here.
+// The raw report protocol: written by the shim (async-signal-safe) and the watchdog, read by report/. Defined once,
+// here; its records and keys are the table shim/protocol.def, which the writers and the reader use by name.
 //
 // A raw report file is text. Its first line is the magic line, then any number of report blocks:
 //
@@ -76,6 +77,22 @@ namespace fh::protocol {
 
 inline constexpr const char magic_line[] = "forkhazard-raw v=1\n";
 inline constexpr int version = 1;
+
+// Record words and keys, from the table (shim/protocol.def).
+namespace rec {
+#define FH_RECORD(name) inline constexpr const char name[] = #name;
+#define FH_KEY(record, key)
+#include "shim/protocol.def"
+#undef FH_RECORD
+#undef FH_KEY
+}  // namespace rec
+namespace key {
+#define FH_RECORD(name)
+#define FH_KEY(record, key) inline constexpr const char record##_##key[] = #key;
+#include "shim/protocol.def"
+#undef FH_RECORD
+#undef FH_KEY
+}  // namespace key
 
 // Hazard kinds (`hazard kind=`).
 inline constexpr const char kind_deadlock[] = "deadlock";

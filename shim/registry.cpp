@@ -47,15 +47,6 @@ extern "C" __attribute__((visibility("default"))) const fh::RemoteState forkhaza
 
 namespace fh::shim {
 
-const char* lock_type_name(LockType type) {
-  switch (type) {
-    case LockType::mutex: return "mutex";
-    case LockType::rwlock_read: return "rwlock-read";
-    case LockType::rwlock_write: return "rwlock-write";
-    case LockType::semaphore: return "semaphore";
-  }
-  return "?";
-}
 
 namespace core {
 

@@ -97,10 +97,12 @@ void collect_module(const ModuleEntry& m, void* ctx) {
 
 void write_module(const ModuleEntry& m, void* ctx) {
   SafeWriter& w = *static_cast<SafeWriter*>(ctx);
-  w.str("module lo=").hex(m.lo).str(" hi=").hex(m.hi).str(" bias=").hex(m.bias).str(" build_id=");
+  using namespace protocol;
+  w.rec(rec::module).key(key::module_lo).hex(m.lo).key(key::module_hi).hex(m.hi).key(key::module_bias).hex(m.bias)
+      .key(key::module_build_id);
   if (m.build_id_len == 0) w.chr('-');
   for (size_t i = 0; i < m.build_id_len; i++) w.chr("0123456789abcdef"[m.build_id[i] >> 4]).chr("0123456789abcdef"[m.build_id[i] & 15]);
-  w.str(" path=").escaped(m.path).chr('\n');
+  w.key(protocol::key::module_path).escaped(m.path).chr('\n');
 }
 
 void comment_frames(SafeWriter& w, const char* title, const uintptr_t* pcs, size_t n, const ModuleTable& mods) {
@@ -118,15 +120,18 @@ void comment_frames(SafeWriter& w, const char* title, const uintptr_t* pcs, size
 }
 
 void write_held(SafeWriter& w, const HeldLock& h) {
-  w.str("held addr=").hex(reinterpret_cast<uintptr_t>(h.addr)).str(" type=").str(lock_type_name(h.type))
-      .str(" depth=").udec(h.depth).str(" pcs=").pcs(h.pcs, h.npcs).chr('\n');
+  using namespace protocol;
+  w.rec(rec::held).key(key::held_addr).hex(reinterpret_cast<uintptr_t>(h.addr)).key(key::held_type)
+      .str(lock_type_name(h.type)).key(key::held_depth).udec(h.depth).key(key::held_pcs).pcs(h.pcs, h.npcs).chr('\n');
 }
 
 // A thread and what it held at the fork: its held stack (rwlocks; mutexes with deeper acquisition stacks) and
 // the mutexes its memory of recent locks names whose lock words say it holds them.
 void write_thread(SafeWriter& w, const ThreadSlot& s, int tid, core::Relation relation) {
-  w.str("thread tid=").dec(tid).str(" name=").escaped(s.name, sizeof s.name)
-      .str(" relation=").str(core::relation_name(relation)).str(" created=").pcs(s.created, s.ncreated).chr('\n');
+  using namespace protocol;
+  w.rec(rec::thread).key(key::thread_tid).dec(tid).key(key::thread_name).escaped(s.name, sizeof s.name)
+      .key(key::thread_relation).str(core::relation_name(relation)).key(key::thread_created).pcs(s.created, s.ncreated)
+      .chr('\n');
   for (uint32_t i = 0; i < s.nheld && i < max_held; i++) write_held(w, s.held[i]);
   core::for_each_held_by_word_here(s, tid, [&w](const HeldLock& h) { write_held(w, h); });
 }
@@ -142,7 +147,9 @@ void write_overflow(SafeWriter& w) {
   if (held_dropped == 0 && threads == 0 && sites == 0) return;
   w.str("# not recorded: ").udec(held_dropped).str(" lock acquisitions (held stacks full), ").udec(threads)
       .str(" threads (registry full), ").udec(sites).str(" call sites (table full)\n");
-  w.str("overflow held=").udec(held_dropped).str(" threads=").udec(threads).str(" sites=").udec(sites).chr('\n');
+  using namespace protocol;
+  w.rec(rec::overflow).key(key::overflow_held).udec(held_dropped).key(key::overflow_threads).udec(threads)
+      .key(key::overflow_sites).udec(sites).chr('\n');
 }
 
 void describe(SafeWriter& w, const Hazard& h, const ThreadSlot* owner, core::Relation relation) {
@@ -249,29 +256,32 @@ void write_hazard_lines(SafeWriter& w, const Hazard& h, const ThreadSlot* owner,
                         const uintptr_t* acquired, size_t nacquired) {
   size_t call_len;
   const char* call = call_shown_name(h.call, &call_len);
-  w.str("hazard kind=").str(h.kind).str(" call=").str(call, call_len);
+  using namespace protocol;
+  w.rec(rec::hazard).key(key::hazard_kind).str(h.kind).key(key::hazard_call).str(call, call_len);
   if (h.unsafe_class != nullptr)
-    w.str(" class=").str(h.unsafe_class).str(" site=").hex(h.site).str(" why=").escaped(h.why);
-  if (h.interrupt_only) w.str(" interrupt_only=1");
+    w.key(key::hazard_class).str(h.unsafe_class).key(key::hazard_site).hex(h.site).key(key::hazard_why).escaped(h.why);
+  if (h.interrupt_only) w.key(key::hazard_interrupt_only).chr('1');
   w.chr('\n');
   if (h.lock_type != nullptr) {
-    w.str("lock");
-    if (h.lock != nullptr) w.str(" addr=").hex(reinterpret_cast<uintptr_t>(h.lock));
-    w.str(" type=").str(h.lock_type).chr('\n');
+    w.rec(rec::lock);
+    if (h.lock != nullptr) w.key(key::lock_addr).hex(reinterpret_cast<uintptr_t>(h.lock));
+    w.key(key::lock_type).str(h.lock_type).chr('\n');
   }
   if (h.owner_tid != 0) {
-    w.str("owner tid=").dec(h.owner_tid).str(" name=").escaped(owner != nullptr ? owner->name : "", thread_name_len)
-        .str(" relation=").str(core::relation_name(relation)).chr('\n');
+    w.rec(rec::owner).key(key::owner_tid).dec(h.owner_tid).key(key::owner_name)
+        .escaped(owner != nullptr ? owner->name : "", thread_name_len)
+        .key(key::owner_relation).str(core::relation_name(relation)).chr('\n');
   }
-  if (nacquired > 0) w.str("acquired pcs=").pcs(acquired, nacquired).chr('\n');
+  if (nacquired > 0) w.rec(rec::acquired).key(key::acquired_pcs).pcs(acquired, nacquired).chr('\n');
 }
 
 void write_fork_line(SafeWriter& w, const ThreadSlot* self) {
-  w.str("fork parent_pid=").dec(g_process.fork_parent_pid).str(" forking_tid=").dec(g_process.fork_forking_tid)
-      .str(" pcs=");
+  using namespace protocol;
+  w.rec(rec::fork).key(key::fork_parent_pid).dec(g_process.fork_parent_pid).key(key::fork_forking_tid)
+      .dec(g_process.fork_forking_tid).key(key::fork_pcs);
   if (self != nullptr) w.pcs(self->fork_pcs, self->nfork_pcs);
   else w.chr('-');
-  if (g_process.raw_fork) w.str(" raw=1");
+  if (g_process.raw_fork) w.key(key::fork_raw).chr('1');
   w.chr('\n');
 }
 
@@ -294,7 +304,8 @@ __attribute__((noinline)) void write_short_report(const ReportParts& r, bool def
   const Hazard& h = r.h;
   BufferedWriter<256> w(report_fd());
   if (g_options.log_path[0] == '\0') w.str(protocol::magic_line);
-  w.str("report pid=").dec(g_process.pid).str(" ppid=").dec(static_cast<long>(syscall(SYS_getppid))).chr('\n');
+  w.rec(protocol::rec::report).key(protocol::key::report_pid).dec(g_process.pid).key(protocol::key::report_ppid)
+      .dec(static_cast<long>(syscall(SYS_getppid))).chr('\n');
   describe(w, h, r.owner, r.relation);
   if (deferred)
     w.str("#   (met in a signal handler on an alternate stack too small to write it then: the short report, "
@@ -302,14 +313,14 @@ __attribute__((noinline)) void write_short_report(const ReportParts& r, bool def
   else
     w.str("#   (on a small signal stack: the short report, without stacks)\n");
   write_hazard_lines(w, h, r.owner, r.relation, r.acquired, r.nacquired);
-  w.str("stack pcs=");
+  w.rec(protocol::rec::stack).key(protocol::key::stack_pcs);
   if (h.site != 0) w.hex(h.site);
   else w.chr('-');
   w.chr('\n');
   write_fork_line(w, r.self);
   // Written later from a roomier stack (exit, exec, the next report): the module map, so the site is symbolized.
   if (deferred && signal_stack_left() >= full_report_stack) for_each_module(write_module, &w);
-  w.str("end\n");
+  w.rec(protocol::rec::end).chr('\n');
 }
 
 __attribute__((noinline)) void write_full_report(const ReportParts& r) {
@@ -323,13 +334,14 @@ __attribute__((noinline)) void write_full_report(const ReportParts& r) {
   for_each_module(collect_module, &mods);
   StackWriter w(report_fd());
   if (g_options.log_path[0] == '\0') w.str(protocol::magic_line);
-  w.str("report pid=").dec(g_process.pid).str(" ppid=").dec(static_cast<long>(syscall(SYS_getppid))).chr('\n');
+  w.rec(protocol::rec::report).key(protocol::key::report_pid).dec(g_process.pid).key(protocol::key::report_ppid)
+      .dec(static_cast<long>(syscall(SYS_getppid))).chr('\n');
   describe(w, h, r.owner, r.relation);
   comment_frames(w, "the call:", stack, nstack, mods);
   if (r.nacquired > 0) comment_frames(w, "where the owner took it:", r.acquired, r.nacquired, mods);
   w.str("#   symbolized: forkhazard report <this file>, or run the program under `forkhazard run --`\n");
   write_hazard_lines(w, h, r.owner, r.relation, r.acquired, r.nacquired);
-  w.str("stack pcs=").pcs(stack, nstack).chr('\n');
+  w.rec(protocol::rec::stack).key(protocol::key::stack_pcs).pcs(stack, nstack).chr('\n');
   write_fork_line(w, self);
   uint32_t used = slots_used();
   for (uint32_t i = 0; i < used; i++) {
@@ -340,7 +352,7 @@ __attribute__((noinline)) void write_full_report(const ReportParts& r) {
     write_thread(w, *self, self->former_tids[self->nformer - 1], core::Relation::forker);
   write_overflow(w);
   for_each_module(write_module, &w);
-  w.str("end\n");
+  w.rec(protocol::rec::end).chr('\n');
 }
 
 }  // namespace

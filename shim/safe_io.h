@@ -44,6 +44,9 @@ class SafeWriter {
   SafeWriter& escaped(const char* s, size_t max_len = SIZE_MAX);
   // A comma-separated list of 0x-prefixed PCs, or "-" when empty.
   SafeWriter& pcs(const uintptr_t* pcs, size_t n);
+  // A raw-protocol line (shim/protocol.def): its record word, then ` key=` before each value.
+  SafeWriter& rec(const char* record) { return str(record); }
+  SafeWriter& key(const char* name) { return chr(' ').str(name).chr('='); }
   void flush();
 
  protected:

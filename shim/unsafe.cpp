@@ -103,17 +103,17 @@ void flush_repeats() {
   {
     StackWriter w(report_fd());
     if (g_options.log_path[0] == '\0') w.str(protocol::magic_line);
-    w.str("repeats pid=").dec(g_process.pid).chr('\n');
+    w.rec(protocol::rec::repeats).key(protocol::key::repeats_pid).dec(g_process.pid).chr('\n');
     for (const SiteEntry& e : g_sites) {
       if (e.key == 0 || e.count <= 1) continue;
       size_t id = static_cast<size_t>(e.key >> 48) - 1;
       if (id >= call_count) continue;
       size_t len;
       const char* shown = call_shown_name(g_calls[id].name, &len);
-      w.str("repeat call=").str(shown, len).str(" site=").hex(e.key & ((1ull << 48) - 1))
-          .str(" count=").udec(e.count).chr('\n');
+      w.rec(protocol::rec::repeat).key(protocol::key::repeat_call).str(shown, len).key(protocol::key::repeat_site)
+          .hex(e.key & ((1ull << 48) - 1)).key(protocol::key::repeat_count).udec(e.count).chr('\n');
     }
-    w.str("end\n");
+    w.rec(protocol::rec::end).chr('\n');
   }
   report_unlock(locked);
   errno = saved;
