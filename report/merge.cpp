@@ -1,5 +1,6 @@
 // Merging the hazards of all processes of a run by signature, and the one-line summary of what remains.
 #include "report/merge.h"
+#include "report/phrases.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -10,11 +11,6 @@ namespace fh {
 
 namespace {
 
-std::string hex(uint64_t value) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
-  return buf;
-}
 
 // One machine frame: module and file address. A PC outside every recorded module has nothing but its address
 // (the same program exec'd twice may well put it elsewhere, but there is nothing better to compare).

@@ -12,6 +12,9 @@ namespace fh {
 
 std::string hex(uint64_t value);                                   // "0x55d5d2a2c040"
 std::string basename_of(const std::string& path);
+// Length of the valid UTF-8 sequence at s[i] (1..4), or 0 when it is not one (RFC 3629: no overlongs, no
+// surrogates, nothing above U+10FFFF): the one check the JSON, SARIF and text printers share.
+size_t utf8_sequence(std::string_view s, size_t i);
 // Bytes a program chose (thread names, paths, function names) made safe for a terminal: control characters,
 // backslashes and bytes that are not UTF-8 become \xNN; whole UTF-8 sequences stay.
 std::string printable(std::string_view text);

@@ -36,11 +36,6 @@ std::vector<std::string_view> words(std::string_view text) {
   return out;
 }
 
-std::string hex(uint64_t value) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(value));
-  return buf;
-}
 
 bool read_file(const std::string& path, std::string* out) {
   out->clear();

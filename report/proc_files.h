@@ -15,6 +15,8 @@
 #include <tuple>
 #include <vector>
 
+#include "report/phrases.h"  // hex()
+
 namespace fh::watchdog {
 
 // /proc/PID/syscall of a task blocked in a system call: "nr a0 a1 a2 a3 a4 a5 sp pc" (proc(5)).
@@ -65,7 +67,6 @@ bool parse_dec(std::string_view text, T* value) {
 }
 
 std::vector<std::string_view> words(std::string_view text);  // the whitespace-separated words of `text`
-std::string hex(uint64_t value);                              // "0x1f"
 // A raw-protocol value (shim/protocol.h): bytes outside 0x21..0x7e and '%' ',' '=' as %XX, a leading '-' as %2D,
 // the empty value as "-".
 std::string protocol_value(std::string_view text);
@@ -79,7 +80,7 @@ class ProtocolLine {
   ProtocolLine& word(const char* key, std::string_view value) { return put(key, value); }  // written as it is
   ProtocolLine& text(const char* key, std::string_view value) { return put(key, protocol_value(value)); }  // escaped
   ProtocolLine& num(const char* key, int64_t value) { return put(key, std::to_string(value)); }
-  ProtocolLine& hex(const char* key, uint64_t value) { return put(key, fh::watchdog::hex(value)); }
+  ProtocolLine& hex(const char* key, uint64_t value) { return put(key, fh::hex(value)); }
   ProtocolLine& pcs(const char* key, const uint64_t* pcs, size_t n) { return put(key, pc_list(pcs, n)); }
   std::string line() const { return text_ + "\n"; }
 

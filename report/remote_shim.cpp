@@ -17,7 +17,13 @@
 
 namespace fh::watchdog {
 
-using namespace shim;  // the shim's records, written as its own report writer writes them
+// The shim's records, written as its own report writer writes them.
+using shim::HeldLock;
+using shim::lock_type_name;
+using shim::max_acq_pcs;
+using shim::max_held;
+using shim::max_threads;
+namespace core = shim::core;
 
 namespace {
 
