@@ -23,7 +23,8 @@ DEB_PKGS := g++ make libcriterion-dev libdw-dev libcap2-bin libjemalloc2 libtcma
 
 # The capture half of symbols/ goes into the shim; the symbolizing half (libdw) only into the CLI.
 SHIM_WRAPPER_SRCS := shim/init.cpp shim/lock_wrappers.cpp shim/process_wrappers.cpp shim/catalogue_wrappers.cpp
-SHIM_CORE_SRCS := $(filter-out $(SHIM_WRAPPER_SRCS),$(wildcard shim/*.cpp)) symbols/capture.cpp symbols/modules.cpp
+SHIM_CORE_SRCS := $(filter-out $(SHIM_WRAPPER_SRCS),$(wildcard shim/*.cpp)) symbols/capture.cpp symbols/modules.cpp \
+                  symbols/safe_io.cpp
 SHIM_SRCS      := $(SHIM_CORE_SRCS) $(SHIM_WRAPPER_SRCS) shim/stubs.S
 REPORT_SRCS    := $(filter-out report/main.cpp,$(wildcard report/*.cpp)) symbols/symbolize.cpp
 TEST_SRCS      := $(wildcard tests/*.cpp)
@@ -86,7 +87,7 @@ $(BUILD)/libforkhazard.so: $(SHIM_OBJS) $(BUILD)/exports.map
 	  $(SHIM_LIBS)
 
 # The CLI reads FORKHAZARD_OPTIONS with the shim's own allocation-free parser (one parser, one meaning).
-CLI_SHIM_OBJS := $(BUILD)/cli-obj/shim/options.o $(BUILD)/cli-obj/shim/safe_io.o
+CLI_SHIM_OBJS := $(BUILD)/cli-obj/shim/options.o $(BUILD)/cli-obj/symbols/safe_io.o
 
 $(BUILD)/forkhazard: $(BUILD)/cli-obj/report/main.o $(REPORT_OBJS) $(CLI_SHIM_OBJS)
 	$(CXX) -o $@ $^ $(CLI_LIBS)
@@ -202,7 +203,7 @@ FUZZ_SECONDS  ?= 60
 FUZZ_CXXFLAGS := -std=c++20 -O1 -g -I. -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                  -fno-sanitize-recover=all
 FUZZ_TARGETS  := options reader suppress
-FUZZ_SRCS_options  := shim/options.cpp shim/safe_io.cpp
+FUZZ_SRCS_options  := shim/options.cpp symbols/safe_io.cpp
 FUZZ_SRCS_reader   := report/reader.cpp report/model.cpp
 FUZZ_SRCS_suppress := report/suppress.cpp report/model.cpp
 
@@ -235,10 +236,10 @@ SAN_BUILD      := build-san
 SAN_CXX        ?= $(CXX)
 SAN_CXXFLAGS   := $(CXXFLAGS_COMMON) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 SAN_TESTS      := reader suppress golden sarif merge options catalogue symbolize phrases
-SAN_CLI_OBJS   := $(patsubst %.cpp,$(SAN_BUILD)/obj/%.o,$(REPORT_SRCS) report/main.cpp shim/options.cpp shim/safe_io.cpp)
+SAN_CLI_OBJS   := $(patsubst %.cpp,$(SAN_BUILD)/obj/%.o,$(REPORT_SRCS) report/main.cpp shim/options.cpp symbols/safe_io.cpp)
 # The options parser is sanitized in the runner; the rest of the shim core (the catalogue's table) is linked as
 # the ordinary build made it.
-SAN_SHIM_SRCS  := shim/options.cpp shim/safe_io.cpp
+SAN_SHIM_SRCS  := shim/options.cpp symbols/safe_io.cpp
 SAN_TEST_OBJS  := $(patsubst %,$(SAN_BUILD)/obj/tests/test_%.o,$(SAN_TESTS)) \
                   $(patsubst %.cpp,$(SAN_BUILD)/obj/%.o,$(REPORT_SRCS) $(SAN_SHIM_SRCS)) \
                   $(filter-out $(patsubst %.cpp,$(BUILD)/shim-obj/%.o,$(SAN_SHIM_SRCS)),$(SHIM_CORE_OBJS))

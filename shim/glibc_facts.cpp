@@ -3,7 +3,7 @@
 
 #include <gnu/libc-version.h>
 
-#include "shim/safe_io.h"
+#include "symbols/safe_io.h"
 
 namespace fh::glibc_facts {
 

@@ -1,7 +1,7 @@
 // Parser and help text for the options table (options.def); allocation-free so it can run at any time.
 #include "shim/options.h"
 
-#include "shim/safe_io.h"
+#include "symbols/safe_io.h"
 
 namespace fh {
 

@@ -12,7 +12,7 @@
 
 #include "shim/core.h"
 #include "shim/core_internal.h"
-#include "shim/safe_io.h"
+#include "symbols/safe_io.h"
 #include "shim/wait_rule.h"
 
 namespace fh::shim::core {

@@ -17,7 +17,7 @@
 #include "shim/glibc_facts.h"
 #include "shim/glibc_locks.h"
 #include "shim/remote.h"
-#include "shim/safe_io.h"
+#include "symbols/safe_io.h"
 #include "shim/wait_rule.h"
 #include "symbols/capture.h"
 

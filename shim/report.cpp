@@ -12,7 +12,7 @@
 
 #include "shim/options.h"
 #include "shim/protocol.h"
-#include "shim/safe_io.h"
+#include "symbols/safe_io.h"
 #include "shim/unsafe.h"
 #include "symbols/capture.h"
 #include "symbols/modules.h"

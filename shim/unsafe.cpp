@@ -9,7 +9,7 @@
 #include "shim/options.h"
 #include "shim/protocol.h"
 #include "shim/report.h"
-#include "shim/safe_io.h"
+#include "symbols/safe_io.h"
 
 namespace fh {
 

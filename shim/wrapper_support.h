@@ -21,7 +21,7 @@
 #include "shim/policy.h"
 #include "shim/protocol.h"
 #include "shim/report.h"
-#include "shim/safe_io.h"
+#include "symbols/safe_io.h"
 #include "shim/unsafe.h"
 #include "symbols/capture.h"
 #include "symbols/modules.h"

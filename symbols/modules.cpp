@@ -1,7 +1,7 @@
 // Module map from /proc/self/maps plus the ELF program headers already in memory (see modules.h).
 #include "symbols/modules.h"
 
-#include "shim/safe_io.h"  // sys::open/read/close: no cancellation point in the shim
+#include "symbols/safe_io.h"  // sys::open/read/close: no cancellation point in the shim
 
 #include <elf.h>
 #include <fcntl.h>

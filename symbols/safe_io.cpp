@@ -1,5 +1,5 @@
 // Async-signal-safe output and string helpers for the shim (see safe_io.h).
-#include "shim/safe_io.h"
+#include "symbols/safe_io.h"
 
 #include <cerrno>
 #include <unistd.h>
