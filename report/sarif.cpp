@@ -15,6 +15,9 @@ namespace {
 
 // ---- JSON ----------------------------------------------------------------------------------------------------
 
+// SARIF is written from a tree (report/json.cpp streams): its layout is indented, in a fixed member order, with
+// rules gathered before results. The two share what must not differ: the one JSON string escaper (json_string) and
+// its UTF-8 check.
 // A JSON string literal (bytes that are not valid UTF-8 become U+FFFD: SARIF files are UTF-8).
 std::string quoted(std::string_view text) { return json_string(text); }
 

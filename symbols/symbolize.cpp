@@ -100,78 +100,57 @@ void call_site(Dwarf_Die* inlined, SourceFrame* outer) {
 Symbolizer::Symbolizer() = default;
 Symbolizer::~Symbolizer() = default;
 
-std::vector<SourceFrame> Symbolizer::symbolize(const ModuleInfo& module, uint64_t pc, bool is_return_address) {
-  auto& slot = modules_[{module.path, module.bias}];
-  if (!slot) {
-    slot = std::make_unique<Module>();
-    auto warn = [&](const std::string& problem) {
-      std::string text = "forkhazard: " + module.path + ": " + problem + "; frames fall back to module+offset";
-      if (std::find(warnings_.begin(), warnings_.end(), text) == warnings_.end()) warnings_.push_back(text);
-    };
-    // Open it ourselves: libdwfl reports a failed open without a usable errno.
-    int fd = open(module.path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      warn(std::string("cannot open module file: ") + std::strerror(errno));
-      return {};
-    }
-    slot->dwfl = dwfl_begin(&offline_callbacks);
-    if (slot->dwfl == nullptr) {
-      close(fd);
-      warn(std::string("cannot start libdwfl: ") + dwfl_errmsg(-1));
-      return {};
-    }
-    // The recorded bias is dlpi_addr (file address + bias = runtime address), which is what add_p_vaddr=true
-    // means; with false libdwfl would take it as the start of the first PT_LOAD (the same only when p_vaddr is 0).
-    // On success the fd belongs to libdwfl; on failure it is still ours.
-    const char* path = module.path.c_str();
-    Dwfl_Module* mod = dwfl_report_elf(slot->dwfl, path, path, fd, module.bias, true);
-    if (mod == nullptr) {
-      close(fd);
-      warn(std::string("cannot read module file: ") + dwfl_errmsg(-1));
-      return {};
-    }
-    dwfl_report_end(slot->dwfl, nullptr, nullptr);
-
-    if (!module.build_id.empty()) {
-      std::string recorded = module.build_id;
-      for (char& c : recorded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      const unsigned char* bits = nullptr;
-      GElf_Addr vaddr = 0;
-      int len = dwfl_module_build_id(mod, &bits, &vaddr);
-      std::string actual = len > 0 ? hex(bits, len) : "";
-      if (actual != recorded) {
-        warn("build-id differs from the report's (report " + recorded + ", file " +
-             (actual.empty() ? "none" : actual) + ")");
-        return {};
-      }
-    }
-    slot->mod = mod;
+bool Symbolizer::open_module(const ModuleInfo& module, Module& slot) {
+  auto warn = [&](const std::string& problem) {
+    std::string text = "forkhazard: " + module.path + ": " + problem + "; frames fall back to module+offset";
+    if (std::find(warnings_.begin(), warnings_.end(), text) == warnings_.end()) warnings_.push_back(text);
+    return false;
+  };
+  // Open it ourselves: libdwfl reports a failed open without a usable errno.
+  int fd = open(module.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return warn(std::string("cannot open module file: ") + std::strerror(errno));
+  slot.dwfl = dwfl_begin(&offline_callbacks);
+  if (slot.dwfl == nullptr) {
+    close(fd);
+    return warn(std::string("cannot start libdwfl: ") + dwfl_errmsg(-1));
   }
-  Dwfl_Module* mod = slot->mod;
-  if (mod == nullptr) return {};
+  // The recorded bias is dlpi_addr (file address + bias = runtime address), which is what add_p_vaddr=true
+  // means; with false libdwfl would take it as the start of the first PT_LOAD (the same only when p_vaddr is 0).
+  // On success the fd belongs to libdwfl; on failure it is still ours.
+  const char* path = module.path.c_str();
+  Dwfl_Module* mod = dwfl_report_elf(slot.dwfl, path, path, fd, module.bias, true);
+  if (mod == nullptr) {
+    close(fd);
+    return warn(std::string("cannot read module file: ") + dwfl_errmsg(-1));
+  }
+  dwfl_report_end(slot.dwfl, nullptr, nullptr);
+  if (!module.build_id.empty()) {
+    std::string recorded = module.build_id;
+    for (char& c : recorded) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const unsigned char* bits = nullptr;
+    GElf_Addr vaddr = 0;
+    int len = dwfl_module_build_id(mod, &bits, &vaddr);
+    std::string actual = len > 0 ? hex(bits, len) : "";
+    if (actual != recorded)
+      return warn("build-id differs from the report's (report " + recorded + ", file " +
+                  (actual.empty() ? "none" : actual) + ")");
+  }
+  slot.mod = mod;
+  return true;
+}
 
-  // A return address points after the call; the call itself, one byte earlier, is in the caller's line (and
-  // still in the caller when the call was the function's last instruction, e.g. to a noreturn function).
-  if (is_return_address && pc > 0) --pc;
-  if (dwfl_addrmodule(slot->dwfl, pc) != mod) return {};
+namespace {
 
+// Function frames from the innermost out (eu-addr2line -i): each inlined subroutine stands at the position the
+// line table gives (innermost) or at the call site recorded in the next inner inlined DIE; the enclosing
+// DW_TAG_subprogram is the last, real frame. dwarf_getscopes finds the innermost scope, but above an inlined
+// instance it continues with the scopes of its abstract definition (what name lookup needs), so the physical
+// nesting comes from dwarf_getscopes_die on that innermost scope. *qualified: the outermost name is final.
+std::vector<SourceFrame> dwarf_frames(Dwfl_Module* mod, uint64_t pc, const SourceFrame& innermost, bool* qualified) {
   std::vector<SourceFrame> frames;
-  SourceFrame innermost;
-  if (Dwfl_Line* line = dwfl_module_getsrc(mod, pc)) {
-    int lineno = 0;
-    if (const char* file = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr)) innermost.file = file;
-    innermost.line = lineno;
-  }
-
-  // Function frames from the innermost out (eu-addr2line -i): each inlined subroutine stands at the position the
-  // line table gives (innermost) or at the call site recorded in the next inner inlined DIE; the enclosing
-  // DW_TAG_subprogram is the last, real frame. dwarf_getscopes finds the innermost scope, but above an inlined
-  // instance it continues with the scopes of its abstract definition (what name lookup needs), so the physical
-  // nesting comes from dwarf_getscopes_die on that innermost scope.
   Dwarf_Addr dwarf_bias = 0;
   Dwarf_Die* cudie = dwfl_module_addrdie(mod, pc, &dwarf_bias);
   Dwarf_Die* scopes = nullptr;
-  bool qualified = false;  // the outermost frame's name, once found
   if (cudie != nullptr && dwarf_getscopes(cudie, pc - dwarf_bias, &scopes) > 0) {
     Dwarf_Die innermost_scope = scopes[0];
     free(scopes);
@@ -181,7 +160,7 @@ std::vector<SourceFrame> Symbolizer::symbolize(const ModuleInfo& module, uint64_
     for (int i = 0; i < nscopes; ++i) {
       int tag = dwarf_tag(&scopes[i]);
       if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram && tag != DW_TAG_entry_point) continue;
-      current.function = die_function_name(&scopes[i], &qualified);
+      current.function = die_function_name(&scopes[i], qualified);
       if (tag != DW_TAG_inlined_subroutine) {
         frames.push_back(current);
         break;
@@ -195,6 +174,33 @@ std::vector<SourceFrame> Symbolizer::symbolize(const ModuleInfo& module, uint64_
     if (!frames.empty()) frames.back().inlined = false;
   }
   free(scopes);
+  return frames;
+}
+
+}  // namespace
+
+std::vector<SourceFrame> Symbolizer::symbolize(const ModuleInfo& module, uint64_t pc, bool is_return_address) {
+  auto& slot = modules_[{module.path, module.bias}];
+  if (!slot) {
+    slot = std::make_unique<Module>();
+    if (!open_module(module, *slot)) return {};
+  }
+  Dwfl_Module* mod = slot->mod;
+  if (mod == nullptr) return {};
+
+  // A return address points after the call; the call itself, one byte earlier, is in the caller's line (and
+  // still in the caller when the call was the function's last instruction, e.g. to a noreturn function).
+  if (is_return_address && pc > 0) --pc;
+  if (dwfl_addrmodule(slot->dwfl, pc) != mod) return {};
+
+  SourceFrame innermost;
+  if (Dwfl_Line* line = dwfl_module_getsrc(mod, pc)) {
+    int lineno = 0;
+    if (const char* file = dwfl_lineinfo(line, nullptr, &lineno, nullptr, nullptr, nullptr)) innermost.file = file;
+    innermost.line = lineno;
+  }
+  bool qualified = false;
+  std::vector<SourceFrame> frames = dwarf_frames(mod, pc, innermost, &qualified);
 
   // The ELF symbol table (.symtab, or .dynsym of a stripped file) names functions without DWARF, and qualifies
   // a C++ function whose DWARF has only the bare name ("helper" -> "(anonymous namespace)::helper(int)").

@@ -46,6 +46,8 @@ class Symbolizer {
 
  private:
   struct Module;  // a libdw session for one (path, bias); defined in symbolize.cpp
+  // Opens `module`'s file into `slot` (its build-id checked); false, with a warning, when it cannot be used.
+  bool open_module(const ModuleInfo& module, Module& slot);
   std::map<std::pair<std::string, uint64_t>, std::unique_ptr<Module>> modules_;
   std::vector<std::string> warnings_;
 };
