@@ -1,7 +1,8 @@
 // Expect: no error — a forked child waits for good on its own new object, by design, until its parent ends it.
 //
-//   own_wait_child cond|sem [single]
+//   own_wait_child cond|sem [single|threaded] [MS]
 //
+// MS (default 1000): how long the parent sees the child blocked before it ends it (a watchdog's chance to look).
 // A worker thread parks reading a pipe (it touches no lock); with `single` there is no worker, the program stays
 // single-threaded. main forks a child that makes a brand-new condition variable (cond) or semaphore (sem) and
 // waits on it with no timeout and no handler: it is meant to wait until its parent ends it, as a process pool's
@@ -16,6 +17,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -65,8 +67,9 @@ int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "cond";
   int use_sem = strcmp(mode, "sem") == 0;
   int single = argc > 2 && strcmp(argv[2], "single") == 0;
-  if ((!use_sem && strcmp(mode, "cond") != 0) || (argc > 2 && !single)) {
-    fprintf(stderr, "usage: %s cond|sem [single]\n", argv[0]);
+  long window_ms = argc > 3 ? atol(argv[3]) : 1000;
+  if ((!use_sem && strcmp(mode, "cond") != 0) || (argc > 2 && !single && strcmp(argv[2], "threaded") != 0)) {
+    fprintf(stderr, "usage: %s cond|sem [single|threaded] [MS]\n", argv[0]);
     return 2;
   }
   printf("ground-truth: expect=none mode=%s%s\n", mode, single ? " single" : "");
@@ -87,7 +90,7 @@ int main(int argc, char **argv) {
   // Blocked in the wait, and still there a few polls of the watchdog later (200 ms apart): it had its chance to
   // judge the wait, and must have left it alone.
   int seen = 0;
-  while (seen < 100) {
+  while (seen < window_ms / 10) {
     int status;
     if (waitpid(pid, &status, WNOHANG) == pid) {
       printf("child %d ended before its parent ended it (status 0x%x)\n", (int)pid, status);

@@ -7,6 +7,8 @@
 # member). CPython builds the wait from a new lock (a semaphore made in the child): nothing a vanished thread
 # held, used or waited on is in it. Natively the child dies of SIGTERM and the program exits 0; under forkhazard
 # the same, with no error and no warning (a note at most).
+#
+#   python_event_child.py [MS]      how long the parent sees the child blocked before it ends it (default 1000)
 import os
 import signal
 import sys
@@ -32,8 +34,9 @@ if pid == 0:
     signal.alarm(30)  # a last resort only: the parent ends the child
     threading.Event().wait()
     os._exit(3)
+window_ms = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
 seen = 0
-while seen < 100:  # blocked, and still blocked after the watchdog had its polls
+while seen < window_ms // 10:  # blocked, and still blocked after the watchdog had its polls
     done, status = os.waitpid(pid, os.WNOHANG)
     if done == pid:
         print(f"child {pid} ended before its parent ended it (status {status:#x})")

@@ -1,7 +1,8 @@
 // Expect: no report — a forked child waits on an event that a signal handler, the clock, or nothing ends.
 //
-//   wait_woken_by_signal alarm|usr1|hup|int|timed|none|threaded-none
+//   wait_woken_by_signal alarm|usr1|hup|int|timed|none|threaded-none [MS]
 //
+// MS (default 1000) scales every delay below: "a second" is MS milliseconds, "1.2 s" 1.2 MS, "alarm(2)" 2 MS.
 // The event is a word and a private futex, as a small runtime would build one. The child's only thread waits on
 // it with nothing else in the process to set it, which is correct here: alarm: its SIGALRM handler sets the event
 // (an atomic store and FUTEX_WAKE are async-signal-safe) when alarm(1) fires; usr1: its SIGUSR1 handler sets it
@@ -22,7 +23,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,8 +51,17 @@ __attribute__((noinline)) static int child_waits_for_the_handler(void) {
   return wait_event(NULL); // returns once the handler has set the event
 }
 
+static long delay_ms = 1000;  // "a second"
+
+// alarm() in milliseconds.
+static void alarm_ms(long ms) {
+  struct itimerval t = {{0, 0}, {ms / 1000, (ms % 1000) * 1000}};
+  setitimer(ITIMER_REAL, &t, NULL);
+}
+
 __attribute__((noinline)) static int child_waits_until_the_timeout(void) {
-  struct timespec timeout = {1, 200 * 1000 * 1000};
+  long ms = delay_ms * 12 / 10;
+  struct timespec timeout = {ms / 1000, (ms % 1000) * 1000 * 1000};
   return wait_event(&timeout) == ETIMEDOUT ? 0 : 1; // nobody sets it
 }
 
@@ -71,12 +83,13 @@ static void *parked_worker(void *arg) {
 
 int main(int argc, char **argv) {
   const char *mode = argc > 1 ? argv[1] : "alarm";
+  if (argc > 2) delay_ms = atol(argv[2]);
   int threaded = strcmp(mode, "threaded-none") == 0;
   int none = strcmp(mode, "none") == 0 || threaded;
   int hup = strcmp(mode, "hup") == 0, interrupt = strcmp(mode, "int") == 0;
   if (strcmp(mode, "alarm") != 0 && strcmp(mode, "usr1") != 0 && strcmp(mode, "timed") != 0 && !none && !hup &&
       !interrupt) {
-    fprintf(stderr, "usage: %s alarm|usr1|hup|int|timed|none|threaded-none\n", argv[0]);
+    fprintf(stderr, "usage: %s alarm|usr1|hup|int|timed|none|threaded-none [MS]\n", argv[0]);
     return 2;
   }
   pthread_t worker;
@@ -105,14 +118,14 @@ int main(int argc, char **argv) {
     if (strcmp(mode, "timed") == 0)
       _exit(child_waits_until_the_timeout());
     if (strcmp(mode, "alarm") == 0)
-      alarm(1);
+      alarm_ms(delay_ms);
     if (none)
-      alarm(2); // no handler: natively SIGALRM ends the wait that nothing else can
+      alarm_ms(2 * delay_ms); // no handler: natively SIGALRM ends the wait that nothing else can
 
     _exit(child_waits_for_the_handler());
   }
   if (strcmp(mode, "usr1") == 0 || hup || interrupt) {
-    sleep(1);
+    usleep((useconds_t)(delay_ms * 1000));
     kill(pid, sig);
   }
   int status;

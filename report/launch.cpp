@@ -255,7 +255,7 @@ WatchedRun run_watched(const std::vector<std::string>& argv, const std::string& 
     run.error = std::string("forkhazard: cannot fork: ") + std::strerror(errno);
   } else {
     using clock = std::chrono::steady_clock;
-    const auto interval = std::chrono::milliseconds(watchdog != nullptr ? watchdog::poll_interval_ms : 1000);
+    const auto interval = std::chrono::milliseconds(watchdog != nullptr ? watchdog->poll_ms() : 1000);
     auto next_poll = clock::now() + interval;
     // Waits for a child's end until `until` at the latest, polling the watchdog when its time comes.
     auto wait_until = [&](clock::time_point until) {

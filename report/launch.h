@@ -37,7 +37,7 @@ struct WatchedRun {
 // Runs argv[0] (execvp) with the shim preloaded and its reports directed to <dir>/fh.<pid>, as a child
 // subreaper so orphaned descendants come back to us; waits for it, then reaps other descendants for up to
 // `linger_ms`. SIGINT and SIGQUIT are ignored meanwhile: the terminal sends them to the command too. With a
-// `watchdog`, it polls every descendant each watchdog::poll_interval_ms all along, lingering included.
+// `watchdog`, it polls every descendant every watchdog->poll_ms() all along, lingering included.
 WatchedRun run_watched(const std::vector<std::string>& argv, const std::string& shim, const std::string& dir,
                        watchdog::Watchdog* watchdog = nullptr, int linger_ms = 2000);
 

@@ -603,7 +603,7 @@ void Watchdog::Impl::carry_out(pid_t pid, const Ending& ending_, const ProcStatu
   auto send = [&pidfd](int sig) { syscall(SYS_pidfd_send_signal, pidfd.get(), sig, nullptr, 0); };
   if (ending_.action.action == Action::abort) send(abort_kills(status) ? SIGABRT : SIGKILL);
   else if (ending_.kill_it) send(SIGKILL);
-  ending[pid] = {pidfd.release(), 1000 / poll_interval_ms};  // about a second, then SIGKILL
+  ending[pid] = {pidfd.release(), 1000 / config.poll_ms};  // about a second, then SIGKILL
 }
 
 Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const ProcStatus& status,
@@ -671,5 +671,13 @@ Watchdog::Watchdog(Config config) : impl_(std::make_unique<Impl>()) {
 Watchdog::~Watchdog() = default;
 
 void Watchdog::poll() { impl_->poll(); }
+
+int Watchdog::poll_ms() const { return impl_->config.poll_ms; }
+
+int poll_interval_from(const char* text) {
+  int ms = 0;
+  if (text == nullptr || !parse_dec(std::string_view(text), &ms) || ms < 10 || ms > 1000) return poll_interval_ms;
+  return ms;
+}
 
 }  // namespace fh::watchdog

@@ -53,6 +53,7 @@ DeadlockAction action_of_process(uint32_t on_deadlock, int exitcode);
 struct Config {
   std::string shim;  // the libforkhazard.so that `run` preloads (an absolute path)
   std::string dir;   // the run's private directory: reports go to <dir>/fh.<pid>.watchdog
+  int poll_ms = 200;  // poll_interval_ms, or the test suite's FORKHAZARD_WATCHDOG_POLL_MS (poll_interval_from)
 };
 
 class Watchdog {
@@ -65,6 +66,7 @@ class Watchdog {
   // Looks at every descendant of this process once; judges, reports and ends what can never go on. The
   // processes it ends are not reaped here: their parents (or run_watched, for orphans) wait for them.
   void poll();
+  int poll_ms() const;  // how often poll() is to be called
 
  private:
   struct Impl;
@@ -75,5 +77,9 @@ class Watchdog {
 // of its stack (about 420 ms in all, measured). Measured cost of the polls while nothing hangs (2-core VM): 0.1 %
 // of a core for one process, 0.3 % for 21, 0.75 % for 101; 100 ms would double it for 100 ms less wait.
 inline constexpr int poll_interval_ms = 200;
+
+// The poll interval: poll_interval_ms, unless `text` (the environment's FORKHAZARD_WATCHDOG_POLL_MS, a knob for
+// this project's test suite, so that its examples need not wait out 200 ms polls) is a number of 10 to 1000.
+int poll_interval_from(const char* text);
 
 }  // namespace fh::watchdog

@@ -504,7 +504,7 @@ static void expect_python_lock_deadlock(const Run& run) {
 
 Test(e2e_child, python_lock_fork, .timeout = 60) {
   std::string python = python3_or_skip();
-  Run run = run_script(python, "python_lock_fork.py", {}, {"2"});
+  Run run = run_script(python, "python_lock_fork.py", {}, {"1"});
   if (!expect_python_pymutex_note(run)) expect_python_lock_deadlock(run);
   passed();
 }
@@ -512,7 +512,7 @@ Test(e2e_child, python_lock_fork, .timeout = 60) {
 // Without the non-portable class, the interpreter's allocations drop out: the deadlock is the only report.
 Test(e2e_child, python_lock_fork_glibc_mode, .timeout = 60) {
   std::string python = python3_or_skip();
-  Run run = run_script(python, "python_lock_fork.py", {"FORKHAZARD_OPTIONS=mode=glibc"}, {"2"});
+  Run run = run_script(python, "python_lock_fork.py", {"FORKHAZARD_OPTIONS=mode=glibc"}, {"1"});
   if (expect_python_pymutex_note(run)) return passed();
   expect_python_lock_deadlock(run);
   cr_assert_eq(hazards_of(run).size(), 1u, "%zu hazards under mode=glibc, expected only the deadlock; stderr:\n%s",
@@ -771,7 +771,7 @@ Test(e2e_child, perl_shared_lock, .timeout = 60) {
 // note, and the child dies of SIGTERM as natively.
 Test(e2e_child, python_event_of_its_own, .timeout = 60) {
   std::string python = python3_or_skip();
-  Run run = run_script(python, "python_event_child.py");
+  Run run = run_script(python, "python_event_child.py", {}, {"200"});
   ChildLine line = child_line(run);
   cr_assert(contains(line.text, "killed by signal 15"), "the child did not die of SIGTERM: %s\nstderr:\n%s",
             line.text.c_str(), run.err.c_str());

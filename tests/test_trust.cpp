@@ -47,7 +47,7 @@ Test(no_false_kill, woken_condvar_waiter, .timeout = 60) {
 // 2. The helper of a single-threaded program, parked until its parent's SIGTERM: no thread vanished, no fork
 // hazard. It was ended with 66 as a deadlock.
 void expect_helper_left_alone(const char* mode) {
-  Run run = run_watched("own_wait_child", {"build/examples/own_wait_child", mode, "single"}, {});
+  Run run = run_watched("own_wait_child", {"build/examples/own_wait_child", mode, "single", "200"}, {});
   expect_child_and_status(run, false, SIGTERM, 0);
   cr_assert_eq(hazards_of(run).size(), 0u, "%s: hazards reported; stderr:\n%s", mode, run.err.c_str());
   passed();
@@ -59,7 +59,7 @@ Test(no_false_kill, single_threaded_helper_cond, .timeout = 60) { expect_helper_
 // own environment. on_deadlock=continue: reported and left hung, the child's alarm ends it as natively.
 Test(no_false_kill, child_options_continue, .timeout = 60) {
   Run run = run_watched("options_for_child", {"build/examples/options_for_child", "on_deadlock=continue",
-                                              "build/examples/dlopen_after_callback", "2"}, {});
+                                              "build/examples/dlopen_after_callback", "1"}, {});
   expect_child_and_status(run, false, SIGALRM, kHazardExit);
   bool judged = false;
   for (const Json& hazard : hazards_of(run))
@@ -88,7 +88,7 @@ Test(no_false_kill, main_pthread_exit, .timeout = 60) {
 // 5. A child of a multithreaded program waits for good on its own new condvar or semaphore until its parent
 // ends it: certain, but not the fork's doing. A note at most, never an error, never ended.
 void expect_own_wait_left_alone(const char* mode) {
-  Run run = run_watched("own_wait_child", {"build/examples/own_wait_child", mode}, {});
+  Run run = run_watched("own_wait_child", {"build/examples/own_wait_child", mode, "threaded", "200"}, {});
   expect_child_and_status(run, false, SIGTERM, 0);
   expect_no_error_or_warning(run);
   passed();

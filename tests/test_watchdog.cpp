@@ -259,6 +259,15 @@ Test(watchdog, classifies_waits_by_their_stacks) {
   cr_expect_not(in_signal_handler({{"__lll_lock_wait_private", {}, libc}, {"setenv", {"setenv"}, libc}}));
 }
 
+// The poll interval: 200 ms, unless the test suite's knob names 10 to 1000 ms.
+Test(watchdog, poll_interval_knob) {
+  cr_expect_eq(poll_interval_from(nullptr), poll_interval_ms);
+  cr_expect_eq(poll_interval_from("20"), 20);
+  cr_expect_eq(poll_interval_from("5"), poll_interval_ms);
+  cr_expect_eq(poll_interval_from("20ms"), poll_interval_ms);
+  cr_expect_eq(poll_interval_from("5000"), poll_interval_ms);
+}
+
 // The watchdog acts on the judged process's own options, as its shim read them (not on the CLI's environment).
 Test(watchdog, acts_on_the_processes_own_options) {
   cr_expect(action_of_process(fh::on_deadlock_exit, 66).action == Action::exit);
@@ -475,7 +484,7 @@ Test(watchdog_e2e, popen_race, .timeout = 60) {
 // A bare futex event with nothing to set it, in the child of a single-threaded fork: no fork hazard (nothing
 // vanished), never judged; the child's alarm ends it, as natively. It was judged and ended with 66 once.
 Test(watchdog_e2e, bare_futex_single_threaded_fork_is_left_alone, .timeout = 60) {
-  Run run = run_under_cli({}, {"build/examples/wait_woken_by_signal", "none"});
+  Run run = run_under_cli({}, {"build/examples/wait_woken_by_signal", "none", "200"});
   std::vector<ChildEnd> ends = child_ends(run.out);
   cr_assert(ends.size() == 1 && !ends[0].exited && ends[0].code == SIGALRM,
             "the child was not ended by its own alarm, as natively:\n%s\nstderr:\n%s", run.out.c_str(), run.err.c_str());
@@ -487,7 +496,7 @@ Test(watchdog_e2e, bare_futex_single_threaded_fork_is_left_alone, .timeout = 60)
 // The same wait after a multithreaded fork: endless, but the word is the program's own and no vanished thread is
 // known to use it. Not an error (README, "The rule"): a note on stderr, the child left to its alarm.
 Test(watchdog_e2e, bare_futex_of_its_own_is_a_note, .timeout = 60) {
-  Run run = run_under_cli({}, {"build/examples/wait_woken_by_signal", "threaded-none"});
+  Run run = run_under_cli({}, {"build/examples/wait_woken_by_signal", "threaded-none", "200"});
   std::vector<ChildEnd> ends = child_ends(run.out);
   cr_assert(ends.size() == 1 && !ends[0].exited && ends[0].code == SIGALRM,
             "the child was not ended by its own alarm, as natively:\n%s\nstderr:\n%s", run.out.c_str(), run.err.c_str());
@@ -500,7 +509,7 @@ Test(watchdog_e2e, bare_futex_of_its_own_is_a_note, .timeout = 60) {
 
 // The same wait with a handler that ends it, or with a timeout: never judged, the child exits 0.
 void expect_left_alone(const char* mode) {
-  Run run = run_under_cli({}, {"build/examples/wait_woken_by_signal", mode});
+  Run run = run_under_cli({}, {"build/examples/wait_woken_by_signal", mode, "300"});
   cr_assert_eq(run.truth.expect, "none", "ground truth expects %s", run.truth.expect.c_str());
   cr_assert_eq(run.result.exit_code, 0, "%s: exit status %d; stdout:\n%s\nstderr:\n%s", mode, run.result.exit_code,
                run.out.c_str(), run.err.c_str());
@@ -539,9 +548,9 @@ Test(watchdog_e2e, timed_wait_is_left_alone, .timeout = 60) {
   e2e::passed();
 }
 
-// --watchdog=off: the child hangs as natively, until the example's alarm (2 s here).
+// --watchdog=off: the child hangs as natively, until the example's alarm (1 s here).
 Test(watchdog_e2e, off_leaves_the_child_hanging, .timeout = 60) {
-  Run run = run_under_cli({"--watchdog=off"}, {"build/examples/omp_in_child", "2"});
+  Run run = run_under_cli({"--watchdog=off"}, {"build/examples/omp_in_child", "1"});
   std::vector<ChildEnd> ends = child_ends(run.out);
   cr_assert(ends.size() == 1 && !ends[0].exited && ends[0].code == SIGALRM,
             "the child did not hang until its alarm:\n%s", run.out.c_str());
@@ -559,9 +568,9 @@ Test(watchdog_e2e, on_deadlock_abort, .timeout = 60) {
   e2e::passed();
 }
 
-// on_deadlock=continue: reported once, left hanging until the example's alarm (3 s here).
+// on_deadlock=continue: reported once, left hanging until the example's alarm (1 s here).
 Test(watchdog_e2e, on_deadlock_continue, .timeout = 60) {
-  Run run = run_under_cli({}, {"build/examples/omp_in_child", "3"}, {"FORKHAZARD_OPTIONS=on_deadlock=continue"});
+  Run run = run_under_cli({}, {"build/examples/omp_in_child", "1"}, {"FORKHAZARD_OPTIONS=on_deadlock=continue"});
   std::vector<ChildEnd> ends = child_ends(run.out);
   cr_assert(ends.size() == 1 && !ends[0].exited && ends[0].code == SIGALRM,
             "the child did not hang until its alarm:\n%s", run.out.c_str());
@@ -616,7 +625,7 @@ RefusedRun run_cli_refusing(long nr, const std::vector<std::string>& command) {
     sock_fprog program = {static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0)
       _exit(121);
-    const char* env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", nullptr};
+    const char* env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "FORKHAZARD_WATCHDOG_POLL_MS=20", nullptr};
     execve(args[0], args.data(), const_cast<char**>(env));
     _exit(122);
   }
@@ -666,7 +675,7 @@ Test(watchdog_e2e, ptrace_refused, .timeout = 60) {
 // the blocked one's memory: it says so once and judges nothing ("don't know" is never "no"). It once took the
 // refusal for "no process shares it". The child hangs until its own alarm, as natively.
 Test(watchdog_e2e, kcmp_refused_judges_nothing, .timeout = 60) {
-  RefusedRun r = run_cli_refusing(__NR_kcmp, {"build/examples/omp_in_child", "2"});
+  RefusedRun r = run_cli_refusing(__NR_kcmp, {"build/examples/omp_in_child", "1"});
   std::vector<ChildEnd> ends = child_ends(r.out);
   cr_assert(ends.size() == 1 && !ends[0].exited && ends[0].code == SIGALRM,
             "the child was not left to its alarm:\n%s\nstderr:\n%s", r.out.c_str(), r.err.c_str());
