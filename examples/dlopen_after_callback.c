@@ -6,7 +6,7 @@
 // (_dl_add_to_namespace_list) and waits forever on a private futex in ld.so's data. Natively alarm(5) ends the
 // child; under `forkhazard run` the watchdog reports it (call dlopen) and ends it with 66.
 //
-//   dlopen_after_callback [ALARM]      the child's alarm, in seconds (default 5)
+//   dlopen_after_callback [ALARM_MS]   the child's alarm, in milliseconds (default 5000)
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <stdlib.h>
 #include <time.h>
@@ -56,7 +57,7 @@ static long ms_since(const struct timespec *start) {
 }
 
 int main(int argc, char **argv) {
-  unsigned alarm_seconds = argc > 1 ? (unsigned)atoi(argv[1]) : 5;
+  long alarm_ms = argc > 1 ? atol(argv[1]) : 5000;
   pthread_t thread;
   if (pipe(park_pipe) != 0) {
     perror("pipe");
@@ -76,7 +77,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (pid == 0) {
-    alarm(alarm_seconds); // natively the dlopen below never returns
+    setitimer(ITIMER_REAL, &(struct itimerval){{0, 0}, {alarm_ms / 1000, (alarm_ms % 1000) * 1000}}, NULL); // natively the dlopen below never returns
     _exit(child_loads_libm());
   }
   int status;

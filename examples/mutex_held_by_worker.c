@@ -4,7 +4,7 @@
 // child has only the forking thread, so nothing can ever unlock `table_lock` there: its lock never returns.
 // Natively alarm(20) ends the child with SIGALRM; under forkhazard the child is reported and ends with 66.
 //
-//   mutex_held_by_worker [ALARM]      the child's alarm, in seconds (default 20)
+//   mutex_held_by_worker [ALARM_MS]   the child's alarm, in milliseconds (default 20000)
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,7 +58,7 @@ static void wait_and_print(pid_t pid) {
 }
 
 int main(int argc, char **argv) {
-  unsigned alarm_seconds = argc > 1 ? (unsigned)atoi(argv[1]) : 20;
+  long alarm_ms = argc > 1 ? atol(argv[1]) : 20000;
   pthread_t thread;
   if (pipe(park_pipe) != 0) {
     perror("pipe");
@@ -75,7 +76,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (pid == 0) {
-    alarm(alarm_seconds); // natively the lock below never returns
+    setitimer(ITIMER_REAL, &(struct itimerval){{0, 0}, {alarm_ms / 1000, (alarm_ms % 1000) * 1000}}, NULL); // natively the lock below never returns
     child_locks_the_mutex();
     _exit(0);
   }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -41,7 +42,7 @@ static long ms_since(const struct timespec *start) {
 }
 
 int main(int argc, char **argv) {
-  unsigned alarm_seconds = argc > 1 ? (unsigned)atoi(argv[1]) : 5;  // the child's alarm
+  long alarm_ms = argc > 1 ? atol(argv[1]) : 5000;  // the child's alarm, in milliseconds
   printf("parent: sum %ld with %d threads\n", parent_sums(), TEAM);
   printf("ground-truth: expect=deadlock call=GOMP_parallel lock=0 owner_tid=-1\n");
   fflush(stdout);
@@ -53,7 +54,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (pid == 0) {
-    alarm(alarm_seconds); // natively the region below never ends
+    setitimer(ITIMER_REAL, &(struct itimerval){{0, 0}, {alarm_ms / 1000, (alarm_ms % 1000) * 1000}}, NULL); // natively the region below never ends
     long sum = child_sums();
     _exit(sum > 0 ? 0 : 1);
   }

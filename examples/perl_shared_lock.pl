@@ -19,7 +19,7 @@ my $holding :shared = 0;
 my $worker = threads->create(sub {
   lock($counter);
   $holding = 1;
-  sleep 1;    # still holding the lock when main forks (the child is judged before it blocks)
+  select(undef, undef, undef, 0.3);    # still holding the lock at the fork (the child is judged before it blocks)
   $counter++;
   return;
 });

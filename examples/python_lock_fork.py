@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # Expect: deadlock — the child acquires a threading.Lock that a thread held across os.fork().
 #
-#   python_lock_fork.py [ALARM]      the child's alarm, in seconds (default 5)
+#   python_lock_fork.py [ALARM]      the child's alarm, in seconds, fractions allowed (default 5)
 #
 # A thread acquires `journal_lock` and keeps it (it waits on an Event) when the main thread calls os.fork().
 # CPython 3.11 implements threading.Lock with a POSIX semaphore: in the child the semaphore is still at 0 and the
@@ -45,7 +45,7 @@ def main():
     print(f"ground-truth: expect=deadlock call=sem_wait lock=0 owner_tid={holder_tid}", flush=True)
     pid = os.fork()
     if pid == 0:
-        signal.alarm(int(sys.argv[1]) if len(sys.argv) > 1 else 5)  # the acquire below never returns
+        signal.setitimer(signal.ITIMER_REAL, float(sys.argv[1]) if len(sys.argv) > 1 else 5.0)  # never returns
         child_acquires()
         os._exit(0)
     _, status = os.waitpid(pid, 0)

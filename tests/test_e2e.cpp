@@ -353,9 +353,9 @@ Test(e2e, on_deadlock_abort, .timeout = 60) {
   passed();
 }
 
-// `continue` lets the child hang as it would without us; the example's alarm (1 s here) ends it.
+// `continue` lets the child hang as it would without us; the example's alarm (0.4 s here) ends it.
 Test(e2e, on_deadlock_continue, .timeout = 60) {
-  Run run = run_watched("mutex_held_by_worker", {"build/examples/mutex_held_by_worker", "1"},
+  Run run = run_watched("mutex_held_by_worker", {"build/examples/mutex_held_by_worker", "400"},
                         {"FORKHAZARD_OPTIONS=on_deadlock=continue"});
   expect_one_deadlock(run, {"pthread_mutex_lock", "mutex", "child_locks_the_mutex", "worker_holds_lock",
                             "table-owner"});

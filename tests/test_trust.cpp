@@ -59,7 +59,7 @@ Test(no_false_kill, single_threaded_helper_cond, .timeout = 60) { expect_helper_
 // own environment. on_deadlock=continue: reported and left hung, the child's alarm ends it as natively.
 Test(no_false_kill, child_options_continue, .timeout = 60) {
   Run run = run_watched("options_for_child", {"build/examples/options_for_child", "on_deadlock=continue",
-                                              "build/examples/dlopen_after_callback", "1"}, {});
+                                              "build/examples/dlopen_after_callback", "1000"}, {});
   expect_child_and_status(run, false, SIGALRM, kHazardExit);
   bool judged = false;
   for (const Json& hazard : hazards_of(run))
@@ -71,7 +71,7 @@ Test(no_false_kill, child_options_continue, .timeout = 60) {
 // exitcode=77 given to the child: it is ended with 77, not the CLI's 66.
 Test(no_false_kill, child_options_exitcode, .timeout = 60) {
   Run run = run_watched("options_for_child", {"build/examples/options_for_child", "exitcode=77",
-                                              "build/examples/dlopen_after_callback", "20"}, {});
+                                              "build/examples/dlopen_after_callback", "20000"}, {});
   expect_child_and_status(run, true, 77, kHazardExit);
   passed();
 }

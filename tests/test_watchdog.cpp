@@ -548,9 +548,9 @@ Test(watchdog_e2e, timed_wait_is_left_alone, .timeout = 60) {
   e2e::passed();
 }
 
-// --watchdog=off: the child hangs as natively, until the example's alarm (1 s here).
+// --watchdog=off: the child hangs as natively, until the example's alarm (0.4 s here).
 Test(watchdog_e2e, off_leaves_the_child_hanging, .timeout = 60) {
-  Run run = run_under_cli({"--watchdog=off"}, {"build/examples/omp_in_child", "1"});
+  Run run = run_under_cli({"--watchdog=off"}, {"build/examples/omp_in_child", "400"});
   std::vector<ChildEnd> ends = child_ends(run.out);
   cr_assert(ends.size() == 1 && !ends[0].exited && ends[0].code == SIGALRM,
             "the child did not hang until its alarm:\n%s", run.out.c_str());
@@ -568,9 +568,9 @@ Test(watchdog_e2e, on_deadlock_abort, .timeout = 60) {
   e2e::passed();
 }
 
-// on_deadlock=continue: reported once, left hanging until the example's alarm (1 s here).
+// on_deadlock=continue: reported once, left hanging until the example's alarm (1 s here: judged well before).
 Test(watchdog_e2e, on_deadlock_continue, .timeout = 60) {
-  Run run = run_under_cli({}, {"build/examples/omp_in_child", "1"}, {"FORKHAZARD_OPTIONS=on_deadlock=continue"});
+  Run run = run_under_cli({}, {"build/examples/omp_in_child", "1000"}, {"FORKHAZARD_OPTIONS=on_deadlock=continue"});
   std::vector<ChildEnd> ends = child_ends(run.out);
   cr_assert(ends.size() == 1 && !ends[0].exited && ends[0].code == SIGALRM,
             "the child did not hang until its alarm:\n%s", run.out.c_str());
@@ -675,7 +675,7 @@ Test(watchdog_e2e, ptrace_refused, .timeout = 60) {
 // the blocked one's memory: it says so once and judges nothing ("don't know" is never "no"). It once took the
 // refusal for "no process shares it". The child hangs until its own alarm, as natively.
 Test(watchdog_e2e, kcmp_refused_judges_nothing, .timeout = 60) {
-  RefusedRun r = run_cli_refusing(__NR_kcmp, {"build/examples/omp_in_child", "1"});
+  RefusedRun r = run_cli_refusing(__NR_kcmp, {"build/examples/omp_in_child", "400"});
   std::vector<ChildEnd> ends = child_ends(r.out);
   cr_assert(ends.size() == 1 && !ends[0].exited && ends[0].code == SIGALRM,
             "the child was not left to its alarm:\n%s\nstderr:\n%s", r.out.c_str(), r.err.c_str());
