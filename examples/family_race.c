@@ -1,8 +1,11 @@
 // Expect: a race — THREADS threads call CALL nonstop while the main thread forks FORKS children; each child calls
 // CALL once under alarm(ALARM) and _exit(0)s.
 //
-//   family_race CALL [FORKS=30] [THREADS=2] [ALARM=3]
+//   family_race CALL [FORKS=30] [THREADS=2] [ALARM=3] [handlers]
 //
+// handlers: the program first installs do-nothing handlers for SIGTERM, SIGHUP, SIGCHLD and SIGUSR1, as daemons
+// and servers do (the children inherit them). A handler can interrupt a lock acquisition, never make it succeed:
+// a hung child hangs all the same (its alarm, with no handler, still ends it natively), and is judged all the same.
 // A child whose fork caught a thread inside the glibc lock CALL takes waits for a lock nothing in it can release.
 // Natively it dies of SIGALRM (the default action: no handler, so the wait is judged as it would be in a real
 // program). Under forkhazard such a child must be ended with exit 66 and a deadlock report, by the shim or by the
@@ -265,8 +268,10 @@ static int number(const char *text, int lo, int hi, const char *what) {
   return (int)value;
 }
 
+static void daemon_handler(int sig) { (void)sig; }
+
 static void usage(void) {
-  fprintf(stderr, "usage: family_race CALL [FORKS=30] [THREADS=2] [ALARM=3]\nCALL:");
+  fprintf(stderr, "usage: family_race CALL [FORKS=30] [THREADS=2] [ALARM=3] [handlers]\nCALL:");
   for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
     fprintf(stderr, " %s", calls[i].name);
   fprintf(stderr, "\n");
@@ -274,7 +279,7 @@ static void usage(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2 || argc > 5)
+  if (argc < 2 || argc > 6 || (argc == 6 && strcmp(argv[5], "handlers") != 0))
     usage();
   for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
     if (strcmp(argv[1], calls[i].name) == 0)
@@ -285,6 +290,16 @@ int main(int argc, char **argv) {
   int threads = argc > 3 ? number(argv[3], 1, MAX_THREADS, "THREADS") : 2;
   int alarm_seconds = argc > 4 ? number(argv[4], 1, 3600, "ALARM") : 3;
   setlogmask(LOG_MASK(LOG_EMERG)); // no message of ours is ever sent
+  if (argc == 6) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = daemon_handler;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    const int daemon_signals[] = {SIGTERM, SIGHUP, SIGCHLD, SIGUSR1};
+    for (size_t i = 0; i < sizeof daemon_signals / sizeof daemon_signals[0]; i++)
+      sigaction(daemon_signals[i], &sa, NULL);
+  }
 
   printf("ground-truth: expect=race call=%s\n", chosen->name);
   fflush(stdout);

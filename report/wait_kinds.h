@@ -21,6 +21,13 @@ enum class WaitKind {
 };
 const char* wait_kind_name(WaitKind kind);
 
+// A lock acquisition: only the lock's holder releases it, so a signal handler can at most make the call give up,
+// never make it succeed (README, "The rule"): glibc's own lock, a mutex, libgomp's team (its threads are what it
+// waits for). The handler rule applies to the other waits only.
+constexpr bool is_lock_wait(WaitKind kind) {
+  return kind == WaitKind::internal_lock || kind == WaitKind::mutex || kind == WaitKind::team_barrier;
+}
+
 // One frame as the table reads it: its symbol, the names its module exports for it, and its module's path.
 struct WaitFrame {
   std::string symbol;

@@ -172,6 +172,8 @@ struct Judged {
   std::vector<ThreadSlot> slots;
   const ThreadSlot* self = nullptr;  // into `slots`: the blocked thread's own slot
   WaitKind kind = WaitKind::unknown;
+  bool lock_wait = false;  // a lock acquisition: no handler can make it succeed
+  bool handlers = false;   // the process has handlers that could run (they cannot end a lock wait)
   Culprit culprit;  // the lock's holder, where its word names one
   Culprit inside;   // a vanished thread inside the call's glibc lock family
   std::optional<CallFamily> family;
@@ -212,9 +214,10 @@ struct Watchdog::Impl {
                   const std::vector<Process>& all);
 
 
-  // `interrupt_only`: reported and left as it is, whatever on_deadlock says (shim/wait_rule.h).
+  // `signals`: what the process's handlers allow (shim/wait_rule.h): endless; interrupt_only (reported and left
+  // as it is, unless the wait is a lock acquisition); handler_may_wake (judged only for a lock acquisition).
   Outcome judge(const Process& p, const SyscallLine& call, const ProcStatus& status, const RemoteShim& remote,
-                bool interrupt_only);
+                Judgement signals);
 
   // SIGKILL for a judged process that has not ended in time (a handler we could not see, a failed injection),
   // through the pidfd held since the judgement: the pid may have been reaped and reused by then.
@@ -483,8 +486,12 @@ Watchdog::Impl::~Impl() {
 Outcome Watchdog::Impl::examine(const Process& p, const SyscallLine& call, const ProcStatus& status,
                                  const std::vector<Process>& all) {
   uint64_t timer_signals = read_file(proc_path(p.pid, "timers"), &buffer) ? parse_timer_signals(buffer) : 0;
+  // A wait a handler may end is still looked at: if its stack shows a lock acquisition, no handler can make it
+  // succeed (judge() decides, once it has the stack).
   Judgement judgement = judge_wait(call, status, timer_signals);
-  if (judgement != Judgement::endless && judgement != Judgement::interrupt_only) return Outcome::declined;
+  if (judgement != Judgement::endless && judgement != Judgement::interrupt_only &&
+      judgement != Judgement::handler_may_wake)
+    return Outcome::declined;
   // A process sharing its memory without being its thread (clone(CLONE_VM), a vfork child) could wake a
   // private futex too.
   // kcmp refused (a seccomp profile, a kernel without CONFIG_KCMP) is "don't know", never "no".
@@ -517,7 +524,7 @@ Outcome Watchdog::Impl::examine(const Process& p, const SyscallLine& call, const
   const ProcessState& state = remote->process;
   if (!state.restricted || state.passive || state.vm_peers != 0) return Outcome::declined;
   if (shim_reported_deadlock(config.dir, p.pid)) return Outcome::declined;
-  return judge(p, call, status, *remote, judgement == Judgement::interrupt_only);
+  return judge(p, call, status, *remote, judgement);
 }
 // The raw report of a judged process, in the shim's protocol (shim/protocol.h).
 std::string Watchdog::Impl::report_text(const Process& p, const Judged& j, ProcessView& view) {
@@ -530,6 +537,7 @@ std::string Watchdog::Impl::report_text(const Process& p, const Judged& j, Proce
           "its only thread waits in " + j.stack.called + "() on private futex word " + hex(j.word) +
           (where.empty() ? "" : " (" + where + ")") + " with no timeout, and " +
           (j.interrupt_only ? "only its SIGINT handler could end the wait\n"
+           : j.handlers     ? "it is a lock acquisition: its signal handlers can interrupt it, never make it succeed\n"
                             : "no signal handler it has could end the wait\n");
   if (j.culprit.tid != 0)
     text += "# forkhazard: it waits on " + std::string(wait_kind_name(j.kind)) + " held by thread " +
@@ -607,7 +615,7 @@ void Watchdog::Impl::carry_out(pid_t pid, const Ending& ending_, const ProcStatu
 }
 
 Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const ProcStatus& status,
-                              const RemoteShim& remote, bool interrupt_only) {
+                              const RemoteShim& remote, Judgement signals) {
   const pid_t pid = p.pid;
   const uint64_t word = call.args[0];
   // Every signal from here on goes through this pidfd, taken before the process is checked once more below: a
@@ -636,14 +644,22 @@ Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const P
   ProcessView view(pid);
   Judged j;
   j.word = word;
-  j.interrupt_only = interrupt_only;
   j.remote = &remote;
   j.stack = take_stack(view, traced, call);
+  j.kind = classify_wait(j.stack.waits);
+  // Lock waits are certain whatever the handlers; any other wait a handler may end is left alone.
+  j.lock_wait = is_lock_wait(j.kind);
+  if (signals == Judgement::handler_may_wake && !j.lock_wait) {
+    let_go();
+    return Outcome::declined;
+  }
+  const bool interrupt_only = signals == Judgement::interrupt_only && !j.lock_wait;
+  j.interrupt_only = interrupt_only;
+  j.handlers = signals != Judgement::endless;
   j.slots = read_slots(pid, remote);
   for (const ThreadSlot& s : j.slots)
     if (is_live_here(s, remote.process.generation) && s.tid == pid) j.self = &s;
   // The second question of the rule: is this wait the fork's doing?
-  j.kind = classify_wait(j.stack.waits);
   std::string unrelated = fork_relation(pid, j.kind, j.stack.waits, word, remote, j.slots, j.self, &j.culprit);
   if (!unrelated.empty()) {
     let_go();

@@ -257,6 +257,11 @@ Test(watchdog, classifies_waits_by_their_stacks) {
   cr_expect(in_signal_handler({{"__lll_lock_wait_private", {}, libc}, {"__restore_rt", {}, libc}}));
   cr_expect(in_signal_handler({{"__lll_lock_wait_private", {}, libc}, {"f", {}, "/tmp/prog", true}}));
   cr_expect_not(in_signal_handler({{"__lll_lock_wait_private", {}, libc}, {"setenv", {"setenv"}, libc}}));
+  // Lock acquisitions, which no handler can make succeed; the rest are waits a handler may end.
+  cr_expect(is_lock_wait(WaitKind::internal_lock) && is_lock_wait(WaitKind::mutex) &&
+            is_lock_wait(WaitKind::team_barrier));
+  cr_expect(!is_lock_wait(WaitKind::condvar) && !is_lock_wait(WaitKind::semaphore) &&
+            !is_lock_wait(WaitKind::unknown) && !is_lock_wait(WaitKind::static_init));
 }
 
 // The poll interval: 200 ms, unless the test suite's knob names 10 to 1000 ms.
