@@ -6,7 +6,11 @@
 // (_dl_add_to_namespace_list) and waits forever on a private futex in ld.so's data. Natively alarm(5) ends the
 // child; under `forkhazard run` the watchdog reports it (call dlopen) and ends it with 66.
 //
-//   dlopen_after_callback [ALARM_MS]   the child's alarm, in milliseconds (default 5000)
+//   dlopen_after_callback [ALARM_MS] [threaded]
+//
+// ALARM_MS: the child's alarm, in milliseconds (default 5000). threaded: the child starts a thread of its own (it
+// parks) before its dlopen: every thread of the child then waits for good, but the watchdog judges only processes
+// with one thread (a known limit): it says, after --still-waiting seconds, that the process still waits.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -45,6 +49,12 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+static void *child_helper(void *arg) {
+  (void)arg;
+  pause();
+  return NULL;
+}
+
 __attribute__((noinline)) static int child_loads_libm(void) {
   void *handle = dlopen("libm.so.6", RTLD_NOW); // the loader lock's holder vanished at fork: never returns
   return handle != NULL ? 0 : 1;
@@ -58,6 +68,7 @@ static long ms_since(const struct timespec *start) {
 
 int main(int argc, char **argv) {
   long alarm_ms = argc > 1 ? atol(argv[1]) : 5000;
+  int threaded_child = argc > 2 && strcmp(argv[2], "threaded") == 0;
   pthread_t thread;
   if (pipe(park_pipe) != 0) {
     perror("pipe");
@@ -78,6 +89,10 @@ int main(int argc, char **argv) {
   }
   if (pid == 0) {
     setitimer(ITIMER_REAL, &(struct itimerval){{0, 0}, {alarm_ms / 1000, (alarm_ms % 1000) * 1000}}, NULL); // natively the dlopen below never returns
+    if (threaded_child) {
+      pthread_t helper;
+      pthread_create(&helper, NULL, child_helper, NULL);
+    }
     _exit(child_loads_libm());
   }
   int status;

@@ -545,7 +545,8 @@ int command_run(const std::vector<std::string>& args) {
   std::optional<watchdog::Watchdog> hang_watchdog;
   if (line.options.watchdog == watchdog_on)
     hang_watchdog.emplace(
-        watchdog::Config{shim, dir, watchdog::poll_interval_from(std::getenv("FORKHAZARD_WATCHDOG_POLL_MS"))});
+        watchdog::Config{shim, dir, watchdog::poll_interval_from(std::getenv("FORKHAZARD_WATCHDOG_POLL_MS")),
+                         line.options.still_waiting});
   WatchedRun run = run_watched(command, shim, dir, hang_watchdog ? &*hang_watchdog : nullptr);
   if (!run.error.empty()) {
     std::fprintf(stderr, "%s\n", run.error.c_str());

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -219,6 +220,14 @@ struct Watchdog::Impl {
   Outcome judge(const Process& p, const SyscallLine& call, const ProcStatus& status, const RemoteShim& remote,
                 Judgement signals);
 
+  // The futex waits seen unchanged, since when (track_stall).
+  struct Stall {
+    SyscallLine call;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::map<pid_t, Stall> stalled;
+  void track_stall(const Process& p, const std::optional<SyscallLine>& call);
+
   // SIGKILL for a judged process that has not ended in time (a handler we could not see, a failed injection),
   // through the pidfd held since the judgement: the pid may have been reaped and reused by then.
   void follow_up(const std::vector<Process>& all);
@@ -413,6 +422,7 @@ void Watchdog::Impl::poll() {
   present.insert(getpid());
   files.keep_only(present);
   // Forget what is gone (its pid may come back as another process).
+  for (auto it = stalled.begin(); it != stalled.end();) it = present.count(it->first) ? std::next(it) : stalled.erase(it);
   for (auto* table : {&last, &settled})
     for (auto it = table->begin(); it != table->end();) it = present.count(it->first) ? std::next(it) : table->erase(it);
   for (auto it = done.begin(); it != done.end();) it = present.count(*it) ? std::next(it) : done.erase(it);
@@ -422,8 +432,9 @@ void Watchdog::Impl::poll() {
 
 void Watchdog::Impl::look_at(const Process& p, const std::vector<Process>& all) {
   if (done.count(p.pid)) return;
-  if (p.stat.state != 'S' || p.stat.threads != 1) {
+  if (p.stat.state != 'S') {
     last.erase(p.pid);
+    stalled.erase(p.pid);
     return;
   }
   if (!files.read(p.pid, ProcFiles::syscall_line, 0, &buffer)) {
@@ -434,6 +445,11 @@ void Watchdog::Impl::look_at(const Process& p, const std::vector<Process>& all) 
     return;
   }
   std::optional<SyscallLine> call = parse_syscall(buffer);
+  track_stall(p, call);
+  if (p.stat.threads != 1) {
+    last.erase(p.pid);
+    return;
+  }
   ProcStatus quiet;  // no handlers: the verdict the syscall line alone allows
   quiet.threads = 1;
   if (!call || judge_wait(*call, quiet, 0) != Judgement::endless) {
@@ -463,6 +479,27 @@ void Watchdog::Impl::look_at(const Process& p, const std::vector<Process>& all) 
     case Outcome::declined: settled[p.pid] = now; break;
     case Outcome::retry: settled.erase(p.pid); break;
   }
+}
+
+// A process whose (main thread's) futex wait has not changed for config.still_waiting_s without a verdict: one line
+// at once, so that a person watching a stalled log sees what it stalls on.
+void Watchdog::Impl::track_stall(const Process& p, const std::optional<SyscallLine>& call) {
+  if (config.still_waiting_s <= 0 || !call || call->nr != futex_syscall) {
+    stalled.erase(p.pid);
+    return;
+  }
+  auto now = std::chrono::steady_clock::now();
+  auto [it, fresh] = stalled.try_emplace(p.pid, Stall{*call, now});
+  if (fresh || !(it->second.call == *call)) {
+    it->second = Stall{*call, now};
+    return;
+  }
+  auto waited = std::chrono::duration_cast<std::chrono::seconds>(now - it->second.since).count();
+  if (waited < config.still_waiting_s) return;
+  notice("still." + std::to_string(p.pid) + "." + hex(call->args[0]),
+         "forkhazard: still waiting: process " + std::to_string(p.pid) + " (" + std::to_string(p.stat.threads) +
+             (p.stat.threads == 1 ? " thread" : " threads") + ", state S) has waited " + std::to_string(waited) +
+             " s on futex word " + hex(call->args[0]) + " with no verdict (--still-waiting=0 turns this off)");
 }
 
 void Watchdog::Impl::follow_up(const std::vector<Process>& all) {
@@ -523,7 +560,13 @@ Outcome Watchdog::Impl::examine(const Process& p, const SyscallLine& call, const
   // A passive (secure-mode) process is never judged; one with a clone(CLONE_VM) peer may be woken by it.
   const ProcessState& state = remote->process;
   if (!state.restricted || state.passive || state.vm_peers != 0) return Outcome::declined;
-  if (shim_reported_deadlock(config.dir, p.pid)) return Outcome::declined;
+  if (shim_reported_deadlock(config.dir, p.pid)) {
+    notice("shim." + std::to_string(p.pid), "forkhazard: process " + std::to_string(p.pid) +
+                                                " is hung in the deadlock its shim reported, left as it is "
+                                                "(on_deadlock=continue, or its SIGINT handler); the report follows "
+                                                "at the end of the run");
+    return Outcome::declined;
+  }
   return judge(p, call, status, *remote, judgement);
 }
 // The raw report of a judged process, in the shim's protocol (shim/protocol.h).
@@ -675,6 +718,11 @@ Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const P
   j.ending = prepare_ending(pid, remote, status, traced, word, interrupt_only);
   write_report(pid, report_text(p, j, view));
   let_go();
+  // A process left running: said at once, for a person watching a stalled log (the report follows at the end).
+  if (j.ending.action.action == Action::report_only)
+    notice("verdict." + std::to_string(pid), "forkhazard: deadlock in process " + std::to_string(pid) + ": " +
+                                                 j.stack.called + "() waits forever on " + wait_kind_name(j.kind) +
+                                                 "; " + j.ending.words + "; the report follows at the end of the run");
   carry_out(pid, j.ending, status, pidfd);
   return Outcome::judged;
 }

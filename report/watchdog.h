@@ -54,6 +54,7 @@ struct Config {
   std::string shim;  // the libforkhazard.so that `run` preloads (an absolute path)
   std::string dir;   // the run's private directory: reports go to <dir>/fh.<pid>.watchdog
   int poll_ms = 200;  // poll_interval_ms, or the test suite's FORKHAZARD_WATCHDOG_POLL_MS (poll_interval_from)
+  long still_waiting_s = 30;  // --still-waiting: a line about a futex wait unchanged that long (0: never)
 };
 
 class Watchdog {

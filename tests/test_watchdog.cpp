@@ -582,6 +582,27 @@ Test(watchdog_e2e, on_deadlock_continue, .timeout = 60) {
   std::vector<const Json*> deadlocks = futex_deadlocks(run);
   cr_assert_eq(deadlocks.size(), 1u, "stderr:\n%s", run.err.c_str());
   cr_assert_eq(e2e::integer_of(deadlocks[0]->get("occurrences")), 1, "reported more than once");
+  // Said at once (a one-line verdict as it is reached), then the report at the end of the run.
+  std::string at_once = "forkhazard: deadlock in process " + std::to_string(ends[0].pid) + ": ";
+  cr_assert(e2e::contains(run.err, at_once) && e2e::contains(run.err, "leaving it hung (on_deadlock=continue)") &&
+                run.err.find(at_once) < run.err.find("=================="),
+            "the verdict was not said at once; stderr:\n%s", run.err.c_str());
+  e2e::passed();
+}
+
+// A child that starts a thread of its own, then waits for good on the loader lock a vanished thread held: every
+// thread of it waits, but the watchdog judges one-thread processes only (a limit). It says so as it happens: one
+// "still waiting" line after --still-waiting seconds; the child's alarm ends it, as natively.
+Test(watchdog_e2e, still_waiting_is_said, .timeout = 60) {
+  Run run = run_under_cli({"--still-waiting=1"}, {"build/examples/dlopen_after_callback", "2500", "threaded"});
+  std::vector<ChildEnd> ends = child_ends(run.out);
+  cr_assert(ends.size() == 1 && !ends[0].exited && ends[0].code == SIGALRM, "the child did not hang to its alarm:\n%s",
+            run.out.c_str());
+  std::string line = "forkhazard: still waiting: process " + std::to_string(ends[0].pid) + " (2 threads";
+  cr_assert(e2e::contains(run.err, line), "no still-waiting line; stderr:\n%s", run.err.c_str());
+  cr_assert_eq(run.err.find("still waiting"), run.err.rfind("still waiting"), "said more than once:\n%s",
+               run.err.c_str());
+  cr_assert_eq(futex_deadlocks(run).size(), 0u, "a multithreaded process was judged; stderr:\n%s", run.err.c_str());
   e2e::passed();
 }
 
