@@ -1,21 +1,25 @@
 #!/usr/bin/env python3
 # Expect: deadlock — the child acquires a threading.Lock that a thread held across os.fork().
 #
-#   python_lock_fork.py [ALARM]      the child's alarm, in seconds, fractions allowed (default 5)
+#   python_lock_fork.py [DEADLINE] [sigterm|faulthandler|alarm]
 #
 # A thread acquires `journal_lock` and keeps it (it waits on an Event) when the main thread calls os.fork().
 # CPython 3.11 implements threading.Lock with a POSIX semaphore: in the child the semaphore is still at 0 and the
 # only thread that could post it vanished at fork, so lock.acquire() in child_acquires() never returns. Natively
-# signal.alarm(5) ends the child. Under forkhazard the child is reported (lock type semaphore) at the acquire and
-# left as it is: CPython catches SIGINT in every process, and a SIGINT from anyone could still end the wait
-# (KeyboardInterrupt), so the shim does not end it; the alarm does, as natively.
+# the parent gives up after DEADLINE seconds (default 5; twice that with `alarm`) and kills the child (SIGKILL). Under forkhazard the child
+# is reported at the acquire (lock type semaphore, the holder named) and ended with 66 at once: a lock acquisition
+# is certain whatever the handlers (CPython's SIGINT handler; with `sigterm` a SIGTERM handler too, as servers
+# install; with `faulthandler`, pytest's fault handlers), a handler can interrupt it, never release the lock. With
+# `alarm` the child arms a timer of its own (signal.alarm) before it acquires: its own timeout; the deadlock is
+# reported, and the child is left to its timer.
 # CPython 3.13's Lock is a PyMutex: it parks on a semaphore the child's thread makes for the wait, with no owner
 # recorded anywhere, the same wait as a child's own Event().wait(). Nothing read shows that a vanished thread holds
-# it, so under the rule (README, "The rule") it is a note there, not an error; the alarm ends the child as natively.
+# it, so under the rule (README, "The rule") it is a note there, not an error; the parent's deadline ends it.
 import os
 import signal
 import sys
 import threading
+import time
 
 journal_lock = threading.Lock()
 holding = threading.Event()   # set once the holder has the lock
@@ -37,7 +41,27 @@ def child_acquires():
     journal_lock.release()
 
 
+def wait_or_kill(pid, deadline):
+    """The child's status, killing it (SIGKILL) once `deadline` seconds have passed."""
+    end = time.monotonic() + deadline
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return status
+        if time.monotonic() >= end:
+            os.kill(pid, signal.SIGKILL)
+            return os.waitpid(pid, 0)[1]
+        time.sleep(0.01)
+
+
 def main():
+    deadline = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
+    mode = sys.argv[2] if len(sys.argv) > 2 else ""
+    if mode == "sigterm":
+        signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    elif mode == "faulthandler":
+        import faulthandler
+        faulthandler.enable()
     holder = threading.Thread(target=holder_keeps_lock, name="journal-holder")
     holder.start()
     holding.wait()
@@ -45,10 +69,11 @@ def main():
     print(f"ground-truth: expect=deadlock call=sem_wait lock=0 owner_tid={holder_tid}", flush=True)
     pid = os.fork()
     if pid == 0:
-        signal.setitimer(signal.ITIMER_REAL, float(sys.argv[1]) if len(sys.argv) > 1 else 5.0)  # never returns
+        if mode == "alarm":
+            signal.setitimer(signal.ITIMER_REAL, deadline)  # its own timeout
         child_acquires()
         os._exit(0)
-    _, status = os.waitpid(pid, 0)
+    status = wait_or_kill(pid, 2 * deadline if mode == "alarm" else deadline)
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         print(f"child {pid} killed by signal {sig} ({signal.strsignal(sig)})", flush=True)

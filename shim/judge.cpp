@@ -15,10 +15,16 @@ namespace {
 // but, at most, SIGINT's (*interrupt_only; shim/wait_rule.h): a private wait without a timeout can then never end.
 // Only in a restricted process (README, "The rule"): the child of a single-threaded fork has no fork hazard,
 // whatever it waits for. A clone(CLONE_VM) peer it made may wake any private word of it.
+// One thread left (our registry and the kernel agree) in a restricted process with no clone(CLONE_VM) peer: no
+// other code of this process can run but its signal handlers.
+bool alone() {
+  if (!g_process.restricted || __atomic_load_n(&g_process.vm_peers, __ATOMIC_RELAXED) != 0) return false;
+  return live_threads() <= 1 && kernel_thread_count() == 1;
+}
+
 bool nothing_left_to_wake(bool* interrupt_only) {
   *interrupt_only = false;
-  if (!g_process.restricted || __atomic_load_n(&g_process.vm_peers, __ATOMIC_RELAXED) != 0) return false;
-  if (live_threads() > 1 || kernel_thread_count() != 1) return false;
+  if (!alone()) return false;
   switch (what_may_end_wait(caught_signals())) {
     case WaitEnd::never: return true;
     case WaitEnd::interrupt: *interrupt_only = true; return true;
@@ -97,6 +103,12 @@ bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, L
   *held_as = LockType::rwlock_read;
   return true;
 }
+bool semaphore_held_forever(const sem_t* sem) {
+  if (!glibc_facts::g_facts.lock_words) return false;
+  if (!glibc::sem_private(sem) || glibc::sem_value(sem) != 0) return false;
+  return alone() && vanished_took_semaphore(sem) != nullptr;
+}
+
 bool semaphore_blocks_forever(const sem_t* sem, bool* interrupt_only) {
   *interrupt_only = false;
   if (!glibc_facts::g_facts.lock_words) return false;

@@ -81,6 +81,15 @@ void predict_sem(const sem_t* sem, const char* call) {
 // or used the semaphore, waited on the condvar or used the wait's mutex. A child that waits for good on its own
 // new object (until its parent kills it, by design) is left as it is, and marked so for the watchdog.
 void before_sem_wait(const sem_t* sem, const char* call) {
+  // A lock a vanished thread holds (CPython 3.11's Lock): certain whatever the handlers; ended, unless the process
+  // armed a timer of its own since the fork (its own timeout: reported, left to it).
+  if (core::semaphore_held_forever(sem)) {
+    const ThreadSlot* holder = core::vanished_took_semaphore(sem);
+    Hazard h{protocol::kind_deadlock, call, sem, lock_type_name(LockType::semaphore), true, LockType::semaphore,
+             holder != nullptr ? holder->tid : 0};
+    if (report_hazard(h) && !core::own_timer_armed()) act_on_deadlock();
+    return;
+  }
   bool interrupt_only;
   if (!core::semaphore_blocks_forever(sem, &interrupt_only)) return predict_sem(sem, call);
   // The explanation: a vanished thread that took it and had not posted it back (CPython's threading.Lock), else

@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -121,6 +122,22 @@ bool tid_alive(int tid) {
   bool alive = r == 0 || errno != ESRCH;
   errno = saved;
   return alive;
+}
+
+bool own_timer_armed() {
+  int saved = errno;
+  struct itimerval real;
+  bool armed = getitimer(ITIMER_REAL, &real) == 0 && (real.it_value.tv_sec != 0 || real.it_value.tv_usec != 0);
+  if (!armed) {
+    int fd = sys::open("/proc/self/timers", O_RDONLY | O_CLOEXEC);
+    char c;
+    if (fd >= 0) {
+      armed = sys::read(fd, &c, 1) == 1;  // any line: a POSIX timer exists
+      sys::close(fd);
+    }
+  }
+  errno = saved;
+  return armed;
 }
 
 }  // namespace fh::shim::core
