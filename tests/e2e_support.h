@@ -1,5 +1,7 @@
-// Helpers for the end-to-end tests: run a command with an explicit environment, read files, parse JSON; and, for
-// Criterion tests, run an example under `build/forkhazard run --json` and look into its report.
+// Helpers for the end-to-end tests: run a command with an explicit environment, read files; and, for Criterion
+// tests, run an example under `build/forkhazard run --json` and look into its report (JSON: tests/e2e_json.h).
+// Header-only on purpose: two programs built by different rules include it, the Criterion runner and
+// tests/stress/stress_runner (its own main, `make stress`), and neither links the other's objects.
 #pragma once
 
 #include <criterion/criterion.h>
