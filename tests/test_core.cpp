@@ -63,8 +63,27 @@ Test(core, init_forgets_past_uses_of_the_address) {
 // Mutexes and rwlock write holds are off the held stack: which ones a thread holds is its memory of taking them
 // checked against the lock words (here: read through a reader that refuses one address, as for an unmapped lock).
 Test(core, held_locks_come_from_memory_and_lock_words) {
-  static pthread_mutex_t mine = PTHREAD_MUTEX_INITIALIZER, released = PTHREAD_MUTEX_INITIALIZER,
-                         unmapped = PTHREAD_MUTEX_INITIALIZER, recursive;
+  // The memory of recent locks is direct-mapped by address: the locks are picked from pools so that no two share
+  // an entry (static locks of their own would collide or not by the binary's layout, and the test with them).
+  static pthread_mutex_t mutexes[16];
+  static pthread_rwlock_t rwlocks[16];
+  bool taken[recent_locks] = {};
+  taken[recent_slot(addr(5))] = true;  // the read hold below
+  auto pick = [&taken](auto* pool, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+      if (taken[recent_slot(&pool[i])]) continue;
+      taken[recent_slot(&pool[i])] = true;
+      return &pool[i];
+    }
+    cr_assert_fail("no lock with an entry of its own in the pool");
+    return pool;
+  };
+  pthread_mutex_t& mine = *pick(mutexes, 16);
+  pthread_mutex_t& released = *pick(mutexes, 16);
+  pthread_mutex_t& unmapped = *pick(mutexes, 16);
+  pthread_mutex_t& recursive = *pick(mutexes, 16);
+  pthread_rwlock_t& written = *pick(rwlocks, 16);
+  pthread_rwlock_t& unlocked = *pick(rwlocks, 16);
   pthread_mutexattr_t attr;
   pthread_mutexattr_init(&attr);
   pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
@@ -75,7 +94,6 @@ Test(core, held_locks_come_from_memory_and_lock_words) {
   core::lock_taken(s, &unmapped, 0x30, LockType::mutex);
   core::lock_taken(s, &recursive, 0x40, LockType::mutex);
   acquire(addr(5), LockType::rwlock_read);  // a read hold: on the held stack, not read from a word
-  static pthread_rwlock_t written = PTHREAD_RWLOCK_INITIALIZER, unlocked = PTHREAD_RWLOCK_INITIALIZER;
   core::lock_taken(s, &written, 0x50, LockType::rwlock_write);
   core::lock_taken(s, &unlocked, 0x60, LockType::rwlock_write);
   pthread_rwlock_wrlock(&written);
@@ -83,7 +101,7 @@ Test(core, held_locks_come_from_memory_and_lock_words) {
   pthread_mutex_lock(&unmapped);
   pthread_mutex_lock(&recursive);
   pthread_mutex_lock(&recursive);
-  auto read = [](const void* a, void* d, size_t n) {
+  auto read = [&unmapped](const void* a, void* d, size_t n) {
     if (a == &unmapped) return false;
     memcpy(d, a, n);
     return true;
