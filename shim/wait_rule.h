@@ -1,7 +1,9 @@
 // When a blocked wait can end only by a signal handler: the one rule that decides whether a single-threaded
 // process blocked without a timeout on a private word (a futex, a semaphore at 0) can ever go on. The shim
 // applies it before sem_wait blocks, the watchdog of `forkhazard run` to a process seen blocked from outside
-// (/proc/PID/status SigCgt). Header-only and constexpr: both sides and the tests share it.
+// (/proc/PID/status SigCgt). Header-only and constexpr: both sides and the tests share it. It is for signal-like
+// waits only: a lock acquisition (a mutex, glibc's own lock, a semaphore a vanished thread holds) can be
+// interrupted by a handler, never made to succeed, and is judged whatever the handlers (README, "The rule").
 #pragma once
 
 #include <csignal>
