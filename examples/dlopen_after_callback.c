@@ -6,16 +6,20 @@
 // (_dl_add_to_namespace_list) and waits forever on a private futex in ld.so's data. Natively alarm(5) ends the
 // child; under `forkhazard run` the watchdog reports it (call dlopen) and ends it with 66.
 //
-//   dlopen_after_callback [ALARM_MS] [threaded]
+//   dlopen_after_callback [ALARM_MS] [threaded|handlers]
 //
 // ALARM_MS: the child's alarm, in milliseconds (default 5000). threaded: the child starts a thread of its own (it
 // parks) before its dlopen: every thread of the child then waits for good, but the watchdog judges only processes
 // with one thread (a known limit): it says, after --still-waiting seconds, that the process still waits.
+// handlers: the program catches SIGUSR1 (a do-nothing handler the child inherits). The child's wait is a lock
+// acquisition, judged whatever the handlers; but the child armed its alarm since the fork, a timeout of its own
+// that a handler may act on: the deadlock is reported at once and the child left to its alarm, as natively.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -49,6 +53,8 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+static void on_usr1(int sig) { (void)sig; }
+
 static void *child_helper(void *arg) {
   (void)arg;
   pause();
@@ -69,6 +75,13 @@ static long ms_since(const struct timespec *start) {
 int main(int argc, char **argv) {
   long alarm_ms = argc > 1 ? atol(argv[1]) : 5000;
   int threaded_child = argc > 2 && strcmp(argv[2], "threaded") == 0;
+  if (argc > 2 && strcmp(argv[2], "handlers") == 0) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+  }
   pthread_t thread;
   if (pipe(park_pipe) != 0) {
     perror("pipe");

@@ -5,7 +5,9 @@
 //
 // handlers: the program first installs do-nothing handlers for SIGTERM, SIGHUP, SIGCHLD and SIGUSR1, as daemons
 // and servers do (the children inherit them). A handler can interrupt a lock acquisition, never make it succeed:
-// a hung child hangs all the same (its alarm, with no handler, still ends it natively), and is judged all the same.
+// a hung child hangs all the same, and is judged all the same. Such a child arms no alarm (a timer of its own
+// would be its own timeout, which a handler may act on): the parent gives up on it after ALARM seconds and kills
+// it (SIGKILL), and counts it hung.
 // A child whose fork caught a thread inside the glibc lock CALL takes waits for a lock nothing in it can release.
 // Natively it dies of SIGALRM (the default action: no handler, so the wait is judged as it would be in a real
 // program). Under forkhazard such a child must be ended with exit 66 and a deadlock report, by the shim or by the
@@ -270,6 +272,32 @@ static int number(const char *text, int lo, int hi, const char *what) {
 
 static void daemon_handler(int sig) { (void)sig; }
 
+// Waits for `pid` until `deadline` (CLOCK_MONOTONIC), then kills it (SIGKILL) and waits for that; false on error.
+static int reaped_by(pid_t pid, const struct timespec *deadline, int *status) {
+  for (;;) {
+    pid_t r = waitpid(pid, status, WNOHANG);
+    if (r == pid)
+      return 1;
+    if (r < 0 && errno != EINTR) {
+      perror("family_race: waitpid");
+      return 0;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec)) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, status, 0) < 0)
+        if (errno != EINTR) {
+          perror("family_race: waitpid");
+          return 0;
+        }
+      return 1;
+    }
+    struct timespec pause = {0, 10 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+  }
+}
+
 static void usage(void) {
   fprintf(stderr, "usage: family_race CALL [FORKS=30] [THREADS=2] [ALARM=3] [handlers]\nCALL:");
   for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
@@ -290,7 +318,8 @@ int main(int argc, char **argv) {
   int threads = argc > 3 ? number(argv[3], 1, MAX_THREADS, "THREADS") : 2;
   int alarm_seconds = argc > 4 ? number(argv[4], 1, 3600, "ALARM") : 3;
   setlogmask(LOG_MASK(LOG_EMERG)); // no message of ours is ever sent
-  if (argc == 6) {
+  int with_handlers = argc == 6;
+  if (with_handlers) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = daemon_handler;
@@ -324,7 +353,8 @@ int main(int argc, char **argv) {
       break;
     }
     if (pid == 0) {
-      alarm((unsigned)alarm_seconds); // natively a hung child ends here, with SIGALRM
+      if (!with_handlers)
+        alarm((unsigned)alarm_seconds); // natively a hung child ends here, with SIGALRM
       child_calls_once();
       _exit(0);
     }
@@ -333,9 +363,14 @@ int main(int argc, char **argv) {
 
   // Only our own children by pid: popen's threads reap theirs with their own waitpid.
   int ok = 0, hung = 0, ended = 0, other = 0;
+  struct timespec deadline;
+  clock_gettime(CLOCK_MONOTONIC, &deadline);
+  deadline.tv_sec += alarm_seconds;
   for (int i = 0; i < forked; i++) {
     int status;
-    while (waitpid(children[i], &status, 0) < 0) {
+    if (with_handlers && !reaped_by(children[i], &deadline, &status))
+      return 1;
+    while (!with_handlers && waitpid(children[i], &status, 0) < 0) {
       if (errno != EINTR) {
         perror("family_race: waitpid");
         return 1;
@@ -343,9 +378,9 @@ int main(int argc, char **argv) {
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
       ok++;
-    } else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
+    } else if (WIFSIGNALED(status) && (WTERMSIG(status) == SIGALRM || (with_handlers && WTERMSIG(status) == SIGKILL))) {
       hung++;
-      printf("child %d killed by signal %d (%s)\n", (int)children[i], SIGALRM, strsignal(SIGALRM));
+      printf("child %d killed by signal %d (%s)\n", (int)children[i], WTERMSIG(status), strsignal(WTERMSIG(status)));
     } else if (WIFEXITED(status) && WEXITSTATUS(status) == 66) {
       ended++;
       printf("child %d exited with status 66\n", (int)children[i]);

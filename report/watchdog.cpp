@@ -217,8 +217,10 @@ struct Watchdog::Impl {
 
   // `signals`: what the process's handlers allow (shim/wait_rule.h): endless; interrupt_only (reported and left
   // as it is, unless the wait is a lock acquisition); handler_may_wake (judged only for a lock acquisition).
+  // `own_timer`: it armed a timer since its fork (its shim saw alarm, setitimer or timer_create; or
+  // /proc/PID/timers lists one).
   Outcome judge(const Process& p, const SyscallLine& call, const ProcStatus& status, const RemoteShim& remote,
-                Judgement signals);
+                Judgement signals, bool own_timer);
 
   // The futex waits seen unchanged, since when (track_stall).
   struct Stall {
@@ -326,12 +328,14 @@ BlockedStack take_stack(ProcessView& view, bool traced, const SyscallLine& call)
   return stack;
 }
 
+// `own_timeout`: a lock acquisition judged in spite of handlers, in a process that armed a timer of its own since
+// the fork: a handler of its may leave the wait by that timer (siglongjmp), so it is reported and left to it.
 Ending prepare_ending(pid_t pid, const RemoteShim& remote, const ProcStatus& status, bool traced, uint64_t word,
-                      bool interrupt_only) {
+                      bool interrupt_only, bool own_timeout) {
   Ending e;
   // The judged process's own options, as its shim read them.
   e.action = action_of_process(remote.process.on_deadlock, remote.process.exitcode);
-  if (interrupt_only) e.action.action = Action::report_only;
+  if (interrupt_only || own_timeout) e.action.action = Action::report_only;
   switch (e.action.action) {
     case Action::exit: {
       std::string code = std::to_string(e.action.exitcode);
@@ -347,6 +351,7 @@ Ending prepare_ending(pid_t pid, const RemoteShim& remote, const ProcStatus& sta
       break;
     case Action::report_only:
       e.words = interrupt_only ? "leaving it as it is: a SIGINT, from anyone, would run its handler"
+                : own_timeout  ? "leaving it to the timer it armed since the fork, which its handlers may act on"
                                : "leaving it hung (on_deadlock=continue)";
       break;
   }
@@ -523,6 +528,7 @@ Watchdog::Impl::~Impl() {
 Outcome Watchdog::Impl::examine(const Process& p, const SyscallLine& call, const ProcStatus& status,
                                  const std::vector<Process>& all) {
   uint64_t timer_signals = read_file(proc_path(p.pid, "timers"), &buffer) ? parse_timer_signals(buffer) : 0;
+  bool posix_timers = !buffer.empty();
   // A wait a handler may end is still looked at: if its stack shows a lock acquisition, no handler can make it
   // succeed (judge() decides, once it has the stack).
   Judgement judgement = judge_wait(call, status, timer_signals);
@@ -567,7 +573,7 @@ Outcome Watchdog::Impl::examine(const Process& p, const SyscallLine& call, const
                                                 "at the end of the run");
     return Outcome::declined;
   }
-  return judge(p, call, status, *remote, judgement);
+  return judge(p, call, status, *remote, judgement, state.timer_armed || posix_timers);
 }
 // The raw report of a judged process, in the shim's protocol (shim/protocol.h).
 std::string Watchdog::Impl::report_text(const Process& p, const Judged& j, ProcessView& view) {
@@ -658,7 +664,7 @@ void Watchdog::Impl::carry_out(pid_t pid, const Ending& ending_, const ProcStatu
 }
 
 Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const ProcStatus& status,
-                              const RemoteShim& remote, Judgement signals) {
+                              const RemoteShim& remote, Judgement signals, bool own_timer) {
   const pid_t pid = p.pid;
   const uint64_t word = call.args[0];
   // Every signal from here on goes through this pidfd, taken before the process is checked once more below: a
@@ -715,7 +721,7 @@ Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const P
   }
   j.family = catalogued_family(j.stack.called);
   j.inside = inside_family(j.family, remote, j.slots);
-  j.ending = prepare_ending(pid, remote, status, traced, word, interrupt_only);
+  j.ending = prepare_ending(pid, remote, status, traced, word, interrupt_only, j.handlers && own_timer);
   write_report(pid, report_text(p, j, view));
   let_go();
   // A process left running: said at once, for a person watching a stalled log (the report follows at the end).

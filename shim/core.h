@@ -155,6 +155,10 @@ struct ProcessState {
   // takes its object_mutex (through pthread_mutex_lock) in every unwind, which a vanished thread may hold in a
   // forked child. Inherited across fork: a restricted child then reports the call site only, never unwinds.
   bool frames_registered;
+  // A forked child armed a timer (alarm, setitimer, timer_create) since its fork: it has a timeout of its own
+  // (timers are not inherited), and a handler of its may leave a wait by it (siglongjmp). A lock acquisition the
+  // watchdog judges only because handlers cannot end it is then reported and left to that timeout.
+  bool timer_armed;
 };
 extern ProcessState g_process;
 

@@ -18,6 +18,7 @@
 #include <malloc.h>
 #include <sys/socket.h>
 #include <syslog.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 

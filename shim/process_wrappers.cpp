@@ -107,6 +107,37 @@ FH_EXPORT pid_t fork(void) {
   return pid;
 }
 
+// ---- timers -------------------------------------------------------------------------------------------------
+// In a forked child, a timer armed since the fork is its own timeout (ProcessState::timer_armed): only noted, the
+// call is libc's. Not hot: a store where the call succeeded and armed something.
+namespace {
+inline void note_timer(bool armed) {
+  if (armed && FH_UNLIKELY(g_process.forked_child)) __atomic_store_n(&g_process.timer_armed, true, __ATOMIC_RELAXED);
+}
+}  // namespace
+
+FH_EXPORT unsigned alarm(unsigned seconds) {
+  ensure_init();
+  unsigned left = FH_REAL(alarm)(seconds);
+  note_timer(seconds != 0);
+  return left;
+}
+
+FH_EXPORT int setitimer(__itimer_which_t which, const struct itimerval* value, struct itimerval* old) {
+  ensure_init();
+  int rc = FH_REAL(setitimer)(which, value, old);
+  note_timer(rc == 0 && which == ITIMER_REAL && value != nullptr &&
+             (value->it_value.tv_sec != 0 || value->it_value.tv_usec != 0));
+  return rc;
+}
+
+FH_EXPORT int timer_create(clockid_t clock, struct sigevent* event, timer_t* timer) {
+  ensure_init();
+  int rc = FH_REAL(timer_create)(clock, event, timer);
+  note_timer(rc == 0);
+  return rc;
+}
+
 FH_EXPORT pid_t _Fork(void) {
   CallScope scope;
   note_fork_site(scope);

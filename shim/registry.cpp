@@ -369,6 +369,7 @@ void fork_child() {
   g_process.live_threads = t.slot != nullptr ? 1 : 0;
   g_process.forked_child = true;
   g_process.vm_peers = 0;  // the parent's share the parent's memory, not this copy
+  g_process.timer_armed = false;  // timers are not inherited across fork
   remember_forker(t.slot, parent_tid, multithreaded);
   // The fork context names the multithreaded fork whose threads vanished; a later single-threaded fork of a
   // restricted process keeps it (its vanished threads are still the ones that matter).

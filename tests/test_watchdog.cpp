@@ -590,6 +590,18 @@ Test(watchdog_e2e, on_deadlock_continue, .timeout = 60) {
   e2e::passed();
 }
 
+// A lock acquisition is judged whatever the handlers, but a child that armed a timer of its own since the fork (here
+// its alarm; a handler of its might act on it) is reported at once and left to that timer, as natively.
+Test(watchdog_e2e, lock_wait_with_handlers_and_own_timer_is_left_to_it, .timeout = 60) {
+  Run run = run_under_cli({}, {"build/examples/dlopen_after_callback", "1000", "handlers"});
+  std::vector<ChildEnd> ends = child_ends(run.out);
+  cr_assert(ends.size() == 1 && !ends[0].exited && ends[0].code == SIGALRM, "the child was not left to its alarm:\n%s",
+            run.out.c_str());
+  cr_assert_eq(futex_deadlocks(run).size(), 1u, "the lock wait was not reported; stderr:\n%s", run.err.c_str());
+  cr_assert(e2e::contains(run.err, "leaving it to the timer it armed since the fork"), "stderr:\n%s", run.err.c_str());
+  e2e::passed();
+}
+
 // A child that starts a thread of its own, then waits for good on the loader lock a vanished thread held: every
 // thread of it waits, but the watchdog judges one-thread processes only (a limit). It says so as it happens: one
 // "still waiting" line after --still-waiting seconds; the child's alarm ends it, as natively.

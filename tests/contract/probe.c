@@ -1087,6 +1087,21 @@ static void section_time(void) {
   CALL_STR("ctime_r", "success", ctime_r(&t, buf));
   CALL_PTR("ctime", "EOVERFLOW", ctime(&big));
   CALL_PTR("ctime_r", "EOVERFLOW", ctime_r(&big, buf));
+  // Timers (noted in a forked child: its own timeout); armed far off, then cancelled: none fires.
+  CALL_INT("alarm", "arm", (int)alarm(3600));
+  CALL_INT("alarm", "previous", (int)alarm(0) > 3500);
+  struct itimerval it = {{0, 0}, {3600, 0}}, old_it;
+  CALL_INT("setitimer", "arm", setitimer(ITIMER_REAL, &it, &old_it));
+  struct itimerval off = {{0, 0}, {0, 0}};
+  CALL_INT("setitimer", "cancel", setitimer(ITIMER_REAL, &off, NULL));
+  CALL_INT("setitimer", "bad-which-EINVAL", setitimer((__itimer_which_t)99, &it, NULL));
+  timer_t timer;
+  struct sigevent none_event;
+  memset(&none_event, 0, sizeof none_event);
+  none_event.sigev_notify = SIGEV_NONE;
+  CALL_INT("timer_create", "success", timer_create(CLOCK_MONOTONIC, &none_event, &timer));
+  timer_delete(timer);
+  CALL_INT("timer_create", "bad-clock-EINVAL", timer_create((clockid_t)-99, &none_event, &timer));
 }
 
 static void section_nss(void) {
