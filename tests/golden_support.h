@@ -22,18 +22,7 @@
 #include "report/resolve.h"
 #include "report/text.h"
 
-// Criterion keeps the pointers it compares: the strings must outlive the assertion, not be temporaries.
-#define EXPECT_TEXT(actual, expected)                             \
-  do {                                                            \
-    const std::string actual_text = (actual);                     \
-    const std::string expected_text = (expected);                 \
-    cr_expect_str_eq(actual_text.c_str(), expected_text.c_str()); \
-  } while (0)
 
-// The line after every usage error.
-#define USAGE \
-  "usage: forkhazard run [OPTIONS] -- CMD [ARGS...] | forkhazard report [OPTIONS] PATH... | forkhazard calls | " \
-  "forkhazard --help\n"
 
 namespace golden {
 
@@ -200,6 +189,7 @@ inline std::vector<ShimOption> shim_options() {
 #define FH_OPTION_INT(name, def, lo, hi, desc) options.push_back({#name, std::to_string(def)});
 #define FH_OPTION_BOOL(name, def, desc) options.push_back({#name, (def) ? "1" : "0"});
 #include "shim/options.def"
+#include "tests/expect_text.h"
 #undef FH_OPTION_STRING
 #undef FH_OPTION_CHOICE
 #undef FH_OPTION_INT

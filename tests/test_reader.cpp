@@ -21,22 +21,12 @@
 #include "report/reader.h"
 #include "report/resolve.h"
 #include "report/text.h"
+#include "tests/expect_text.h"
 
 // A function of this binary with a known name, for the symbolization test.
 extern "C" __attribute__((noinline, used)) int fh_reader_probe(int x) { return x * 3 + 1; }
 
-// Criterion keeps the pointers it compares: the strings must outlive the assertion, not be temporaries.
-#define EXPECT_TEXT(actual, expected)                   \
-  do {                                                  \
-    const std::string actual_text = (actual);           \
-    const std::string expected_text = (expected);       \
-    cr_expect_str_eq(actual_text.c_str(), expected_text.c_str()); \
-  } while (0)
 
-// The line after every usage error.
-#define USAGE \
-  "usage: forkhazard run [OPTIONS] -- CMD [ARGS...] | forkhazard report [OPTIONS] PATH... | forkhazard calls | " \
-  "forkhazard --help\n"
 
 namespace {
 

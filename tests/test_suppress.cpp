@@ -8,14 +8,8 @@
 #include <vector>
 
 #include "report/suppress.h"
+#include "tests/expect_text.h"
 
-// Criterion keeps the pointers it compares: the strings must outlive the assertion, not be temporaries.
-#define EXPECT_TEXT(actual, expected)                             \
-  do {                                                            \
-    const std::string actual_text = (actual);                     \
-    const std::string expected_text = (expected);                 \
-    cr_expect_str_eq(actual_text.c_str(), expected_text.c_str()); \
-  } while (0)
 
 namespace {
 
