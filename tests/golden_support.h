@@ -21,6 +21,7 @@
 #include "report/reader.h"
 #include "report/resolve.h"
 #include "report/text.h"
+#include "tests/expect_text.h"
 
 
 
@@ -189,7 +190,6 @@ inline std::vector<ShimOption> shim_options() {
 #define FH_OPTION_INT(name, def, lo, hi, desc) options.push_back({#name, std::to_string(def)});
 #define FH_OPTION_BOOL(name, def, desc) options.push_back({#name, (def) ? "1" : "0"});
 #include "shim/options.def"
-#include "tests/expect_text.h"
 #undef FH_OPTION_STRING
 #undef FH_OPTION_CHOICE
 #undef FH_OPTION_INT
