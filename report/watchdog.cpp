@@ -569,8 +569,8 @@ Outcome Watchdog::Impl::examine(const Process& p, const SyscallLine& call, const
   if (shim_reported_deadlock(config.dir, p.pid)) {
     notice("shim." + std::to_string(p.pid), "forkhazard: process " + std::to_string(p.pid) +
                                                 " is hung in the deadlock its shim reported, left as it is "
-                                                "(on_deadlock=continue, or its SIGINT handler); the report follows "
-                                                "at the end of the run");
+                                                "(on_deadlock=continue, a SIGINT-only wait, or a timer of its own); "
+                                                "the report follows at the end of the run");
     return Outcome::declined;
   }
   return judge(p, call, status, *remote, judgement, state.timer_armed || posix_timers);

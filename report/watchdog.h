@@ -1,5 +1,6 @@
-// The hang watchdog of `forkhazard run`: from outside, judges forked processes whose only thread waits on a
-// private futex with no timeout (README, "The rule"), reports them in the shim's raw protocol and ends them.
+// The hang watchdog of `forkhazard run`: from outside, judges restricted processes whose only thread waits on a
+// private futex with no timeout, by the fork's doing (README, "The rule"), reports them in the shim's raw protocol
+// and ends them as their own options say.
 #pragma once
 
 #include <sys/types.h>
@@ -17,7 +18,6 @@
 namespace fh::watchdog {
 
 // ---- the rule: pure --------------------------------------------------------------------------------------------
-
 
 enum class Judgement {
   endless,           // the wait can never end: a deadlock
@@ -46,7 +46,6 @@ struct DeadlockAction {
 // What the judged process's own options say (its shim exports them: ProcessState::on_deadlock, exitcode): a
 // program may give its child on_deadlock=continue. An out-of-range exit code keeps the default.
 DeadlockAction action_of_process(uint32_t on_deadlock, int exitcode);
-
 
 // ---- the watchdog --------------------------------------------------------------------------------------------
 

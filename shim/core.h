@@ -444,8 +444,8 @@ bool semaphore_blocks_forever(const sem_t* sem, bool* interrupt_only);
 // The semaphore is a lock a vanished thread holds: at 0, taken by a vanished thread that had not posted it back
 // (CPython 3.11's threading.Lock), in a restricted process left with one thread and no clone(CLONE_VM) peer. Its
 // wait is a lock acquisition: certain whatever the handlers (a handler can interrupt it, never post the holder's
-// release).
-bool semaphore_held_forever(const sem_t* sem);
+// release). Returns that vanished holder, else nullptr.
+const ThreadSlot* semaphore_held_forever(const sem_t* sem);
 // A timer this process armed (timers are not inherited across fork, so after a fork: armed since): an ITIMER_REAL
 // with time left, or a POSIX timer (/proc/self/timers). Its own timeout: a deadlock is reported, not ended.
 bool own_timer_armed();

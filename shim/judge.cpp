@@ -11,17 +11,16 @@ namespace fh::shim::core {
 
 namespace {
 
-// One thread left in this process (our registry and the kernel agree) and no handler that could end a wait
-// but, at most, SIGINT's (*interrupt_only; shim/wait_rule.h): a private wait without a timeout can then never end.
-// Only in a restricted process (README, "The rule"): the child of a single-threaded fork has no fork hazard,
-// whatever it waits for. A clone(CLONE_VM) peer it made may wake any private word of it.
 // One thread left (our registry and the kernel agree) in a restricted process with no clone(CLONE_VM) peer: no
-// other code of this process can run but its signal handlers.
+// other code of this process can run but its signal handlers. Only in a restricted process (README, "The rule"):
+// the child of a single-threaded fork has no fork hazard, whatever it waits for.
 bool alone() {
   if (!g_process.restricted || __atomic_load_n(&g_process.vm_peers, __ATOMIC_RELAXED) != 0) return false;
   return live_threads() <= 1 && kernel_thread_count() == 1;
 }
 
+// Alone, and no handler that could end a wait but, at most, SIGINT's (*interrupt_only; shim/wait_rule.h): a
+// private wait without a timeout can then never end.
 bool nothing_left_to_wake(bool* interrupt_only) {
   *interrupt_only = false;
   if (!alone()) return false;
@@ -51,9 +50,11 @@ bool mutex_private(const pthread_mutex_t* m) {
   // Robust ones carry the shared bit whether or not they are shared, hence the private-robust set.
   return (glibc::mutex_kind(m) & glibc::mutex_kind_pshared_bit) == 0 || is_private_robust(m);
 }
+
 bool rwlock_private(const pthread_rwlock_t* rw) {
   return glibc_facts::g_facts.lock_words && !glibc::rwlock_shared(rw);
 }
+
 bool mutex_blocks_forever(const pthread_mutex_t* m, int* owner) {
   if (!glibc_facts::g_facts.lock_words) return false;
   int o = glibc::mutex_owner(m);
@@ -79,6 +80,7 @@ bool mutex_blocks_forever(const pthread_mutex_t* m, int* owner) {
   *owner = o;
   return true;
 }
+
 bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, LockType* held_as,
                            bool* interrupt_only) {
   *interrupt_only = false;
@@ -103,10 +105,11 @@ bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, L
   *held_as = LockType::rwlock_read;
   return true;
 }
-bool semaphore_held_forever(const sem_t* sem) {
-  if (!glibc_facts::g_facts.lock_words) return false;
-  if (!glibc::sem_private(sem) || glibc::sem_value(sem) != 0) return false;
-  return alone() && vanished_took_semaphore(sem) != nullptr;
+
+const ThreadSlot* semaphore_held_forever(const sem_t* sem) {
+  if (!glibc_facts::g_facts.lock_words) return nullptr;
+  if (!glibc::sem_private(sem) || glibc::sem_value(sem) != 0 || !alone()) return nullptr;
+  return vanished_took_semaphore(sem);
 }
 
 bool semaphore_blocks_forever(const sem_t* sem, bool* interrupt_only) {
@@ -115,6 +118,7 @@ bool semaphore_blocks_forever(const sem_t* sem, bool* interrupt_only) {
   if (!glibc::sem_private(sem) || glibc::sem_value(sem) != 0) return false;
   return nothing_left_to_wake(interrupt_only);
 }
+
 bool cond_destroy_blocks_forever(const pthread_cond_t* cond) {
   if (!glibc_facts::g_facts.lock_words || !g_process.forked_child || glibc::cond_shared(cond)) return false;
   // Read the own waiters on both sides of the count: a thread of ours entering a wait while the condvar is
@@ -124,20 +128,25 @@ bool cond_destroy_blocks_forever(const pthread_cond_t* cond) {
   unsigned after = own_waiters(cond);
   return refs > (before > after ? before : after);
 }
+
 void own_wait(const void* object) {
   if (ThreadSlot* s = tls.slot) __atomic_store_n(&s->own_wait, object, __ATOMIC_RELEASE);
 }
+
 bool cond_wait_blocks_forever(const pthread_cond_t* cond, bool* interrupt_only) {
   *interrupt_only = false;
   if (!glibc_facts::g_facts.lock_words) return false;
   return !glibc::cond_shared(cond) && nothing_left_to_wake(interrupt_only);
 }
+
 const ThreadSlot* vanished_inside_family(size_t family) {
   return first_vanished([family](const ThreadSlot& s) { return s.inside[family] > 0; });
 }
+
 const ThreadSlot* vanished_waiting_on(const void* cond) {
   return first_vanished([cond](const ThreadSlot& s) { return s.waiting_cond == cond; });
 }
+
 const ThreadSlot* vanished_constructing(const void* guard) {
   return first_vanished([guard](const ThreadSlot& s) {
     for (uint32_t i = 0; i < s.nconstructing && i < max_constructing; i++)
@@ -145,6 +154,7 @@ const ThreadSlot* vanished_constructing(const void* guard) {
     return false;
   });
 }
+
 const ThreadSlot* vanished_took_for_reading(const void* rw) {
   return first_vanished([rw](const ThreadSlot& s) {
     const RecentLock& r = s.recent[recent_slot(rw)];
@@ -153,14 +163,17 @@ const ThreadSlot* vanished_took_for_reading(const void* rw) {
     return h != nullptr;
   });
 }
+
 const ThreadSlot* vanished_used_semaphore(const void* sem) {
   return first_vanished([sem](const ThreadSlot& s) { return sem_entry_of(&s, sem) != nullptr; });
 }
+
 const ThreadSlot* vanished_used_lock(const void* lock) {
   return first_vanished([lock](const ThreadSlot& s) {
     return s.recent[recent_slot(lock)].addr == lock || find_held(&s, lock, false) != nullptr;
   });
 }
+
 const ThreadSlot* vanished_took_semaphore(const void* sem) {
   return first_vanished([sem](const ThreadSlot& s) { return find_sem_take(&s, sem) != nullptr; });
 }

@@ -16,11 +16,13 @@ namespace {
 
 // `interrupt_only`: endless unless a SIGINT handler ends it (shim/wait_rule.h): reported, and the call goes on as
 // it would natively; a SIGINT from anyone may still end it.
-void deadlock(const char* call, const void* lock, LockType held_as, int owner, bool interrupt_only = false) {
+// `own_timeout`: the process armed a timer of its own since the fork: reported, and left to that timer.
+void deadlock(const char* call, const void* lock, LockType held_as, int owner, bool interrupt_only = false,
+              bool own_timeout = false) {
   Hazard h{protocol::kind_deadlock, call, lock, lock_type_name(held_as), true, held_as, owner};
   h.interrupt_only = interrupt_only;
   // Not written now (no stack left to write it): the call goes on, as it would without the shim.
-  if (report_hazard(h) && !interrupt_only) act_on_deadlock();
+  if (report_hazard(h) && !interrupt_only && !own_timeout) act_on_deadlock();
 }
 
 void deadlock_untracked(const char* call, const void* lock, const char* type, int owner, bool interrupt_only = false) {
@@ -83,13 +85,8 @@ void predict_sem(const sem_t* sem, const char* call) {
 void before_sem_wait(const sem_t* sem, const char* call) {
   // A lock a vanished thread holds (CPython 3.11's Lock): certain whatever the handlers; ended, unless the process
   // armed a timer of its own since the fork (its own timeout: reported, left to it).
-  if (core::semaphore_held_forever(sem)) {
-    const ThreadSlot* holder = core::vanished_took_semaphore(sem);
-    Hazard h{protocol::kind_deadlock, call, sem, lock_type_name(LockType::semaphore), true, LockType::semaphore,
-             holder != nullptr ? holder->tid : 0};
-    if (report_hazard(h) && !core::own_timer_armed()) act_on_deadlock();
-    return;
-  }
+  if (const ThreadSlot* holder = core::semaphore_held_forever(sem))
+    return deadlock(call, sem, LockType::semaphore, holder->tid, false, core::own_timer_armed());
   bool interrupt_only;
   if (!core::semaphore_blocks_forever(sem, &interrupt_only)) return predict_sem(sem, call);
   // The explanation: a vanished thread that took it and had not posted it back (CPython's threading.Lock), else

@@ -112,6 +112,7 @@ const ThreadSlot* predict_hang(const void* lock, bool write, const RecentLock** 
   });
   return user != nullptr && mark_predicted(c, lock) ? user : nullptr;
 }
+
 const ThreadSlot* predict_sem_hang(const sem_t* sem, const SemTake** used) {
   ChildLocks& c = g_child_locks;
   if (c.sem_unsure || !glibc_facts::g_facts.lock_words || !may_predict(c, sem)) return nullptr;
@@ -126,6 +127,7 @@ const ThreadSlot* predict_sem_hang(const sem_t* sem, const SemTake** used) {
   });
   return user != nullptr && mark_predicted(c, sem) ? user : nullptr;
 }
+
 void forget_sem_takes(const void* sem) {
   size_t k = sem_slot(sem);
   uint32_t n = slots_used();
@@ -137,6 +139,7 @@ void forget_sem_takes(const void* sem) {
     }
   }
 }
+
 void forget_lock_uses(const void* lock) {
   size_t k = recent_slot(lock);
   uint32_t n = slots_used();
@@ -147,6 +150,7 @@ void forget_lock_uses(const void* lock) {
     if (__atomic_load_n(addr, __ATOMIC_RELAXED) == lock) __atomic_store_n(addr, nullptr, __ATOMIC_RELAXED);
   }
 }
+
 void lock_reinitialised(const void* lock) {
   ChildLocks& c = g_child_locks;
   if (!g_process.restricted || in_set(c.reinitialised, c.nreinitialised, lock)) return;

@@ -72,6 +72,7 @@ int kernel_thread_count() {
   }
   return -1;
 }
+
 uint64_t caught_signals() {
   int saved = errno;
   uint64_t caught = 0;
@@ -85,6 +86,7 @@ uint64_t caught_signals() {
   errno = saved;
   return caught;
 }
+
 bool read_own_memory(void* dst, const void* src, size_t n, bool plain_read_if_refused) {
   int saved = errno;
   struct iovec local = {dst, n};
@@ -99,6 +101,7 @@ bool read_own_memory(void* dst, const void* src, size_t n, bool plain_read_if_re
   errno = saved;
   return ok;
 }
+
 bool is_fork_like_syscall(long number, long arg1, long arg2) {
   switch (number) {
     case SYS_fork: return true;
@@ -116,6 +119,7 @@ bool is_fork_like_syscall(long number, long arg1, long arg2) {
     default: return false;
   }
 }
+
 bool tid_alive(int tid) {
   int saved = errno;
   long r = syscall(SYS_tgkill, g_process.pid, tid, 0);
