@@ -8,9 +8,10 @@
 //
 //   dlopen_after_callback [ALARM_MS] [threaded|handlers]
 //
-// ALARM_MS: the child's alarm, in milliseconds (default 5000). threaded: the child starts a thread of its own (it
-// parks) before its dlopen: every thread of the child then waits for good, but the watchdog judges only processes
-// with one thread (a known limit): it says, after --still-waiting seconds, that the process still waits.
+// ALARM_MS: the child's alarm, in milliseconds (default 5000). threaded: the child starts a helper thread of its
+// own, which waits on its own condition variable (signalled only once the dlopen returns), before its dlopen:
+// every thread of the child then waits for good (natively until the alarm), and the watchdog judges the process
+// as a whole: the main thread's wait is the fork's doing, the helper's stack is shown; ended with 66.
 // handlers: the program catches SIGUSR1 (a do-nothing handler the child inherits). The child's wait is a lock
 // acquisition, judged whatever the handlers; but the child armed its alarm since the fork, a timeout of its own
 // that a handler may act on: the deadlock is reported at once and the child left to its alarm, as natively.
@@ -55,9 +56,16 @@ static void *worker(void *arg) {
 
 static void on_usr1(int sig) { (void)sig; }
 
+static pthread_mutex_t helper_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t helper_wake = PTHREAD_COND_INITIALIZER;
+static int loaded;
+
 static void *child_helper(void *arg) {
   (void)arg;
-  pause();
+  pthread_setname_np(pthread_self(), "child-helper");
+  pthread_mutex_lock(&helper_lock);
+  while (!loaded) pthread_cond_wait(&helper_wake, &helper_lock); // signalled once the dlopen returns: never
+  pthread_mutex_unlock(&helper_lock);
   return NULL;
 }
 
@@ -106,7 +114,14 @@ int main(int argc, char **argv) {
       pthread_t helper;
       pthread_create(&helper, NULL, child_helper, NULL);
     }
-    _exit(child_loads_libm());
+    int rc = child_loads_libm();
+    if (threaded_child) {
+      pthread_mutex_lock(&helper_lock);
+      loaded = 1;
+      pthread_cond_signal(&helper_wake);
+      pthread_mutex_unlock(&helper_lock);
+    }
+    _exit(rc);
   }
   int status;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {

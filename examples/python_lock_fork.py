@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # Expect: deadlock — the child acquires a threading.Lock that a thread held across os.fork().
 #
-#   python_lock_fork.py [DEADLINE] [sigterm|faulthandler|alarm]
+#   python_lock_fork.py [DEADLINE] [sigterm|faulthandler|alarm|pool]
 #
 # A thread acquires `journal_lock` and keeps it (it waits on an Event) when the main thread calls os.fork().
 # CPython 3.11 implements threading.Lock with a POSIX semaphore: in the child the semaphore is still at 0 and the
@@ -11,10 +11,13 @@
 # is certain whatever the handlers (CPython's SIGINT handler; with `sigterm` a SIGTERM handler too, as servers
 # install; with `faulthandler`, pytest's fault handlers), a handler can interrupt it, never release the lock. With
 # `alarm` the child arms a timer of its own (signal.alarm) before it acquires: its own timeout; the deadlock is
-# reported, and the child is left to its timer.
+# reported, and the child is left to its timer. With `pool` the child starts a ThreadPoolExecutor (its worker runs
+# one task, then idles on the pool's queue) before it acquires: every thread of the child then waits for good, and
+# the process is judged as a whole (ended with 66; the worker's wait shown with the report).
 # CPython 3.13's Lock is a PyMutex: it parks on a semaphore the child's thread makes for the wait, with no owner
 # recorded anywhere, the same wait as a child's own Event().wait(). Nothing read shows that a vanished thread holds
 # it, so under the rule (README, "The rule") it is a note there, not an error; the parent's deadline ends it.
+import concurrent.futures
 import os
 import signal
 import sys
@@ -71,6 +74,9 @@ def main():
     if pid == 0:
         if mode == "alarm":
             signal.setitimer(signal.ITIMER_REAL, deadline)  # its own timeout
+        if mode == "pool":
+            pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="child-pool")
+            pool.submit(int, "1").result()  # the worker exists, and idles on the pool's queue
         child_acquires()
         os._exit(0)
     status = wait_or_kill(pid, 2 * deadline if mode == "alarm" else deadline)

@@ -183,6 +183,26 @@ class Writer {
     }
     out += ',';
     stack("stack", h.stack);
+    // A deadlock of a whole process: present only then.
+    if (!h.waiting.empty()) {
+      out += ',';
+      key("other_threads");
+      out += '[';
+      for (size_t i = 0; i < h.waiting.size(); ++i) {
+        const WaitingThread& t = h.waiting[i];
+        if (i > 0) out += ',';
+        out += '{';
+        num("tid", t.tid);
+        out += ',';
+        str("name", t.name);
+        out += ',';
+        str("call", t.call);
+        out += ',';
+        stack("stack", t.stack);
+        out += '}';
+      }
+      out += ']';
+    }
     if (h.fork) {
       out += ',';
       fork(*h.fork);

@@ -95,6 +95,14 @@ struct ForkThread {
   std::vector<HeldLock> held;
 };
 
+// Another thread of a process judged as a whole (every thread blocked for good): the call it waits in, its stack.
+struct WaitingThread {
+  int64_t tid = 0;
+  std::string name;
+  std::string call;
+  Stack stack;
+};
+
 struct ForkContext {
   int64_t parent_pid = 0;
   int64_t forking_tid = 0;
@@ -121,6 +129,7 @@ struct Hazard {
   std::optional<Owner> owner;
   Stack acquired_at;  // where the owner took the lock
   Stack stack;        // the reporting process's stack at the call
+  std::vector<WaitingThread> waiting;  // deadlock of a whole process: its other threads, each blocked for good
   std::optional<ForkContext> fork;
   Overflow overflow;  // of the reporting process (its block's `overflow` line)
 };

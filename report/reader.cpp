@@ -338,6 +338,12 @@ class Parser {
       get_pcs(line, key::acquired_pcs, &hazard->acquired_at);
     } else if (r == rec::stack && hazard) {
       get_pcs(line, key::stack_pcs, &hazard->stack);
+    } else if (r == rec::waiting && hazard != nullptr) {
+      WaitingThread& waiting = hazard->waiting.emplace_back();
+      get_dec(line, key::waiting_tid, &waiting.tid);
+      get(line, key::waiting_name, &waiting.name);
+      get(line, key::waiting_call, &waiting.call);
+      get_pcs(line, key::waiting_pcs, &waiting.stack);
     } else if (r == rec::fork) {
       fork_.emplace();
       get_dec(line, key::fork_parent_pid, &fork_->parent_pid);

@@ -59,6 +59,7 @@ void FrameResolver::resolve(Report& report) {
     }
     resolve(report, hazard.acquired_at);
     resolve(report, hazard.stack);
+    for (WaitingThread& waiting : hazard.waiting) resolve(report, waiting.stack);
     if (!hazard.fork) continue;
     resolve(report, hazard.fork->stack);
     for (ForkThread& thread : hazard.fork->threads) {

@@ -329,7 +329,7 @@ class Printer {
     return words + hex(f.pc);
   }
 
-  Value code_flow(const Stack& stack) const {
+  Value thread_flow(const Stack& stack) const {
     Value locations = array_value();
     for (size_t i = 0; i < stack.size(); ++i) {
       Value location;
@@ -339,10 +339,23 @@ class Printer {
       step.add("location", std::move(location));
       locations.push(std::move(step));
     }
-    Value thread_flow;
-    thread_flow.add("locations", std::move(locations));
     Value flow;
-    flow.add("threadFlows", array_value()).push(std::move(thread_flow));
+    flow.add("locations", std::move(locations));
+    return flow;
+  }
+
+  // The hazard's stack; for a deadlock of a whole process, each other thread's wait too (a thread flow each,
+  // named by its thread).
+  Value code_flow(const Hazard& h) const {
+    Value flow;
+    Value& threads = flow.add("threadFlows", array_value());
+    threads.push(thread_flow(h.stack));
+    for (const WaitingThread& t : h.waiting) {
+      if (t.stack.empty()) continue;  // SARIF requires at least one location in a thread flow
+      Value& other = threads.push(thread_flow(t.stack));
+      other.add("message", text_object("thread " + std::to_string(t.tid) + (t.name.empty() ? "" : " '" + t.name + "'") +
+                                       " waits in " + t.call + "()"));
+    }
     return flow;
   }
 
@@ -398,7 +411,7 @@ class Printer {
     v.add("locations", std::move(locations));
 
     // SARIF requires at least one location in a thread flow.
-    if (!h.stack.empty()) v.add("codeFlows", array_value()).push(code_flow(h.stack));
+    if (!h.stack.empty()) v.add("codeFlows", array_value()).push(code_flow(h));
     Value related = related_locations(h);
     if (!related.items.empty()) v.add("relatedLocations", std::move(related));
 

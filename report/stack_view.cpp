@@ -48,10 +48,12 @@ ProcessView::~ProcessView() {
   if (dwfl_ != nullptr) dwfl_end(dwfl_);
 }
 
-Frames ProcessView::unwind() {
+Frames ProcessView::unwind(pid_t tid) {
   Frames frames;
-  if (dwfl_ == nullptr || dwfl_linux_proc_attach(dwfl_, pid_, true) != 0) return frames;
-  dwfl_getthread_frames(dwfl_, pid_, collect_frame, &frames);  // frames found before an error are kept
+  if (dwfl_ == nullptr) return frames;
+  if (!attached_ && dwfl_linux_proc_attach(dwfl_, pid_, true) != 0) return frames;
+  attached_ = true;
+  dwfl_getthread_frames(dwfl_, tid > 0 ? tid : pid_, collect_frame, &frames);  // frames found before an error are kept
   return frames;
 }
 

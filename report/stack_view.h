@@ -66,8 +66,8 @@ class ProcessView {
 
   bool usable() const { return dwfl_ != nullptr; }
 
-  // The thread's frames; the process must be stopped under our ptrace.
-  Frames unwind();
+  // The frames of thread `tid` (the main thread when 0); that thread must be stopped under our ptrace.
+  Frames unwind(pid_t tid = 0);
 
   // The symbol containing `pc` and the names the module exports for that function.
   FrameSymbols symbols(uint64_t pc);
@@ -98,6 +98,7 @@ class ProcessView {
 
   pid_t pid_;
   Dwfl* dwfl_ = nullptr;
+  bool attached_ = false;
   std::map<Dwfl_Module*, std::multimap<uint64_t, std::string>> exports_;
 };
 

@@ -195,6 +195,7 @@ class Printer {
     }
     if (group && group->occurrences > 1) out += "  " + occurrences(*group) + "\n";
     stack(h.stack, "    ");
+    if (!h.waiting.empty()) waiting(h);
     if (shows_acquisition(h)) acquisition(h);
     if (h.fork) fork(*h.fork);
     if (h.overflow.any()) out += "\n  not recorded: " + overflow_phrase(h.overflow) + "\n";
@@ -279,6 +280,19 @@ class Printer {
     }
     out += " at:\n";
     stack(h.acquired_at, "    ");
+  }
+
+  void waiting(const Hazard& h) {
+    out += "\n  Every other thread of process " + std::to_string(h.pid) + " is blocked for good too:\n";
+    for (const WaitingThread& t : h.waiting) {
+      out += "    " + thread_label(t.tid, t.name) + " waits in " + t.call + "()";
+      if (t.stack.empty()) {
+        out += "\n";
+        continue;
+      }
+      out += ":\n";
+      stack(t.stack, "      ");
+    }
   }
 
   void fork(const ForkContext& f) {

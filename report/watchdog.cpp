@@ -139,6 +139,49 @@ struct Process {
   ProcStat stat;
 };
 
+// One thread of a process, seen blocked: its wait, its voluntary switches (a thread woken and blocked again in the
+// same wait has one more) and its blocked signals.
+struct TaskWait {
+  pid_t tid = 0;
+  SyscallLine call;
+  int64_t switches = -1;
+  uint64_t blocked = 0;
+  bool operator==(const TaskWait&) const = default;
+};
+
+// Every thread of `pid` (the main thread first) asleep (state S) in a private futex wait without a timeout;
+// nullopt as soon as one is not.
+std::optional<std::vector<TaskWait>> stuck_threads(pid_t pid, std::string* buffer) {
+  std::vector<pid_t> tids;
+  std::string task = proc_path(pid, "task");
+  if (DIR* d = opendir(task.c_str())) {
+    while (dirent* entry = readdir(d)) {
+      pid_t tid = 0;
+      if (parse_dec(std::string_view(entry->d_name), &tid) && tid != pid) tids.push_back(tid);
+    }
+    closedir(d);
+  }
+  std::sort(tids.begin(), tids.end());
+  tids.insert(tids.begin(), pid);
+  ProcStatus quiet;  // the syscall line alone (the handlers are the whole process's: judged after)
+  quiet.threads = 1;
+  std::vector<TaskWait> out;
+  for (pid_t tid : tids) {
+    std::string dir = task + "/" + std::to_string(tid) + "/";
+    std::optional<ProcStat> stat;
+    if (read_file(dir + "stat", buffer)) stat = parse_stat(*buffer);
+    if (!stat || stat->state != 'S') return std::nullopt;
+    std::optional<SyscallLine> call;
+    if (read_file(dir + "syscall", buffer)) call = parse_syscall(*buffer);
+    if (!call || judge_wait(*call, quiet, 0) != Judgement::endless) return std::nullopt;
+    std::optional<ProcStatus> status;
+    if (read_file(dir + "status", buffer)) status = parse_status(*buffer);
+    if (!status) return std::nullopt;
+    out.push_back({tid, *call, status->voluntary_switches, status->blocked});
+  }
+  return out;
+}
+
 enum class Outcome { judged, declined, retry };
 
 // Who a blocked wait is waiting for, when the verdict can name it.
@@ -164,6 +207,16 @@ struct Ending {
   bool kill_it = false;  // the exit could not be injected: SIGKILL instead
 };
 
+// One blocked thread of the judged process, stopped under our ptrace: its wait and what the table makes of it.
+struct ThreadWait {
+  pid_t tid = 0;
+  uint64_t word = 0;  // the futex word it waits on
+  BlockedStack stack;
+  WaitKind kind = WaitKind::unknown;
+  const ThreadSlot* self = nullptr;  // its slot in the shim's registry
+  bool lock_wait = false;  // a lock acquisition: no handler can make it succeed
+};
+
 // Everything a judgement gathered about one process, for its report and its ending.
 struct Judged {
   uint64_t word = 0;
@@ -174,6 +227,8 @@ struct Judged {
   const ThreadSlot* self = nullptr;  // into `slots`: the blocked thread's own slot
   WaitKind kind = WaitKind::unknown;
   bool lock_wait = false;  // a lock acquisition: no handler can make it succeed
+  pid_t tid = 0;           // the thread whose wait is judged
+  std::vector<const ThreadWait*> others;  // a process judged as a whole: its other threads, each stuck too
   bool handlers = false;   // the process has handlers that could run (they cannot end a lock wait)
   Culprit culprit;  // the lock's holder, where its word names one
   Culprit inside;   // a vanished thread inside the call's glibc lock family
@@ -191,6 +246,7 @@ struct Watchdog::Impl {
   std::map<pid_t, Observed> last;     // each candidate's wait at the previous poll
   std::map<pid_t, Observed> settled;  // waits examined and left alone: not examined again while unchanged
   std::set<pid_t> done;               // judged: never looked at again while they exist
+  std::map<pid_t, std::vector<TaskWait>> team_last;  // a multithreaded candidate's threads at its last examination
   struct BeingEnded {
     int pidfd;
     int polls;  // left before SIGKILL
@@ -219,8 +275,9 @@ struct Watchdog::Impl {
   // as it is, unless the wait is a lock acquisition); handler_may_wake (judged only for a lock acquisition).
   // `own_timer`: it armed a timer since its fork (its shim saw alarm, setitimer or timer_create; or
   // /proc/PID/timers lists one).
-  Outcome judge(const Process& p, const SyscallLine& call, const ProcStatus& status, const RemoteShim& remote,
-                Judgement signals, bool own_timer);
+  // `team`: every thread of the process, each seen in the same wait at two examinations (one thread: its only).
+  Outcome judge(const Process& p, const std::vector<TaskWait>& team, const ProcStatus& status,
+                const RemoteShim& remote, Judgement signals, bool own_timer);
 
   // The futex waits seen unchanged, since when (track_stall).
   struct Stall {
@@ -240,77 +297,18 @@ struct Watchdog::Impl {
   void write_report(pid_t pid, const std::string& text);
   void carry_out(pid_t pid, const Ending& ending_, const ProcStatus& status, Fd& pidfd);
 
-  // Empty when the wait of `pid` is the fork's doing (README, "The rule"), else why it is not (or not known to
-  // be): then it is not an error. *culprit: the holder, where the lock names one.
-  std::string fork_relation(pid_t pid, WaitKind kind, const std::vector<WaitFrame>& waits, uint64_t word,
-                            const RemoteShim& remote, const std::vector<ThreadSlot>& slots, const ThreadSlot* self,
-                            Culprit* culprit);
+  // Empty when the wait of threads[i] of process `pid` is the fork's doing (README, "The rule"), else why it is
+  // not (or not known to be): then it is not an error. `threads`: every thread of the process, each stuck.
+  // *culprit: the holder, where the lock names one.
+  std::string fork_relation(pid_t pid, const std::vector<ThreadWait>& threads, size_t i, const RemoteShim& remote,
+                            const std::vector<ThreadSlot>& slots, Culprit* culprit);
 };
-
-std::string Watchdog::Impl::fork_relation(pid_t pid, WaitKind kind, const std::vector<WaitFrame>& waits, uint64_t word,
-                                          const RemoteShim& remote, const std::vector<ThreadSlot>& slots,
-                                          const ThreadSlot* self, Culprit* culprit) {
-  // The shim saw this wait begin and found nothing of the vanished threads in it (its own new condvar or
-  // semaphore): the program's design, a child waiting to be killed.
-  if (self != nullptr && self->own_wait != nullptr)
-    return "it waits on its own object " + hex(reinterpret_cast<uintptr_t>(self->own_wait)) +
-           ", which no thread that vanished at fork() used";
-  switch (kind) {
-    case WaitKind::internal_lock:
-      // Only a thread inside glibc holds it; with one thread left, one that vanished, unless a signal handler of
-      // this thread re-entered glibc over its own hold.
-      if (in_signal_handler(waits)) return "it waits inside a signal handler, which may have interrupted its own hold";
-      return {};
-    case WaitKind::team_barrier:
-      return {};  // libgomp's team: the threads it waits for are the pool threads that vanished at fork()
-    case WaitKind::mutex: {
-      // The word is the mutex's __lock; glibc keeps the holder's tid in __owner, the parent-side tid after fork.
-      pthread_mutex_t m;
-      if (!read_remote(pid, word, &m, sizeof m)) return "its mutex cannot be read";
-      int owner = m.__data.__owner;
-      // Locked (we wait on it) with no owner written: a thread is between the lock word and __owner, taking or
-      // releasing it (nptl/pthread_mutex_lock.c, _unlock.c). Not this one, blocked here, unless a signal handler
-      // interrupted it in that window: one that vanished at fork().
-      if (owner == 0)
-        return in_signal_handler(waits) ? "it waits inside a signal handler, over a mutex that names no owner"
-                                        : std::string();
-      if (owner < 0 || owner >= glibc::mutex_owner_notrecoverable) return "its mutex names no owner";
-      if (owner == pid) return "its mutex is held by its own thread";
-      for (const ThreadSlot& s : slots) {
-        if (s.tid != owner || !is_vanished(s, remote.process.generation)) continue;
-        *culprit = {owner, std::string(s.name, strnlen(s.name, sizeof s.name)), protocol::relation_vanished};
-        return {};
-      }
-      for (uint32_t i = 0; self != nullptr && i < self->nformer && i < max_former_tids; ++i) {
-        if (self->former_tids[i] != owner) continue;
-        *culprit = {owner, std::string(self->name, strnlen(self->name, sizeof self->name)), protocol::relation_forker};
-        return {};
-      }
-      // A thread the shim never registered (a raw clone, or one made before it loaded): the parent's, if the
-      // parent still lists it.
-      std::string task = "/proc/" + std::to_string(remote.process.fork_parent_pid) + "/task/" + std::to_string(owner);
-      if (remote.process.fork_parent_pid > 0 && access(task.c_str(), F_OK) == 0) {
-        *culprit = {owner, "", protocol::relation_vanished};
-        return {};
-      }
-      return "its mutex is held by thread " + std::to_string(owner) + ", which is not known to have vanished at fork()";
-    }
-    case WaitKind::unknown:
-    case WaitKind::rwlock:
-    case WaitKind::condvar:
-    case WaitKind::semaphore:
-    case WaitKind::static_init:
-      break;
-  }
-  return "nothing shows it is the fork's doing (no thread that vanished at fork() is known to hold, use or wait on "
-         "it)";
-}
 
 namespace {
 
-BlockedStack take_stack(ProcessView& view, bool traced, const SyscallLine& call) {
+BlockedStack take_stack(ProcessView& view, bool traced, const SyscallLine& call, pid_t tid) {
   BlockedStack stack;
-  if (traced) stack.frames = view.unwind();
+  if (traced) stack.frames = view.unwind(tid);
   if (stack.frames.pcs.empty()) {  // what /proc shows: the pc of the system call
     stack.frames.pcs = {call.pc};
     stack.frames.activation = {true};
@@ -330,7 +328,8 @@ BlockedStack take_stack(ProcessView& view, bool traced, const SyscallLine& call)
 
 // `own_timeout`: a lock acquisition judged in spite of handlers, in a process that armed a timer of its own since
 // the fork: a handler of its may leave the wait by that timer (siglongjmp), so it is reported and left to it.
-Ending prepare_ending(pid_t pid, const RemoteShim& remote, const ProcStatus& status, bool traced, uint64_t word,
+// `tid`: the judged thread, stopped in futex(word): the exit is injected there.
+Ending prepare_ending(pid_t tid, const RemoteShim& remote, const ProcStatus& status, bool traced, uint64_t word,
                       bool interrupt_only, bool own_timeout) {
   Ending e;
   // The judged process's own options, as its shim read them.
@@ -339,7 +338,7 @@ Ending prepare_ending(pid_t pid, const RemoteShim& remote, const ProcStatus& sta
   switch (e.action.action) {
     case Action::exit: {
       std::string code = std::to_string(e.action.exitcode);
-      std::string why = traced ? inject_exit_group(pid, word, e.action.exitcode) : "ptrace was refused";
+      std::string why = traced ? inject_exit_group(tid, word, e.action.exitcode) : "ptrace was refused";
       e.kill_it = !why.empty();
       e.words = why.empty() ? "ending it with exit code " + code + " (on_deadlock=exit)"
                             : "ending it with SIGKILL: exit code " + code + " cannot be injected (" + why + ")";
@@ -370,6 +369,95 @@ Culprit inside_family(const std::optional<CallFamily>& family, const RemoteShim&
 }
 
 }  // namespace
+
+std::string Watchdog::Impl::fork_relation(pid_t pid, const std::vector<ThreadWait>& threads, size_t i,
+                                          const RemoteShim& remote, const std::vector<ThreadSlot>& slots,
+                                          Culprit* culprit) {
+  const ThreadWait& t = threads[i];
+  const ThreadSlot* self = t.self;
+  const bool alone = threads.size() == 1;
+  auto vanished_named = [&](int tid) {
+    for (const ThreadSlot& s : slots)
+      if (s.tid == tid && is_vanished(s, remote.process.generation))
+        return std::string(s.name, strnlen(s.name, sizeof s.name));
+    return std::string();
+  };
+  auto any_in_handler = [&] {
+    return std::any_of(threads.begin(), threads.end(), [](const ThreadWait& w) { return in_signal_handler(w.stack.waits); });
+  };
+  // The shim saw this wait begin and found nothing of the vanished threads in it (its own new condvar or
+  // semaphore): the program's design, a child waiting to be killed.
+  if (self != nullptr && self->own_wait != nullptr)
+    return "it waits on its own object " + hex(reinterpret_cast<uintptr_t>(self->own_wait)) +
+           ", which no thread that vanished at fork() used";
+  // The shim saw it begin on an object a vanished thread took or used (a semaphore, a condvar: ThreadSlot::fork_wait).
+  if (self != nullptr && self->fork_wait != nullptr && self->fork_wait_tid > 0) {
+    *culprit = {self->fork_wait_tid, vanished_named(self->fork_wait_tid), protocol::relation_vanished};
+    return {};
+  }
+  switch (t.kind) {
+    case WaitKind::internal_lock:
+      // Only a thread inside glibc holds it; with one thread left, one that vanished, unless a signal handler of
+      // this thread re-entered glibc over its own hold. With other threads (each stuck), one of them may hold it:
+      // the fork's doing only where a vanished thread was inside the call's lock family at fork().
+      if (in_signal_handler(t.stack.waits)) return "it waits inside a signal handler, which may have interrupted its own hold";
+      if (alone) return {};
+      if (inside_family(catalogued_family(t.stack.called), remote, slots).tid != 0) return {};
+      return "another thread of it may hold that glibc lock (no thread that vanished at fork() is known to have been "
+             "inside " + t.stack.called + "()'s lock family)";
+    case WaitKind::team_barrier:
+      // libgomp's team: the threads it waits for are the pool threads that vanished at fork(), unless the process
+      // has team threads of its own (another thread waits in libgomp too).
+      for (size_t k = 0; k < threads.size(); ++k)
+        if (k != i && threads[k].kind == WaitKind::team_barrier)
+          return "thread " + std::to_string(threads[k].tid) + " of it waits in libgomp's team too: the team may be its own";
+      return {};
+    case WaitKind::mutex: {
+      // The word is the mutex's __lock; glibc keeps the holder's tid in __owner, the parent-side tid after fork.
+      pthread_mutex_t m;
+      if (!read_remote(pid, t.word, &m, sizeof m)) return "its mutex cannot be read";
+      int owner = m.__data.__owner;
+      // Locked (we wait on it) with no owner written: a thread is between the lock word and __owner, taking or
+      // releasing it (nptl/pthread_mutex_lock.c, _unlock.c). None of this process's, each blocked in a futex wait,
+      // unless a signal handler interrupted one in that window: one that vanished at fork().
+      if (owner == 0)
+        return any_in_handler() ? "a thread of it waits inside a signal handler, and the mutex names no owner"
+                                : std::string();
+      if (owner < 0 || owner >= glibc::mutex_owner_notrecoverable) return "its mutex names no owner";
+      for (const ThreadWait& w : threads)
+        if (w.tid == owner)
+          return owner == t.tid ? "its mutex is held by its own thread"
+                                : "its mutex is held by thread " + std::to_string(owner) + " of this process";
+      std::string name = vanished_named(owner);
+      for (const ThreadSlot& s : slots) {
+        if (s.tid != owner || !is_vanished(s, remote.process.generation)) continue;
+        *culprit = {owner, name, protocol::relation_vanished};
+        return {};
+      }
+      for (uint32_t k = 0; self != nullptr && k < self->nformer && k < max_former_tids; ++k) {
+        if (self->former_tids[k] != owner) continue;
+        *culprit = {owner, std::string(self->name, strnlen(self->name, sizeof self->name)), protocol::relation_forker};
+        return {};
+      }
+      // A thread the shim never registered (a raw clone, or one made before it loaded): the parent's, if the
+      // parent still lists it.
+      std::string task = "/proc/" + std::to_string(remote.process.fork_parent_pid) + "/task/" + std::to_string(owner);
+      if (remote.process.fork_parent_pid > 0 && access(task.c_str(), F_OK) == 0) {
+        *culprit = {owner, "", protocol::relation_vanished};
+        return {};
+      }
+      return "its mutex is held by thread " + std::to_string(owner) + ", which is not known to have vanished at fork()";
+    }
+    case WaitKind::unknown:
+    case WaitKind::rwlock:
+    case WaitKind::condvar:
+    case WaitKind::semaphore:
+    case WaitKind::static_init:
+      break;
+  }
+  return "nothing shows it is the fork's doing (no thread that vanished at fork() is known to hold, use or wait on "
+         "it)";
+}
 
 void Watchdog::Impl::notice(const std::string& key, const std::string& message) {
   if (noticed.insert(key).second) std::fprintf(stderr, "%s\n", message.c_str());
@@ -431,6 +519,8 @@ void Watchdog::Impl::poll() {
   for (auto* table : {&last, &settled})
     for (auto it = table->begin(); it != table->end();) it = present.count(it->first) ? std::next(it) : table->erase(it);
   for (auto it = done.begin(); it != done.end();) it = present.count(*it) ? std::next(it) : done.erase(it);
+  for (auto it = team_last.begin(); it != team_last.end();)
+    it = present.count(it->first) ? std::next(it) : team_last.erase(it);
   follow_up(all);
   for (const Process& p : all) look_at(p, all);
 }
@@ -451,10 +541,7 @@ void Watchdog::Impl::look_at(const Process& p, const std::vector<Process>& all) 
   }
   std::optional<SyscallLine> call = parse_syscall(buffer);
   track_stall(p, call);
-  if (p.stat.threads != 1) {
-    last.erase(p.pid);
-    return;
-  }
+  // The main thread first (cheap); a process with more threads is judged as a whole in examine().
   ProcStatus quiet;  // no handlers: the verdict the syscall line alone allows
   quiet.threads = 1;
   if (!call || judge_wait(*call, quiet, 0) != Judgement::endless) {
@@ -529,9 +616,13 @@ Outcome Watchdog::Impl::examine(const Process& p, const SyscallLine& call, const
                                  const std::vector<Process>& all) {
   uint64_t timer_signals = read_file(proc_path(p.pid, "timers"), &buffer) ? parse_timer_signals(buffer) : 0;
   bool posix_timers = !buffer.empty();
+  // The handlers are the process's: with more threads, one can run a signal that any thread does not block (the
+  // signals every thread blocks are read below, once the threads are known to be stuck).
+  ProcStatus signals = status;
+  signals.threads = 1;
   // A wait a handler may end is still looked at: if its stack shows a lock acquisition, no handler can make it
   // succeed (judge() decides, once it has the stack).
-  Judgement judgement = judge_wait(call, status, timer_signals);
+  Judgement judgement = judge_wait(call, signals, timer_signals);
   if (judgement != Judgement::endless && judgement != Judgement::interrupt_only &&
       judgement != Judgement::handler_may_wake)
     return Outcome::declined;
@@ -573,7 +664,30 @@ Outcome Watchdog::Impl::examine(const Process& p, const SyscallLine& call, const
                                                 "the report follows at the end of the run");
     return Outcome::declined;
   }
-  return judge(p, call, status, *remote, judgement, state.timer_armed || posix_timers);
+  // A process with more threads is judged as a whole, when every thread of it is stuck: seen asleep in the same
+  // private untimed futex wait, with the same count of voluntary switches, at two examinations. Each thread then
+  // slept all through the time between them, so there was a moment when none of them could run: none can wake
+  // another since, and only a handler may (judged in judge(), from the stacks). A thread still running is looked
+  // at again later (it may block for good).
+  std::vector<TaskWait> team{{p.pid, call, status.voluntary_switches, status.blocked}};
+  if (status.threads != 1) {
+    std::optional<std::vector<TaskWait>> now = stuck_threads(p.pid, &buffer);
+    auto before = team_last.find(p.pid);
+    if (!now || now->size() < 2) {
+      team_last.erase(p.pid);
+      return Outcome::retry;
+    }
+    if (before == team_last.end() || before->second != *now) {
+      team_last[p.pid] = std::move(*now);
+      return Outcome::retry;
+    }
+    team_last.erase(before);
+    team = std::move(*now);
+    signals.blocked = ~0ull;
+    for (const TaskWait& t : team) signals.blocked &= t.blocked;
+    judgement = judge_wait(call, signals, timer_signals);
+  }
+  return judge(p, team, signals, *remote, judgement, state.timer_armed || posix_timers);
 }
 // The raw report of a judged process, in the shim's protocol (shim/protocol.h).
 std::string Watchdog::Impl::report_text(const Process& p, const Judged& j, ProcessView& view) {
@@ -583,7 +697,11 @@ std::string Watchdog::Impl::report_text(const Process& p, const Judged& j, Proce
   using namespace protocol;
   text += ProtocolLine(rec::report).num(key::report_pid, pid).num(key::report_ppid, p.stat.ppid).line();
   text += "# forkhazard: deadlock in process " + std::to_string(pid) + ", judged by the watchdog of forkhazard run: " +
-          "its only thread waits in " + j.stack.called + "() on private futex word " + hex(j.word) +
+          (j.others.empty() ? std::string("its only thread")
+                            : "every one of its " + std::to_string(j.others.size() + 1) +
+                                  " threads is blocked for good (none can wake another); thread " +
+                                  std::to_string(j.tid)) +
+          " waits in " + j.stack.called + "() on private futex word " + hex(j.word) +
           (where.empty() ? "" : " (" + where + ")") + " with no timeout, and " +
           (j.interrupt_only ? "only its SIGINT handler could end the wait\n"
            : j.handlers     ? "it is a lock acquisition: its signal handlers can interrupt it, never make it succeed\n"
@@ -611,6 +729,15 @@ std::string Watchdog::Impl::report_text(const Process& p, const Judged& j, Proce
                 .word(key::owner_relation, owner.relation).line();
   const Frames& frames = j.stack.frames;
   text += ProtocolLine(rec::stack).pcs(key::stack_pcs, frames.pcs.data(), frames.pcs.size()).line();
+  for (const ThreadWait* w : j.others) {
+    std::string name;
+    if (w->self != nullptr) name.assign(w->self->name, strnlen(w->self->name, sizeof w->self->name));
+    if (name.empty() && read_file(proc_path(pid, "task") + "/" + std::to_string(w->tid) + "/comm", &buffer))
+      name = buffer.substr(0, buffer.find('\n'));
+    const Frames& f = w->stack.frames;
+    text += ProtocolLine(rec::waiting).num(key::waiting_tid, w->tid).text(key::waiting_name, name)
+                .text(key::waiting_call, w->stack.called).pcs(key::waiting_pcs, f.pcs.data(), f.pcs.size()).line();
+  }
   const ThreadSlot* self = j.self;
   std::vector<uint64_t> fork_pcs;
   if (self != nullptr) fork_pcs.assign(self->fork_pcs, self->fork_pcs + std::min<size_t>(self->nfork_pcs, max_site_pcs));
@@ -663,65 +790,128 @@ void Watchdog::Impl::carry_out(pid_t pid, const Ending& ending_, const ProcStatu
   ending[pid] = {pidfd.release(), 1000 / config.poll_ms};  // about a second, then SIGKILL
 }
 
-Outcome Watchdog::Impl::judge(const Process& p, const SyscallLine& call, const ProcStatus& status,
+Outcome Watchdog::Impl::judge(const Process& p, const std::vector<TaskWait>& team, const ProcStatus& status,
                               const RemoteShim& remote, Judgement signals, bool own_timer) {
   const pid_t pid = p.pid;
-  const uint64_t word = call.args[0];
   // Every signal from here on goes through this pidfd, taken before the process is checked once more below: a
   // pid read earlier may name another process by the time a signal is sent (reaped, and the pid reused).
   Fd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
-  // One ptrace stop for everything: the stack, then (on_deadlock=exit) the exit_group it runs when resumed.
-  bool abandoned = false;
-  int refused = seize_and_stop(pid, &abandoned);
-  if (abandoned) return Outcome::retry;
-  bool traced = refused == 0;
+  // One ptrace stop of every thread for everything: the stacks, then (on_deadlock=exit) the exit_group the judged
+  // thread runs when resumed.
+  std::vector<pid_t> stopped;
   auto let_go = [&] {
-    if (traced) ptrace(PTRACE_DETACH, pid, nullptr, nullptr);
+    for (pid_t tid : stopped) ptrace(PTRACE_DETACH, tid, nullptr, nullptr);
   };
-  // Still in the same wait? (A signal we could not foresee may have come between the poll and the stop; and the
-  // pidfd is then known to hold the process that was judged.)
-  std::optional<SyscallLine> now;
-  if (read_file(proc_path(pid, "syscall"), &buffer)) now = parse_syscall(buffer);
-  if (!now || now->nr != call.nr || now->args[0] != word) {
-    let_go();
-    return Outcome::retry;
+  int refused = 0;
+  for (const TaskWait& t : team) {
+    bool abandoned = false;
+    int r = seize_and_stop(t.tid, &abandoned);
+    if (abandoned) {
+      let_go();
+      return Outcome::retry;
+    }
+    if (r != 0) {
+      refused = r;
+      break;
+    }
+    stopped.push_back(t.tid);
   }
-  if (!traced)
+  bool traced = refused == 0;
+  // Still in the same waits? (A signal we could not foresee may have come between the poll and the stop; and the
+  // pidfd is then known to hold the process that was judged.)
+  for (const TaskWait& t : team) {
+    std::optional<SyscallLine> now;
+    std::string path = proc_path(pid, "task") + "/" + std::to_string(t.tid) + "/syscall";
+    if (read_file(path, &buffer)) now = parse_syscall(buffer);
+    if (!now || now->nr != t.call.nr || now->args[0] != t.call.args[0]) {
+      let_go();
+      return Outcome::retry;
+    }
+  }
+  if (!traced) {
     notice("ptrace", "forkhazard: cannot attach to " + std::to_string(pid) + " to take its stack (" +
                          strerror(refused) + "): reporting what /proc shows");
+    // The stacks of a process judged as a whole are its evidence: none, no verdict.
+    if (team.size() > 1) {
+      let_go();
+      return Outcome::declined;
+    }
+  }
 
   ProcessView view(pid);
-  Judged j;
-  j.word = word;
-  j.remote = &remote;
-  j.stack = take_stack(view, traced, call);
-  j.kind = classify_wait(j.stack.waits);
-  // Lock waits are certain whatever the handlers; any other wait a handler may end is left alone.
-  j.lock_wait = is_lock_wait(j.kind);
-  if (signals == Judgement::handler_may_wake && !j.lock_wait) {
+  std::vector<ThreadSlot> slots = read_slots(pid, remote);
+  std::vector<ThreadWait> threads;
+  for (const TaskWait& t : team) {
+    ThreadWait& w = threads.emplace_back();
+    w.tid = t.tid;
+    w.word = t.call.args[0];
+    w.stack = take_stack(view, traced, t.call, t.tid);
+    w.kind = classify_wait(w.stack.waits);
+    for (const ThreadSlot& s : slots)
+      if (is_live_here(s, remote.process.generation) && s.tid == t.tid) w.self = &s;
+    // Lock waits are certain whatever the handlers: a lock by the table, or a semaphore the shim saw a vanished
+    // thread take and never give back.
+    w.lock_wait = is_lock_wait(w.kind) || (w.self != nullptr && w.self->fork_wait != nullptr && w.self->fork_wait_lock);
+  }
+  // Any other wait a handler may end is left alone (in a process judged as a whole, a handler running in one
+  // thread may wake another).
+  const bool all_locks = std::all_of(threads.begin(), threads.end(), [](const ThreadWait& w) { return w.lock_wait; });
+  if (signals == Judgement::handler_may_wake && !all_locks) {
     let_go();
     return Outcome::declined;
   }
-  const bool interrupt_only = signals == Judgement::interrupt_only && !j.lock_wait;
-  j.interrupt_only = interrupt_only;
-  j.handlers = signals != Judgement::endless;
-  j.slots = read_slots(pid, remote);
-  for (const ThreadSlot& s : j.slots)
-    if (is_live_here(s, remote.process.generation) && s.tid == pid) j.self = &s;
-  // The second question of the rule: is this wait the fork's doing?
-  std::string unrelated = fork_relation(pid, j.kind, j.stack.waits, word, remote, j.slots, j.self, &j.culprit);
-  if (!unrelated.empty()) {
+  // The second question of the rule: is a wait the fork's doing? The first thread (the main one first) whose is.
+  std::string unrelated;
+  Culprit culprit;
+  size_t chosen = threads.size();
+  for (size_t i = 0; i < threads.size() && chosen == threads.size(); ++i) {
+    Culprit c;
+    std::string why = fork_relation(pid, threads, i, remote, slots, &c);
+    if (why.empty()) {
+      chosen = i;
+      culprit = c;
+    } else if (i == 0) {
+      unrelated = why;
+    }
+  }
+  if (chosen == threads.size()) {
     let_go();
+    const ThreadWait& main = threads.front();
+    const bool interrupt_only = signals == Judgement::interrupt_only && !main.lock_wait;
     notice("unrelated." + std::to_string(pid),
-           "forkhazard: note: process " + std::to_string(pid) + " waits in " + j.stack.called + "() on " +
-               wait_kind_name(j.kind) + " that " +
+           "forkhazard: note: process " + std::to_string(pid) +
+               (threads.size() > 1 ? " has every thread blocked for good, its main thread" : "") + " waits in " +
+               main.stack.called + "() on " + wait_kind_name(main.kind) + " that " +
                (interrupt_only ? "only a SIGINT can end" : "nothing left in it can end") + ", but " + unrelated +
+               (threads.size() > 1 ? ", nor is any other thread's wait known to be" : "") +
                ": not judged a fork hazard, left as it is");
     return Outcome::declined;
   }
+  const ThreadWait& judged = threads[chosen];
+  // Only SIGINT's handler could run: it makes a wait give up, never succeed. A lock acquisition (its holder
+  // vanished) is then certain, whatever the other threads' waits (each could at most give up too); any other wait
+  // is reported and left as it is (a SIGINT, from anyone, would end it).
+  const bool interrupt_only = signals == Judgement::interrupt_only && !judged.lock_wait;
+  Judged j;
+  j.word = judged.word;
+  j.remote = &remote;
+  j.stack = judged.stack;
+  j.kind = judged.kind;
+  j.lock_wait = judged.lock_wait;
+  j.tid = judged.tid;
+  j.self = judged.self;
+  j.culprit = culprit;
+  for (const ThreadWait& w : threads)
+    if (&w != &judged) j.others.push_back(&w);
+  j.interrupt_only = interrupt_only;
+  j.handlers = signals != Judgement::endless;
+  j.slots = std::move(slots);
+  j.self = nullptr;  // into j.slots, which now holds them
+  for (const ThreadSlot& s : j.slots)
+    if (is_live_here(s, remote.process.generation) && s.tid == judged.tid) j.self = &s;
   j.family = catalogued_family(j.stack.called);
   j.inside = inside_family(j.family, remote, j.slots);
-  j.ending = prepare_ending(pid, remote, status, traced, word, interrupt_only, j.handlers && own_timer);
+  j.ending = prepare_ending(judged.tid, remote, status, traced, j.word, interrupt_only, j.handlers && own_timer);
   write_report(pid, report_text(p, j, view));
   let_go();
   // A process left running: said at once, for a person watching a stalled log (the report follows at the end).

@@ -103,6 +103,13 @@ struct ThreadSlot {
   // A wait this thread is in that can never end but is not the fork's doing (its own new condvar or semaphore,
   // nothing a vanished thread touched): the shim let it block, and the watchdog leaves it alone too.
   const void* own_wait;
+  // A wait this thread is in, in a restricted process with other threads, on an object a vanished thread used
+  // (fork_wait_tid): the fork's doing, should every thread of the process be stuck (the watchdog judges that).
+  // fork_wait_lock: the vanished thread took it and never gave it back (a semaphore used as a lock, CPython
+  // 3.11's): a lock acquisition, which no signal handler can make succeed.
+  const void* fork_wait;
+  int fork_wait_tid;
+  bool fork_wait_lock;
   uint32_t nconstructing;
   const void* constructing[max_constructing];  // guards of the statics this thread is constructing
   uint32_t nheld;
@@ -433,6 +440,7 @@ bool mutex_blocks_forever(const pthread_mutex_t* m, int* owner);
 // Process-private, as far as the lock word tells (false on a glibc whose layout is not known).
 bool mutex_private(const pthread_mutex_t* m);
 bool rwlock_private(const pthread_rwlock_t* rw);
+bool cond_private(const pthread_cond_t* c);
 // *interrupt_only (here and below): the wait is endless unless a SIGINT handler ends it (shim/wait_rule.h):
 // reported, never acted on.
 bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, LockType* held_as,
@@ -460,6 +468,13 @@ const ThreadSlot* vanished_used_lock(const void* lock);
 bool cond_destroy_blocks_forever(const pthread_cond_t* cond);
 // A wait the shim let block that is certain but the process's own (ThreadSlot::own_wait); nullptr ends it.
 void own_wait(const void* object);
+// A wait the shim let block, in a restricted process with other threads, on an object vanished thread `by` used
+// (ThreadSlot::fork_wait; `lock`: it took it and never gave it back); nullptr ends it.
+void fork_wait(const void* object, const ThreadSlot* by, bool lock);
+// In a restricted process with other threads (so not judged in the process): the vanished thread whose doing a
+// wait on the private semaphore, at 0, would be: one that took it and had not posted it back (*lock), else one
+// that used it; nullptr when none.
+const ThreadSlot* semaphore_fork_wait(const sem_t* sem, bool* lock);
 // An untimed pthread_cond_wait on a private condvar in a process with one thread and no handler that could end
 // it: nothing left can ever signal it (pthread_cond_signal is not async-signal-safe either). Typical: the child
 // hands work to the thread pool it inherited and waits for the answer.

@@ -199,6 +199,7 @@ void cond_wait_cancelled(void* m) {
   // Cancellation re-takes the mutex before the cleanup handlers run (nptl/pthread_cond_wait.c).
   core::cond_waiting(nullptr);
   core::own_wait(nullptr);
+  core::fork_wait(nullptr, nullptr, false);
   if (g_options.lock_stack_depth > 1) core::lock_acquired(m, LockType::mutex, nullptr, 0);
 }
 

@@ -55,6 +55,10 @@ bool rwlock_private(const pthread_rwlock_t* rw) {
   return glibc_facts::g_facts.lock_words && !glibc::rwlock_shared(rw);
 }
 
+bool cond_private(const pthread_cond_t* c) {
+  return glibc_facts::g_facts.lock_words && !glibc::cond_shared(c);
+}
+
 bool mutex_blocks_forever(const pthread_mutex_t* m, int* owner) {
   if (!glibc_facts::g_facts.lock_words) return false;
   int o = glibc::mutex_owner(m);
@@ -131,6 +135,28 @@ bool cond_destroy_blocks_forever(const pthread_cond_t* cond) {
 
 void own_wait(const void* object) {
   if (ThreadSlot* s = tls.slot) __atomic_store_n(&s->own_wait, object, __ATOMIC_RELEASE);
+}
+
+// The watchdog reads the object last (release): a non-null object has its tid and kind written.
+void fork_wait(const void* object, const ThreadSlot* by, bool lock) {
+  ThreadSlot* s = tls.slot;
+  if (s == nullptr) return;
+  if (object != nullptr) {
+    __atomic_store_n(&s->fork_wait_tid, by != nullptr ? by->tid : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->fork_wait_lock, lock, __ATOMIC_RELAXED);
+  }
+  __atomic_store_n(&s->fork_wait, object, __ATOMIC_RELEASE);
+}
+
+const ThreadSlot* semaphore_fork_wait(const sem_t* sem, bool* lock) {
+  *lock = false;
+  if (!glibc_facts::g_facts.lock_words || !g_process.restricted) return nullptr;
+  if (!glibc::sem_private(sem) || glibc::sem_value(sem) != 0) return nullptr;
+  if (const ThreadSlot* taker = vanished_took_semaphore(sem)) {
+    *lock = true;
+    return taker;
+  }
+  return vanished_used_semaphore(sem);
 }
 
 bool cond_wait_blocks_forever(const pthread_cond_t* cond, bool* interrupt_only) {

@@ -231,7 +231,7 @@ inline __attribute__((always_inline)) void note_sem_taken(const sem_t* s, uintpt
     if (judged && FH_UNLIKELY(g_process.forked_child)) policy::before_sem_wait(s, #name);     \
     if (predicted && FH_UNLIKELY(g_process.restricted)) policy::predict_sem(s, #name);        \
     int rc = FH_REAL(name) args;                                                              \
-    if (judged) end_own_wait();                                                               \
+    if (judged) end_noted_wait();                                                               \
     if (rc == 0) note_sem_taken(s, caller);                                                   \
     return rc;                                                                                \
   }                                                                                           \
@@ -303,7 +303,7 @@ FH_EXPORT int sem_post(sem_t* s) {
     pthread_cleanup_pop(0);                                      \
     int saved = errno;                                           \
     core::cond_waiting(nullptr);                                 \
-    if (judged) end_own_wait();                                  \
+    if (judged) end_noted_wait();                                  \
     note_lock_slow(m, LockType::mutex, FH_CALLER());             \
     errno = saved;                                               \
     return rc;                                                   \

@@ -88,7 +88,13 @@ void before_sem_wait(const sem_t* sem, const char* call) {
   if (const ThreadSlot* holder = core::semaphore_held_forever(sem))
     return deadlock(call, sem, LockType::semaphore, holder->tid, false, core::own_timer_armed());
   bool interrupt_only;
-  if (!core::semaphore_blocks_forever(sem, &interrupt_only)) return predict_sem(sem, call);
+  if (!core::semaphore_blocks_forever(sem, &interrupt_only)) {
+    // Not judged here (other threads, or handlers): noted for the watchdog, which judges a process all of whose
+    // threads are stuck, when a vanished thread took or used the semaphore.
+    bool lock;
+    if (const ThreadSlot* user = core::semaphore_fork_wait(sem, &lock)) core::fork_wait(sem, user, lock);
+    return predict_sem(sem, call);
+  }
   // The explanation: a vanished thread that took it and had not posted it back (CPython's threading.Lock), else
   // one that used it at all.
   const ThreadSlot* taker = core::vanished_took_semaphore(sem);
@@ -99,7 +105,14 @@ void before_sem_wait(const sem_t* sem, const char* call) {
 
 void before_cond_wait(const pthread_cond_t* c, const pthread_mutex_t* m) {
   bool interrupt_only;
-  if (!core::cond_wait_blocks_forever(c, &interrupt_only)) return;
+  if (!core::cond_wait_blocks_forever(c, &interrupt_only)) {
+    // Not judged here: noted for the watchdog (a process all of whose threads are stuck), as for a semaphore.
+    if (!g_process.restricted || !core::cond_private(c)) return;
+    const ThreadSlot* waiter = core::vanished_waiting_on(c);
+    if (waiter == nullptr) waiter = core::vanished_used_lock(m);
+    if (waiter != nullptr) core::fork_wait(c, waiter, false);
+    return;
+  }
   // The explanation: a vanished thread that was waiting on it too (the inherited pool), else one that used the
   // mutex the condition is about (Perl's threads::shared locks: a mutex and a condvar).
   const ThreadSlot* waiter = core::vanished_waiting_on(c);

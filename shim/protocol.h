@@ -41,6 +41,12 @@
 // word lies at, when the watchdog could name it, e.g. _rtld_global+0xa30). `type=libc:<family>` (no addr)
 // is read for reports of older shims, which judged glibc-internal locks by calls in flight; no longer written.
 //
+// A process the watchdog judged as a whole (every thread of it blocked for good, one of them in a wait the fork
+// caused): the hazard is that thread's wait, and each other thread of the process is a `waiting` line after the
+// hazard's `stack` line, with the call it waits in and its stack:
+//
+//   waiting tid=4250 name=helper call=pthread_cond_wait pcs=0x7f1c2a09e1b0,0x55d5d2a2b310
+//
 // An unsafe call of a family (the family column of shim/interpose.def: env, tz, random, loader, locale,
 // syslog, nss, iconv, gettext, popen) may carry an `owner` line: a vanished thread that was inside a call of
 // the same family at fork (relation=vanished), the explanation should the call block.

@@ -108,6 +108,9 @@ void reset_slot(ThreadSlot* s) {
   for (uint16_t& n : s->inside) n = 0;
   s->waiting_cond = nullptr;
   s->own_wait = nullptr;
+  s->fork_wait = nullptr;
+  s->fork_wait_tid = 0;
+  s->fork_wait_lock = false;
   s->nconstructing = 0;
 }
 

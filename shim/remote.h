@@ -9,7 +9,7 @@
 namespace fh {
 
 inline constexpr uint64_t remote_magic = 0x31657461747368'66ull;  // "fhstate1", little-endian
-inline constexpr uint32_t remote_version = 3;  // 3: the process's own options, vm_peers, own_wait
+inline constexpr uint32_t remote_version = 4;  // 3: the process's own options, vm_peers, own_wait; 4: fork_wait
 inline constexpr const char remote_symbol[] = "forkhazard_remote_state";
 
 struct RemoteState {

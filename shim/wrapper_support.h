@@ -173,10 +173,13 @@ inline void note_mutex_released(const void* m) {
 
 inline bool lock_fast() { return __atomic_load_n(&g_hot.lock_fast, __ATOMIC_RELAXED); }
 
-// A wait policy left blocking as the process's own (core::own_wait) is over.
-inline void end_own_wait() {
+// A wait policy left blocking, noted as the process's own (core::own_wait) or as the fork's (core::fork_wait), is
+// over.
+inline void end_noted_wait() {
   ThreadSlot* s = tls.slot;
-  if (FH_UNLIKELY(s != nullptr && s->own_wait != nullptr)) core::own_wait(nullptr);
+  if (FH_LIKELY(s == nullptr)) return;
+  if (FH_UNLIKELY(s->own_wait != nullptr)) core::own_wait(nullptr);
+  if (FH_UNLIKELY(s->fork_wait != nullptr)) core::fork_wait(nullptr, nullptr, false);
 }
 
 inline bool acquired(int rc) { return rc == 0 || rc == EOWNERDEAD; }

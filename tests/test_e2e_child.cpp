@@ -540,6 +540,35 @@ Test(e2e_child, python_lock_fork_own_timer, .timeout = 60) {
   passed();
 }
 
+// A child that started a thread pool before it acquires: every thread of it waits for good (the worker on the
+// pool's queue), so the watchdog judges the process as a whole: the main thread's wait on the semaphore the
+// vanished holder took is the fork's doing (the shim noted it); ended with 66, the worker's wait shown.
+Test(e2e_child, python_lock_fork_thread_pool, .timeout = 60) {
+  std::string python = python3_or_skip();
+  Run run = run_script(python, "python_lock_fork.py", {}, {"5", "pool"});
+  if (expect_python_pymutex_note(run, false)) return passed();
+  cr_assert_eq(run.result.exit_code, kHazardExit, "exit status %d; stdout:\n%s\nstderr:\n%s", run.result.exit_code,
+               run.out.c_str(), run.err.c_str());
+  ChildLine child = child_line(run);
+  cr_assert(contains(child.text, "exited with status 66"), "the child was not ended with 66:\n%s", run.out.c_str());
+  std::vector<const Json*> deadlocks;
+  for (const Json& hazard : hazards_of(run))
+    if (string_of(hazard.get("kind")) == "deadlock") deadlocks.push_back(&hazard);
+  cr_assert_eq(deadlocks.size(), 1u, "%zu deadlocks, expected 1; stderr:\n%s", deadlocks.size(), run.err.c_str());
+  const Json& deadlock = *deadlocks[0];
+  cr_assert_eq(integer_of(deadlock.get("pid")), child.pid);
+  cr_assert_eq(integer_of(deadlock.get("interrupt_only"), 0), 0, "the deadlock says a SIGINT could end it");
+  cr_assert_eq(integer_of(member(deadlock.get("owner"), "tid"), 0), run.truth.owner_tid, "owner.tid is not the holder");
+  const std::vector<Json>& others = array_of(deadlock.get("other_threads"));
+  cr_assert_eq(others.size(), 1u, "other_threads lists %zu threads, expected the pool's worker", others.size());
+  bool queue = false;
+  for (const Json& frame : array_of(others[0].get("stack")))
+    queue = queue || contains(string_of(frame.get("function")), "SimpleQueue_get");
+  cr_assert(queue, "the worker's stack does not wait on the pool's queue:\n%s",
+            describe_frames(others[0].get("stack")).c_str());
+  passed();
+}
+
 // Without the non-portable class, the interpreter's allocations drop out: the deadlock is the only report.
 Test(e2e_child, python_lock_fork_glibc_mode, .timeout = 60) {
   std::string python = python3_or_skip();
