@@ -1065,3 +1065,35 @@ Test(reader, raw_fork_is_read_and_shown) {
             "%s", text.c_str());
   cr_expect(text.find(" [warning]: malloc()") != std::string::npos, "hang-prone there: %s", text.c_str());
 }
+
+// A process judged as a whole: its other threads' waits (`waiting` lines after the stack) are read, resolved, and
+// printed in text (under the stack) and JSON (`other_threads`, only when there are any).
+Test(reader, waiting_threads_of_a_whole_process) {
+  fh::ReadResult r = parse(
+      "forkhazard-raw v=1\nreport pid=30 ppid=29\nhazard kind=deadlock call=dlopen\nlock addr=0x70 type=futex\n"
+      "stack pcs=0xc1\nwaiting tid=31 name=child%20helper call=pthread_cond_wait pcs=0xc2,0xc3\n"
+      "waiting tid=32 name=- call=sem_wait pcs=-\nend\n");
+  cr_assert(r.errors.empty(), "%s", joined_errors(r).c_str());
+  resolve_all(r);
+  cr_assert_eq(r.reports.size(), 1u);
+  const fh::Hazard& h = r.reports[0].hazards.at(0);
+  cr_assert_eq(h.waiting.size(), 2u);
+  cr_assert_eq(h.waiting[0].tid, 31);
+  cr_assert_eq(h.waiting[0].name, "child helper");
+  cr_assert_eq(h.waiting[0].call, "pthread_cond_wait");
+  cr_assert_eq(h.waiting[0].stack.size(), 2u);
+  cr_assert(h.waiting[1].name.empty() && h.waiting[1].stack.empty());
+  std::string text = fh::format_text(fh::merge_hazards(r.reports));
+  const char* pieces[] = {
+      "  Every other thread of process 30 is blocked for good too:\n"
+      "    thread 31 \"child helper\" waits in pthread_cond_wait():\n      #0 0xc2 (no module)\n      #1 0xc3 (no module)\n"
+      "    thread 32 waits in sem_wait()\n",
+  };
+  for (const char* piece : pieces)
+    cr_expect(text.find(piece) != std::string::npos, "missing [%s] in:\n%s", piece, text.c_str());
+  std::string json = fh::to_json(fh::merge_hazards(r.reports));
+  const char* fragment = R"("other_threads":[{"tid":31,"name":"child helper","call":"pthread_cond_wait","stack":[{"pc":"0xc2"},{"pc":"0xc3"}]},{"tid":32,"name":"","call":"sem_wait","stack":[]}])";
+  cr_expect(json.find(fragment) != std::string::npos, "missing %s in:\n%s", fragment, json.c_str());
+  std::string plain = fh::to_json(fh::merge_hazards(parse(small_block).reports));
+  cr_expect(plain.find("other_threads") == std::string::npos, "other_threads in a report without any:\n%s", plain.c_str());
+}
