@@ -16,10 +16,11 @@ CLI_CXXFLAGS  := $(CXXFLAGS_COMMON)
 EX_CFLAGS     := -O0 -g -fno-omit-frame-pointer -pthread $(WARN)
 # examples/*_fortified.c are built as distributions build packages, so the program calls the __*_chk variants.
 EX_FORTIFY_CFLAGS := -O2 -D_FORTIFY_SOURCE=2 -g -fno-omit-frame-pointer -pthread $(WARN)
+EX_LIBS       := -ldl
 
 # A/B: whichever of the two this Debian has (Debian 13 renamed libtcmalloc-minimal4 in its 64-bit time_t move).
 # The allocators are for the stress cases that preload one beside the shim (tests/stress/).
-DEB_PKGS := g++ make libcriterion-dev libdw-dev libcap2-bin libjemalloc2 libtcmalloc-minimal4/libtcmalloc-minimal4t64
+DEB_PKGS := g++ make libcriterion-dev libdw-dev libcap2-bin libssl-dev libjemalloc2 libtcmalloc-minimal4/libtcmalloc-minimal4t64
 
 # The capture half of symbols/ goes into the shim; the symbolizing half (libdw) only into the CLI.
 SHIM_WRAPPER_SRCS := shim/init.cpp shim/lock_wrappers.cpp shim/process_wrappers.cpp shim/catalogue_wrappers.cpp
@@ -94,7 +95,7 @@ $(BUILD)/forkhazard: $(BUILD)/cli-obj/report/main.o $(REPORT_OBJS) $(CLI_SHIM_OB
 
 $(BUILD)/examples/%: examples/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(EX_CFLAGS) -o $@ $< -ldl
+	$(CC) $(EX_CFLAGS) -o $@ $< $(EX_LIBS)
 
 $(BUILD)/examples/%_fortified: examples/%_fortified.c
 	@mkdir -p $(dir $@)
@@ -107,6 +108,9 @@ $(BUILD)/examples/libjournal.so: examples/libjournal/journal.c
 
 $(BUILD)/examples/atfork_in_library: examples/atfork_in_library.c $(BUILD)/examples/libjournal.so
 	$(CC) $(EX_CFLAGS) -o $@ $< -L$(BUILD)/examples -ljournal -Wl,-rpath,'$$ORIGIN' -ldl
+
+# OpenSSL's DRBG (family_race RAND_bytes): libcrypto, from libssl-dev.
+$(BUILD)/examples/family_race: EX_LIBS += -lcrypto
 
 # OpenMP: the compiler's runtime, libgomp.
 $(BUILD)/examples/omp_in_child: EX_CFLAGS += -fopenmp

@@ -42,6 +42,10 @@
 //   getpwuid         150/150  30     getpwuid's lock of its static result (nss/getXXbyYY.c), held across the
 //                                    whole NSS look-up
 //   popen             61/150   9-15  proc_file_chain_lock, held across the spawn (reset by fork only from 2.41)
+// And one lock that is not glibc's, run 5 times:
+//   RAND_bytes        41/150   1-13  OpenSSL 3's DRBG lock, a pthread rwlock taken for writing: a FUTEX_WAIT on
+//                                    __writers_futex, or a busy loop in pthread_rwlock_wrlock (a writer vanished
+//                                    inside its unlock: WRLOCKED set, __writers_futex and __cur_writer already 0)
 // Every hung child but the busy-looping ones waits in futex(FUTEX_WAIT[_BITSET]|FUTEX_PRIVATE_FLAG) without a
 // timeout, as the only thread of its process.
 #define _GNU_SOURCE
@@ -51,6 +55,7 @@
 #include <libintl.h>
 #include <link.h>
 #include <locale.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -212,6 +217,17 @@ static void popen_round(unsigned long round) {
   popen_once();
 }
 
+// Not glibc's: OpenSSL 3's DRBG, behind a pthread rwlock (CRYPTO_THREAD_write_lock) that every RAND_bytes takes
+// for writing.
+static void rand_bytes_once(void) {
+  unsigned char bytes[16];
+  RAND_bytes(bytes, sizeof bytes);
+}
+static void rand_bytes_round(unsigned long round) {
+  (void)round;
+  rand_bytes_once();
+}
+
 struct call {
   const char *name;
   void (*round)(unsigned long round); // one round of a thread
@@ -235,6 +251,7 @@ static const struct call calls[] = {
     {"iconv_open", iconv_open_round, iconv_open_once},
     {"getpwuid", getpwuid_round, getpwuid_child},
     {"popen", popen_round, popen_once},
+    {"RAND_bytes", rand_bytes_round, rand_bytes_once},
 };
 
 // ---- the race ---------------------------------------------------------------------------------------------------

@@ -83,13 +83,37 @@ const char* wait_kind_name(WaitKind kind) {
   return "?";
 }
 
+namespace {
+
+WaitKind kind_of(const WaitFrame& frame) {
+  WaitKind kind = by_name(frame.symbol);
+  for (const std::string& name : frame.exported)
+    if (kind == WaitKind::unknown) kind = by_name(name);
+  if (kind == WaitKind::unknown) kind = by_module(frame.module);
+  return kind;
+}
+
+std::string_view file_of(std::string_view path) {
+  std::string_view file = path.substr(path.rfind('/') + 1);
+  return file.substr(0, file.find('.'));
+}
+
+}  // namespace
+
 WaitKind classify_wait(const std::vector<WaitFrame>& frames) {
-  for (const WaitFrame& frame : frames) {
-    WaitKind kind = by_name(frame.symbol);
-    for (const std::string& name : frame.exported)
-      if (kind == WaitKind::unknown) kind = by_name(name);
-    if (kind == WaitKind::unknown) kind = by_module(frame.module);
-    if (kind != WaitKind::unknown) return kind;
+  for (size_t i = 0; i < frames.size(); ++i) {
+    WaitKind kind = kind_of(frames[i]);
+    if (kind == WaitKind::unknown) continue;
+    if (kind != WaitKind::rwlock) return kind;
+    // glibc's own rwlocks (__libc_rwlock_*: the locale lock, ...) are taken by glibc's code itself, never through
+    // the exported function (so never through the shim's wrapper): the first frame out of the rwlock code is
+    // libc's. Like its other private locks, only a thread inside glibc holds one.
+    for (size_t k = i + 1; k < frames.size(); ++k) {
+      if (kind_of(frames[k]) == WaitKind::rwlock) continue;
+      if (file_of(frames[k].module) == "libc") return WaitKind::internal_lock;
+      break;
+    }
+    return kind;
   }
   return WaitKind::unknown;
 }

@@ -11,7 +11,7 @@ namespace fh::watchdog {
 
 enum class WaitKind {
   unknown,        // nothing in the table: a program's own futex, a runtime we do not know
-  internal_lock,  // glibc's own low-level lock (__libc_lock, _IO_lock: tz, env, random, stdio lists, ...)
+  internal_lock,  // glibc's own lock (__libc_lock, _IO_lock: tz, env, random, stdio lists...; __libc_rwlock: locale)
   mutex,          // a pthread mutex (also ld.so's recursive locks, taken through glibc's own pointer)
   rwlock,         // a pthread rwlock
   team_barrier,   // libgomp's thread team: its pool threads are what the wait needs
@@ -22,10 +22,11 @@ enum class WaitKind {
 const char* wait_kind_name(WaitKind kind);
 
 // A lock acquisition: only the lock's holder releases it, so a signal handler can at most make the call give up,
-// never make it succeed (README, "The rule"): glibc's own lock, a mutex, libgomp's team (its threads are what it
-// waits for). The handler rule applies to the other waits only.
+// never make it succeed (README, "The rule"): glibc's own lock, a mutex, an rwlock, libgomp's team (its threads
+// are what it waits for). The handler rule applies to the other waits only.
 constexpr bool is_lock_wait(WaitKind kind) {
-  return kind == WaitKind::internal_lock || kind == WaitKind::mutex || kind == WaitKind::team_barrier;
+  return kind == WaitKind::internal_lock || kind == WaitKind::mutex || kind == WaitKind::rwlock ||
+         kind == WaitKind::team_barrier;
 }
 
 // One frame as the table reads it: its symbol, the names its module exports for it, and its module's path.

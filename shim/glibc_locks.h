@@ -52,6 +52,17 @@ inline bool rwlock_read_phase(const pthread_rwlock_t* rw) {
   return (__atomic_load_n(&rw->__data.__readers, __ATOMIC_RELAXED) & rwlock_wrphase_bit) == 0;
 }
 inline bool rwlock_shared(const pthread_rwlock_t* rw) { return rw->__data.__shared != 0; }
+// PTHREAD_RWLOCK_WRLOCKED: a primary writer owns the lock (or is taking it, or releasing it: __cur_writer is written
+// last by wrlock and cleared first by wrunlock). PTHREAD_RWLOCK_WRHANDOVER (in __writers): a releasing writer
+// offered the lock to a waiting one instead of clearing WRLOCKED.
+inline constexpr unsigned rwlock_wrlocked_bit = 2;
+inline constexpr unsigned rwlock_wrhandover_bit = 0x80000000u;
+inline bool rwlock_write_locked(const pthread_rwlock_t* rw) {
+  return (__atomic_load_n(&rw->__data.__readers, __ATOMIC_RELAXED) & rwlock_wrlocked_bit) != 0;
+}
+inline bool rwlock_handed_over(const pthread_rwlock_t* rw) {
+  return (__atomic_load_n(&rw->__data.__writers, __ATOMIC_RELAXED) & rwlock_wrhandover_bit) != 0;
+}
 // glibc's EDEADLK test of rdlock and wrlock: the calling thread (kernel tid `tid`) holds it for writing.
 inline bool rwlock_written_by(const pthread_rwlock_t* rw, int tid) { return rwlock_writer(rw) == tid; }
 // PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP: the one kind whose rdlock waits in a read phase (for a waiting

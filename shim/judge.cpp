@@ -96,6 +96,20 @@ bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, L
     *held_as = LockType::rwlock_write;
     return true;
   }
+  // A primary writer that vanished inside its wrlock or its wrunlock: WRLOCKED set, no writer recorded, no hand-over
+  // offered. Only the thread inside those calls leaves that state, so in a process where no other thread can be
+  // (alone: we are not inside one, our wrappers pass a handler's nested call straight through) a vanished one left
+  // it, and glibc's loops never leave it: a writer spins (__writers_futex was cleared first: OpenSSL's RAND_bytes
+  // children, state R) or waits on __writers_futex, a reader in the write phase waits for a hand-over only that
+  // writer gives. A lock acquisition: certain whatever the handlers. The explanation: a vanished thread that used
+  // the lock (its memory of recent locks, its held stack).
+  if (w == 0 && glibc::rwlock_write_locked(rw) && !glibc::rwlock_handed_over(rw) &&
+      (write || !glibc::rwlock_read_phase(rw)) && alone()) {
+    const ThreadSlot* user = vanished_used_lock(rw);
+    *owner = user != nullptr ? user->tid : 0;
+    *held_as = LockType::rwlock_write;
+    return true;
+  }
   // Readers have no identity in the lock word. In a process left with one thread and no handler that could end
   // the wait (the semaphore's and the condvar's rule, shim/wait_rule.h), nothing can ever release a read hold,
   // whoever took it: this writer waits forever. The explanation, where there is one: a vanished thread that

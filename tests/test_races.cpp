@@ -69,6 +69,9 @@ const Family kFamilies[] = {
     {"iconv_open", "__gconv_lock", false, false, false},
     {"getpwuid", "getpwuid's static-buffer lock", false, false, false},
     {"popen", "proc_file_chain_lock (not reset by fork before glibc 2.41)", false, false, true},
+    // Not glibc's: OpenSSL 3's DRBG rwlock. Some hung children busy-loop in pthread_rwlock_wrlock (a writer vanished
+    // inside its unlock): the shim judges that state from the lock word before the call.
+    {"RAND_bytes", "OpenSSL's DRBG rwlock (a wait, or a busy loop)", false, false, true},
 };
 
 // ---- what family_race printed ------------------------------------------------------------------------------------

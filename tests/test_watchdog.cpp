@@ -242,6 +242,19 @@ Test(watchdog, classifies_waits_by_their_stacks) {
   cr_expect(classify_wait({{"__lll_lock_wait", {}, libc}, {"___pthread_mutex_lock", {"pthread_mutex_lock"}, libc},
                            {"dl_iterate_phdr", {"dl_iterate_phdr"}, libc}}) == WaitKind::mutex);
   cr_expect(classify_wait({{"", {}, libc}, {"", {"pthread_mutex_lock@@GLIBC_2.2.5"}, libc}}) == WaitKind::mutex);
+  // glibc's own rwlock (setlocale's __libc_setlocale_lock, taken by libc's code: a private lock), as libdwfl named
+  // it on a hung setlocale child; a program's rwlock, taken through the shim's wrapper or from the program itself.
+  const std::string shim = "/work/build/libforkhazard.so";
+  cr_expect(classify_wait({{"__futex_abstimed_wait_common64", {}, libc}, {"__futex_abstimed_wait_common", {}, libc},
+                           {"__pthread_rwlock_wrlock_full64", {}, libc},
+                           {"___pthread_rwlock_wrlock", {"pthread_rwlock_wrlock", "__pthread_rwlock_wrlock"}, libc},
+                           {"__GI_setlocale", {"setlocale"}, libc}, {"setlocale_child", {}, "/tmp/prog"}}) ==
+            WaitKind::internal_lock);
+  cr_expect(classify_wait({{"", {}, libc}, {"", {"pthread_rwlock_wrlock@@GLIBC_2.34"}, libc},
+                           {"pthread_rwlock_wrlock", {"pthread_rwlock_wrlock"}, shim}, {"main", {}, "/tmp/prog"}}) ==
+            WaitKind::rwlock);
+  cr_expect(classify_wait({{"___pthread_rwlock_rdlock", {"pthread_rwlock_rdlock"}, libc}, {"main", {}, "/tmp/prog"}}) ==
+            WaitKind::rwlock);
   // sem_wait's slow path is a GCC clone.
   cr_expect(classify_wait({{"do_futex_wait.constprop.0", {}, libc}, {"__new_sem_wait_slow64.constprop.0", {}, libc},
                            {"child", {}, "/tmp/prog"}}) == WaitKind::semaphore);
@@ -258,7 +271,7 @@ Test(watchdog, classifies_waits_by_their_stacks) {
   cr_expect(in_signal_handler({{"__lll_lock_wait_private", {}, libc}, {"f", {}, "/tmp/prog", true}}));
   cr_expect_not(in_signal_handler({{"__lll_lock_wait_private", {}, libc}, {"setenv", {"setenv"}, libc}}));
   // Lock acquisitions, which no handler can make succeed; the rest are waits a handler may end.
-  cr_expect(is_lock_wait(WaitKind::internal_lock) && is_lock_wait(WaitKind::mutex) &&
+  cr_expect(is_lock_wait(WaitKind::internal_lock) && is_lock_wait(WaitKind::mutex) && is_lock_wait(WaitKind::rwlock) &&
             is_lock_wait(WaitKind::team_barrier));
   cr_expect(!is_lock_wait(WaitKind::condvar) && !is_lock_wait(WaitKind::semaphore) &&
             !is_lock_wait(WaitKind::unknown) && !is_lock_wait(WaitKind::static_init));
