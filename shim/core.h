@@ -99,6 +99,7 @@ struct ThreadSlot {
   bool fork_pcs_set;                // the fork wrapper captured fork_pcs already
   uintptr_t fork_pcs[max_site_pcs]; // where this thread last called fork()
   uint16_t inside[max_families];    // calls in flight per glibc lock family: explains a hang, never decides one
+  uint32_t families_used;           // bit per glibc lock family this thread ever entered (families.def)
   const void* waiting_cond;         // the condition variable this thread is waiting on, if any
   // A wait this thread is in that can never end but is not the fork's doing (its own new condvar or semaphore,
   // nothing a vanished thread touched): the shim let it block, and the watchdog leaves it alone too.
@@ -462,6 +463,8 @@ bool own_timer_armed();
 // process's own (a certain wait then is a note, never an error: README, "The rule").
 const ThreadSlot* vanished_used_semaphore(const void* sem);
 const ThreadSlot* vanished_used_lock(const void* lock);
+// A vanished thread that ever entered a call of the glibc lock family (ThreadSlot::families_used).
+const ThreadSlot* vanished_used_family(size_t family);
 // pthread_cond_destroy waits until glibc's count of waiter references (__wrefs) is 0. It never returns when the
 // count is more than the waits this process's own threads can be in (noted by cond_waiting): those references
 // are the vanished threads'. Private condvars only, on a glibc whose layout is known.

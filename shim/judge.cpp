@@ -102,9 +102,10 @@ bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, L
   // it, and glibc's loops never leave it: a writer spins (__writers_futex was cleared first: OpenSSL's RAND_bytes
   // children, state R) or waits on __writers_futex, a reader in the write phase waits for a hand-over only that
   // writer gives. A lock acquisition: certain whatever the handlers. The explanation: a vanished thread that used
-  // the lock (its memory of recent locks, its held stack).
+  // the lock (its memory of recent locks, its held stack). Not in a read phase with readers counted: there the
+  // primary writer only waits for them, and the read hold is the explanation (below).
   if (w == 0 && glibc::rwlock_write_locked(rw) && !glibc::rwlock_handed_over(rw) &&
-      (write || !glibc::rwlock_read_phase(rw)) && alone()) {
+      !(glibc::rwlock_read_phase(rw) && (!write || glibc::rwlock_readers(rw) > 0)) && alone()) {
     const ThreadSlot* user = vanished_used_lock(rw);
     *owner = user != nullptr ? user->tid : 0;
     *held_as = LockType::rwlock_write;
@@ -181,6 +182,10 @@ bool cond_wait_blocks_forever(const pthread_cond_t* cond, bool* interrupt_only) 
 
 const ThreadSlot* vanished_inside_family(size_t family) {
   return first_vanished([family](const ThreadSlot& s) { return s.inside[family] > 0; });
+}
+
+const ThreadSlot* vanished_used_family(size_t family) {
+  return first_vanished([family](const ThreadSlot& s) { return (s.families_used >> family & 1u) != 0; });
 }
 
 const ThreadSlot* vanished_waiting_on(const void* cond) {

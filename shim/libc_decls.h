@@ -32,6 +32,11 @@ void __register_frame_info_table(void* begin, void* ob);
 void __register_frame_info_table_bases(void* begin, void* ob, void* tbase, void* dbase);
 void __register_frame(void* begin);
 void __register_frame_table(void* begin);
+// glibc's exit-handler registry (stdlib/cxa_atexit.c, cxa_finalize.c, cxa_at_quick_exit.c): what atexit and
+// at_quick_exit (libc_nonshared.a) and C++ static destructors call.
+int __cxa_atexit(void (*func)(void*), void* arg, void* dso_handle);
+int __cxa_at_quick_exit(void (*func)(void), void* dso_handle);
+void __cxa_finalize(void* dso_handle);
 int __printf_chk(int flag, const char* format, ...);
 int __fprintf_chk(FILE* stream, int flag, const char* format, ...);
 int __sprintf_chk(char* s, int flag, size_t slen, const char* format, ...);

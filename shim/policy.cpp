@@ -142,6 +142,13 @@ void unsafe_call(CallId id, uintptr_t site, const ThreadSlot* about) {
   // A family whose lock this glibc's fork() resets (popen's list lock since 2.41) is no longer hang-prone.
   UnsafeClass cls = call.cls;
   if (cls == UnsafeClass::hang_prone && glibc_facts::reset_by_fork(call.family)) cls = UnsafeClass::non_portable;
+  // By evidence: in a family whose every entry point the shim sees, a lock no vanished thread was inside at the
+  // fork or ever used was free then and stays free: the call cannot hang on it (still undefined by POSIX: a note).
+  // A vanished thread that used it is the race that did not strike this run: a warning.
+  const size_t family = static_cast<size_t>(call.family);
+  if (cls == UnsafeClass::hang_prone && call.family != Family::none && family_fully_seen(call.family) &&
+      core::vanished_inside_family(family) == nullptr && core::vanished_used_family(family) == nullptr)
+    cls = UnsafeClass::non_portable;
   if (g_process.raw_fork) cls = UnsafeClass::hang_prone;
   if (cls == UnsafeClass::non_portable && g_options.mode == mode_glibc) return;
   if (!first_call_at(id, site)) return;

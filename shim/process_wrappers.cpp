@@ -233,12 +233,35 @@ FH_EXPORT int clone(int (*fn)(void*), void* stack, int flags, void* arg, ...) {
 // reported call (their unsafe calls are not reported again) but their lock calls are still judged.
 FH_EXPORT void exit(int status) {
   CallScope scope;
-  if (FH_UNLIKELY(g_process.restricted)) {
-    scope.unsafe(call_exit, FH_CALLER());
-    if (!scope.own()) flush_repeats();
-  }
+  enter_catalogued(scope, call_exit, FH_CALLER());
+  if (FH_UNLIKELY(g_process.restricted) && !scope.own()) flush_repeats();
   FH_REAL(exit)(status);
   __builtin_unreachable();
+}
+
+// The exit-handler registry: each call counted in flight in the exit family (families.def), nothing else.
+FH_EXPORT int __cxa_atexit(void (*func)(void*), void* arg, void* dso_handle) {
+  CallScope scope;
+  scope.in_flight(Family::exit);
+  return FH_REAL(__cxa_atexit)(func, arg, dso_handle);
+}
+
+FH_EXPORT int __cxa_at_quick_exit(void (*func)(void), void* dso_handle) {
+  CallScope scope;
+  scope.in_flight(Family::exit);
+  return FH_REAL(__cxa_at_quick_exit)(func, dso_handle);
+}
+
+FH_EXPORT int on_exit(void (*func)(int, void*), void* arg) {
+  CallScope scope;
+  scope.in_flight(Family::exit);
+  return FH_REAL(on_exit)(func, arg);
+}
+
+FH_EXPORT void __cxa_finalize(void* dso_handle) {
+  CallScope scope;
+  scope.in_flight(Family::exit);
+  FH_REAL(__cxa_finalize)(dso_handle);
 }
 
 FH_EXPORT void _exit(int status) {

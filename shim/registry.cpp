@@ -106,6 +106,7 @@ void reset_slot(ThreadSlot* s) {
   s->sem_overflowed = false;
   for (RecentLock& r : s->recent) r = RecentLock{};
   for (uint16_t& n : s->inside) n = 0;
+  s->families_used = 0;
   s->waiting_cond = nullptr;
   s->own_wait = nullptr;
   s->fork_wait = nullptr;
@@ -233,6 +234,7 @@ uint16_t* family_entered(size_t family) {
   ThreadSlot* s = current_slot();
   if (s == nullptr || family >= max_families) return nullptr;
   s->inside[family]++;
+  s->families_used |= 1u << family;
   return &s->inside[family];
 }
 

@@ -33,12 +33,23 @@ const char* unsafe_class_name(UnsafeClass c) {
 
 const char* family_name(Family f) {
   switch (f) {
-#define FH_FAMILY(name, lock) \
+#define FH_FAMILY(name, lock, seen) \
   case Family::name: return #name;
 #include "shim/families.def"
 #undef FH_FAMILY
   }
   return "?";
+}
+
+bool family_fully_seen(Family f) {
+  constexpr bool all = true, partial = false;
+  switch (f) {
+#define FH_FAMILY(name, lock, seen) \
+  case Family::name: return seen;
+#include "shim/families.def"
+#undef FH_FAMILY
+  }
+  return false;
 }
 
 namespace {

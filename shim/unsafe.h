@@ -14,16 +14,18 @@ const char* unsafe_class_name(UnsafeClass c);
 
 // The glibc lock a hang-prone call takes (interpose.def's family column; the families: shim/families.def).
 enum class Family : uint8_t {
-#define FH_FAMILY(name, lock) name,
+#define FH_FAMILY(name, lock, seen) name,
 #include "shim/families.def"
 #undef FH_FAMILY
 };
 inline constexpr size_t family_count = 0
-#define FH_FAMILY(name, lock) + 1
+#define FH_FAMILY(name, lock, seen) + 1
 #include "shim/families.def"
 #undef FH_FAMILY
     ;
 const char* family_name(Family f);
+// Every function that takes the family's lock is interposed (families.def's `seen` column is `all`).
+bool family_fully_seen(Family f);
 
 enum CallId : uint16_t {
 #define FH_UNSAFE(name, cls, family, why) call_##name,

@@ -256,10 +256,13 @@ inline Run run_watched(const std::string& name, const std::vector<std::string>& 
 }
 
 // The compiled example build/examples/NAME under `forkhazard run --json`.
-inline Run run_example(const char* name, const std::vector<std::string>& extra_env = {}) {
+inline Run run_example(const char* name, const std::vector<std::string>& extra_env = {},
+                       const std::vector<std::string>& args = {}) {
   std::string example = std::string("build/examples/") + name;
   cr_assert(file_exists(example), "%s is missing: run `make examples` first", example.c_str());
-  return run_watched(name, {example}, extra_env);
+  std::vector<std::string> argv{example};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_watched(name, argv, extra_env);
 }
 
 inline const std::vector<Json>& hazards_of(const Run& run) { return array_of(run.report.get("hazards")); }
