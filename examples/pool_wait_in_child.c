@@ -3,9 +3,10 @@
 // Two pool workers wait on `job_ready`; the main thread forks. In the child the workers vanished, so nobody will
 // ever take the job and signal `job_done`: child_runs_job()'s pthread_cond_wait never returns (nothing left in
 // a single-threaded process can signal a private condvar: pthread_cond_signal is not async-signal-safe). Under
-// forkhazard the wait is reported before it blocks (lock type condvar) and the child ends with 66; taking
-// `pool_lock`, which the vanished workers used, is reported as a possible deadlock too. Natively alarm(20) ends
-// the child with SIGALRM.
+// forkhazard the wait is reported before it blocks (lock type condvar) and the child ends with 66. Taking
+// `pool_lock`, which the vanished workers used, is no possible deadlock: they were parked on `job_ready`, which
+// nothing had ever signalled, so no fork of this flow can catch them holding it. Natively alarm(20) ends the child
+// with SIGALRM.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>

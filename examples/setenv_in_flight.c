@@ -20,7 +20,7 @@
 
 enum { FORKS = 300 };
 
-static pthread_barrier_t started; // once past it, worker_tid is set and the worker is hammering
+static pthread_barrier_t started; // once past it, worker_tid is set and the worker has done a round
 static atomic_int stop;
 static pid_t worker_tid;
 
@@ -38,6 +38,7 @@ static void *worker(void *arg) {
   (void)arg;
   pthread_setname_np(pthread_self(), "env-writer");
   worker_tid = (pid_t)syscall(SYS_gettid);
+  setenv("FORKHAZARD_EXAMPLE_VAR", "first", 1); // a round before the first fork: it uses envlock at every fork
   pthread_barrier_wait(&started);
   worker_hammers_env();
   return NULL;

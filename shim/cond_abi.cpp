@@ -19,10 +19,11 @@ struct AbiAnswer {
 constexpr size_t abi_cache_size = 64;
 AbiAnswer g_answers[abi_cache_size];
 
-const char* const cond_names[] = {"pthread_cond_wait", "pthread_cond_timedwait", "pthread_cond_destroy"};
+const char* const cond_names[] = {"pthread_cond_wait", "pthread_cond_timedwait", "pthread_cond_destroy",
+                                  "pthread_cond_signal", "pthread_cond_broadcast"};
 
 int cond_call_of(const char* name) {
-  for (int i = 0; i < 3; i++)
+  for (int i = 0; i < static_cast<int>(sizeof cond_names / sizeof cond_names[0]); i++)
     if (strcmp(name, cond_names[i]) == 0) return i;
   return -1;
 }
@@ -73,9 +74,27 @@ int old_cond_calls(const struct link_map* map) {
   return mask;
 }
 
+// Call sites answered already: direct-mapped by return address, each entry one word (site * 2 + answer) so that a
+// racing reader sees a whole entry or another site's.
+constexpr size_t site_cache_size = 256;
+uintptr_t g_site_answers[site_cache_size];
+
+bool answer_for_object(uintptr_t caller, CondCall call);
+
 }  // namespace
 
 bool caller_uses_old_cond_abi(uintptr_t caller, CondCall call) {
+  uintptr_t& entry = g_site_answers[(caller >> 2) % site_cache_size];
+  uintptr_t seen = __atomic_load_n(&entry, __ATOMIC_RELAXED);
+  if (seen >> 1 == caller) return (seen & 1) != 0;
+  bool old = answer_for_object(caller, call);
+  __atomic_store_n(&entry, caller << 1 | (old ? 1 : 0), __ATOMIC_RELAXED);
+  return old;
+}
+
+namespace {
+
+bool answer_for_object(uintptr_t caller, CondCall call) {
   int bit = 1 << static_cast<int>(call);
   struct dl_find_object found;
   if (_dl_find_object(reinterpret_cast<void*>(caller), &found) != 0 || found.dlfo_link_map == nullptr) return false;
@@ -97,5 +116,7 @@ bool caller_uses_old_cond_abi(uintptr_t caller, CondCall call) {
   }
   return (old_cond_calls(found.dlfo_link_map) & bit) != 0;  // the table is full: ask the object every time
 }
+
+}  // namespace
 
 }  // namespace fh::shim

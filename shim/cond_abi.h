@@ -8,10 +8,11 @@
 
 namespace fh::shim {
 
-enum class CondCall { wait, timedwait, destroy };
+enum class CondCall { wait, timedwait, destroy, signal, broadcast };
 
 // Whether the object containing `caller` binds `call` with version GLIBC_2.2.5. Lock-free (_dl_find_object,
-// then the object's own dynamic section), answered once per object. (An object that binds one function under
+// then the object's own dynamic section), answered once per object, and kept per call site (a signal's
+// wrapper asks on every call). (An object that binds one function under
 // both versions, which only a hand-written .symver makes, gets the old one everywhere.)
 bool caller_uses_old_cond_abi(uintptr_t caller, CondCall call);
 

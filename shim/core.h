@@ -101,6 +101,7 @@ struct ThreadSlot {
   uint16_t inside[max_families];    // calls in flight per glibc lock family: explains a hang, never decides one
   uint32_t families_used;           // bit per glibc lock family this thread ever entered (families.def)
   const void* waiting_cond;         // the condition variable this thread is waiting on, if any
+  bool waiting_untimed;             // that wait has no timeout (pthread_cond_wait)
   // A wait this thread is in that can never end but is not the fork's doing (its own new condvar or semaphore,
   // nothing a vanished thread touched): the shim let it block, and the watchdog leaves it alone too.
   const void* own_wait;
@@ -221,7 +222,31 @@ void set_name(ThreadSlot* s, const char* name);
 // What the calling thread is doing, for the explanation of a hang in a forked child.
 void fork_called(const uintptr_t* pcs, size_t n);  // the fork wrapper captured its site (fork_prepare keeps it)
 void fork_returned();
-void cond_waiting(const void* cond);               // nullptr when the wait ended
+// nullptr when the wait ended; `untimed`: pthread_cond_wait (a parked thread, if nothing ever signals the cond).
+void cond_waiting(const void* cond, bool untimed = false);
+
+// Condition variables ever signalled (pthread_cond_signal or _broadcast) in this process or its parents: a
+// counter per hash bucket, so a collision only makes a cond look signalled. A thread parked in an untimed wait
+// on a cond that was never signalled can take no lock again before the program does what it never did (issue
+// "No false warning" (a)): its past uses predict nothing.
+inline constexpr size_t cond_signal_slots = 4096;
+extern uint32_t g_cond_signals[cond_signal_slots];
+inline size_t cond_signal_slot(const void* cond) {
+  return static_cast<size_t>((reinterpret_cast<uintptr_t>(cond) >> 3) * 0x9e3779b97f4a7c15ull >> 52);
+}
+inline void cond_signalled(const void* cond) {
+  uint32_t& n = g_cond_signals[cond_signal_slot(cond)];
+  uint32_t now = __atomic_load_n(&n, __ATOMIC_RELAXED);
+  if (now != UINT32_MAX) __atomic_store_n(&n, now + 1, __ATOMIC_RELAXED);  // saturates: never back to 0
+}
+inline bool cond_never_signalled(const void* cond) {
+  return __atomic_load_n(&g_cond_signals[cond_signal_slot(cond)], __ATOMIC_RELAXED) == 0;
+}
+// A thread parked at the fork: in an untimed pthread_cond_wait on a cond never signalled.
+inline bool parked(const ThreadSlot& s) {
+  const void* cond = s.waiting_cond;
+  return cond != nullptr && s.waiting_untimed && cond_never_signalled(cond);
+}
 void construction_started(const void* guard);      // __cxa_guard_acquire returned 1
 void construction_ended(const void* guard);        // released or aborted
 // A call of a glibc lock family in flight: returns the counter to decrement when it returns (nullptr: none).

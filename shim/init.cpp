@@ -50,6 +50,10 @@ void resolve_all() {
       reinterpret_cast<decltype(g_old_cond.timedwait)>(dlvsym(RTLD_NEXT, "pthread_cond_timedwait", "GLIBC_2.2.5"));
   g_old_cond.destroy =
       reinterpret_cast<decltype(g_old_cond.destroy)>(dlvsym(RTLD_NEXT, "pthread_cond_destroy", "GLIBC_2.2.5"));
+  g_old_cond.signal =
+      reinterpret_cast<decltype(g_old_cond.signal)>(dlvsym(RTLD_NEXT, "pthread_cond_signal", "GLIBC_2.2.5"));
+  g_old_cond.broadcast =
+      reinterpret_cast<decltype(g_old_cond.broadcast)>(dlvsym(RTLD_NEXT, "pthread_cond_broadcast", "GLIBC_2.2.5"));
 #endif
   g_libc_dlsym = reinterpret_cast<decltype(g_libc_dlsym)>(dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34"));
   if (g_libc_dlsym == nullptr)

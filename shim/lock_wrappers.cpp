@@ -296,7 +296,7 @@ FH_EXPORT int sem_post(sem_t* s) {
     if (scope.own()) return fn args;                             \
     if (judged && !old_abi && FH_UNLIKELY(g_process.forked_child)) policy::before_cond_wait(c, m); \
     note_mutex_released(m);                                      \
-    core::cond_waiting(c);                                       \
+    core::cond_waiting(c, judged);                               \
     int rc;                                                      \
     pthread_cleanup_push(cond_wait_cancelled, m);                \
     rc = fn args;                                                \
@@ -315,6 +315,18 @@ FH_COND_WAIT(pthread_cond_timedwait, g_old_cond.timedwait, CondCall::timedwait, 
 FH_COND_WAIT(pthread_cond_clockwait, static_cast<decltype(&::pthread_cond_clockwait)>(nullptr), CondCall::wait, false,
              (pthread_cond_t* c, pthread_mutex_t* m, clockid_t clock, const struct timespec* t), (c, m, clock, t))
 #undef FH_COND_WAIT
+
+// Counted per cond (core::cond_signalled), then libc's of the caller's ABI.
+#define FH_COND_SIGNAL(name, old, call)                                                                \
+  FH_EXPORT int name(pthread_cond_t* c) {                                                              \
+    ensure_init();                                                                                     \
+    core::cond_signalled(c);                                                                           \
+    if (old != nullptr && FH_UNLIKELY(caller_uses_old_cond_abi(FH_CALLER(), call))) return old(c);      \
+    return FH_REAL(name)(c);                                                                           \
+  }
+FH_COND_SIGNAL(pthread_cond_signal, g_old_cond.signal, CondCall::signal)
+FH_COND_SIGNAL(pthread_cond_broadcast, g_old_cond.broadcast, CondCall::broadcast)
+#undef FH_COND_SIGNAL
 
 FH_EXPORT int pthread_cond_destroy(pthread_cond_t* c) {
   CallScope scope;

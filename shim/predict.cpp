@@ -107,6 +107,9 @@ const ThreadSlot* predict_hang(const void* lock, bool write, const RecentLock** 
   const ThreadSlot* user = first_vanished([&](const ThreadSlot& s) {
     const RecentLock& r = s.recent[k];
     if (r.addr != lock || (!write && r.type == LockType::rwlock_read)) return false;
+    // Parked at the fork on a cond never signalled: it takes no lock again before the program does what it never
+    // did, so its past uses predict nothing (a race the program's flow has excluded so far).
+    if (parked(s)) return false;
     *used = &r;
     return true;
   });
@@ -121,7 +124,7 @@ const ThreadSlot* predict_sem_hang(const sem_t* sem, const SemTake** used) {
     // Taken and every take posted back by the same thread: a lock-like use. A consumer that only takes (a
     // producer posts) has takes outstanding: its use says nothing about when the value is 0.
     const SemTake* e = sem_entry_of(&s, sem);
-    if (e == nullptr || e->outstanding != 0) return false;
+    if (e == nullptr || e->outstanding != 0 || parked(s)) return false;
     *used = e;
     return true;
   });

@@ -108,6 +108,7 @@ void reset_slot(ThreadSlot* s) {
   for (uint16_t& n : s->inside) n = 0;
   s->families_used = 0;
   s->waiting_cond = nullptr;
+  s->waiting_untimed = false;
   s->own_wait = nullptr;
   s->fork_wait = nullptr;
   s->fork_wait_tid = 0;
@@ -206,10 +207,14 @@ void fork_returned() {
   if (ThreadSlot* s = tls.slot) s->fork_pcs_set = false;
 }
 
-void cond_waiting(const void* cond) {
+void cond_waiting(const void* cond, bool untimed) {
   ThreadSlot* s = cond != nullptr ? current_slot() : tls.slot;
-  if (s != nullptr) s->waiting_cond = cond;
+  if (s == nullptr) return;
+  s->waiting_untimed = untimed;
+  s->waiting_cond = cond;
 }
+
+uint32_t g_cond_signals[cond_signal_slots];
 
 void construction_started(const void* guard) {
   ThreadSlot* s = current_slot();

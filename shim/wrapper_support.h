@@ -60,6 +60,8 @@ struct OldCondAbi {
   decltype(&::pthread_cond_wait) wait;
   decltype(&::pthread_cond_timedwait) timedwait;
   decltype(&::pthread_cond_destroy) destroy;
+  decltype(&::pthread_cond_signal) signal;
+  decltype(&::pthread_cond_broadcast) broadcast;
 };
 extern OldCondAbi g_old_cond;
 
