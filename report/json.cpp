@@ -151,6 +151,10 @@ class Writer {
       out += ',';
       num("interrupt_only", 1);
     }
+    if (h.never_succeeds) {
+      out += ',';
+      num("never_succeeds", 1);
+    }
     // Unsafe calls are reported once per site and counted; a deadlock ends (or hangs) the process at once.
     if (h.kind == HazardKind::unsafe_call) {
       out += ',';

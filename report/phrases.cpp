@@ -150,6 +150,14 @@ std::string futex_wait_sentence(const Hazard& h) {
 // The child's call returned (the lock was free); the owner is the vanished thread the shim saw take it in the
 // parent, so the hang depends only on when the fork comes.
 std::string possible_deadlock_sentence(const Hazard& h) {
+  // A timed acquisition whose holder vanished: it times out, it never succeeds.
+  if (h.never_succeeds) {
+    std::string call = h.call + "(" + (h.lock && h.lock->has_addr ? hex(h.lock->addr) : "") + ")";
+    std::string noun = h.lock ? lock_noun(*h.lock) : std::string("lock");
+    std::string holder = h.owner ? owner_phrase(*h.owner) : std::string("a thread that vanished at fork()");
+    return call + " can never succeed: the " + noun + " is held by " + holder +
+           ". Each call times out instead of hanging; a program that retries it waits forever";
+  }
   std::string text = h.call + "(" + (h.lock && h.lock->has_addr ? hex(h.lock->addr) : "") + ") took the " +
                      (h.lock ? lock_noun(*h.lock) : std::string("lock")) + " while it was free, but ";
   // A trywait would have failed instead (CPython's lock acquire tries, then waits: that wait never returns).

@@ -323,6 +323,9 @@ class Parser {
       int64_t interrupt_only = 0;
       get_dec(line, key::hazard_interrupt_only, &interrupt_only);
       h.interrupt_only = interrupt_only != 0;
+      int64_t never_succeeds = 0;
+      get_dec(line, key::hazard_never_succeeds, &never_succeeds);
+      h.never_succeeds = never_succeeds != 0;
     } else if (r == rec::lock && hazard) {
       LockRef& lock = hazard->lock.emplace();
       get_hex(line, key::lock_addr, &lock.addr);

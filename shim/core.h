@@ -488,6 +488,9 @@ bool own_timer_armed();
 // process's own (a certain wait then is a note, never an error: README, "The rule").
 const ThreadSlot* vanished_used_semaphore(const void* sem);
 const ThreadSlot* vanished_used_lock(const void* lock);
+// True the first time a warning on `lock` is to be made in this process (the predictions' once-per-lock set);
+// false after, or when the set is full.
+bool warn_once(const void* lock);
 // A vanished thread that ever entered a call of the glibc lock family (ThreadSlot::families_used).
 const ThreadSlot* vanished_used_family(size_t family);
 // pthread_cond_destroy waits until glibc's count of waiter references (__wrefs) is 0. It never returns when the

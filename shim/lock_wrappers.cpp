@@ -1,6 +1,8 @@
 // The lock wrappers: mutexes, rwlocks, semaphores, condition variables, function-local statics. Each resolves,
 // guards against re-entry, calls the real function (a tail jump on the fast path) and tells the core what
 // happened; every one returns exactly what libc returned and leaves errno as libc left it.
+#include <string_view>
+
 #include "shim/wrapper_support.h"
 
 using namespace fh;
@@ -64,7 +66,8 @@ FH_EXPORT int pthread_mutex_lock(pthread_mutex_t* m) {
   return rc;
 }
 
-// trylock never blocks, and the timed calls return ETIMEDOUT rather than hang: recorded, never judged.
+// trylock never blocks, and the timed calls return ETIMEDOUT rather than hang: recorded, never judged as a
+// deadlock; a timed call on a lock whose holder vanished can never succeed, which is said (a warning, once per lock).
 FH_EXPORT int pthread_mutex_trylock(pthread_mutex_t* m) {
   CallScope scope;
   int rc = FH_REAL(pthread_mutex_trylock)(m);
@@ -74,6 +77,8 @@ FH_EXPORT int pthread_mutex_trylock(pthread_mutex_t* m) {
 
 FH_EXPORT int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec* abstime) {
   CallScope scope;
+  if (FH_UNLIKELY(g_process.forked_child) && !scope.own())
+    policy::before_timed_lock(m, protocol::type_mutex, "pthread_mutex_timedlock");
   int rc = FH_REAL(pthread_mutex_timedlock)(m, abstime);
   if (acquired(rc) && !scope.own()) note_lock_slow(m, LockType::mutex, FH_CALLER());
   return rc;
@@ -81,6 +86,8 @@ FH_EXPORT int pthread_mutex_timedlock(pthread_mutex_t* m, const struct timespec*
 
 FH_EXPORT int pthread_mutex_clocklock(pthread_mutex_t* m, clockid_t clock, const struct timespec* abstime) {
   CallScope scope;
+  if (FH_UNLIKELY(g_process.forked_child) && !scope.own())
+    policy::before_timed_lock(m, protocol::type_mutex, "pthread_mutex_clocklock");
   int rc = FH_REAL(pthread_mutex_clocklock)(m, clock, abstime);
   if (acquired(rc) && !scope.own()) note_lock_slow(m, LockType::mutex, FH_CALLER());
   return rc;
@@ -136,6 +143,9 @@ FH_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t* rw) {
     CallScope scope;                                                                                       \
     if (scope.own()) return FH_REAL(name) args;                                                            \
     if (judged && FH_UNLIKELY(g_process.forked_child)) policy::before_rwlock_lock(rw, write, #name);       \
+    constexpr bool timed = !judged && std::string_view(#name).substr(15, 3) != "try";                      \
+    if (timed && FH_UNLIKELY(g_process.forked_child))                                                      \
+      policy::before_timed_lock(rw, write ? protocol::type_rwlock_write : protocol::type_rwlock_read, #name); \
     int rc = FH_REAL(name) args;                                                                           \
     if (rc == 0) note_lock_slow(rw, write ? LockType::rwlock_write : LockType::rwlock_read, caller);       \
     return rc;                                                                                             \
@@ -230,6 +240,8 @@ inline __attribute__((always_inline)) void note_sem_taken(const sem_t* s, uintpt
     if (scope.own()) return FH_REAL(name) args;                                               \
     if (judged && FH_UNLIKELY(g_process.forked_child)) policy::before_sem_wait(s, #name);     \
     if (predicted && FH_UNLIKELY(g_process.restricted)) policy::predict_sem(s, #name);        \
+    if (!judged && !predicted && FH_UNLIKELY(g_process.forked_child))                         \
+      policy::before_timed_lock(s, protocol::type_semaphore, #name);                          \
     int rc = FH_REAL(name) args;                                                              \
     if (judged) end_noted_wait();                                                               \
     if (rc == 0) note_sem_taken(s, caller);                                                   \

@@ -44,6 +44,30 @@ void predict(const char* call, const void* lock, bool write, LockType type) {
   report_hazard(h);
 }
 
+void before_timed_lock(const void* lock, const char* type, const char* call) {
+  if (!g_process.restricted) return;
+  int owner = 0;
+  bool never = false;
+  LockType held_as = LockType::mutex;
+  if (type == protocol::type_mutex) {
+    never = core::mutex_blocks_forever(static_cast<const pthread_mutex_t*>(lock), &owner);
+  } else if (type == protocol::type_semaphore) {
+    const ThreadSlot* holder = core::semaphore_held_forever(static_cast<const sem_t*>(lock));
+    never = holder != nullptr;
+    owner = holder != nullptr ? holder->tid : 0;
+    held_as = LockType::semaphore;
+  } else {
+    bool interrupt_only;
+    never = core::rwlock_blocks_forever(static_cast<const pthread_rwlock_t*>(lock), type == protocol::type_rwlock_write,
+                                        &owner, &held_as, &interrupt_only);
+  }
+  if (!never || !core::warn_once(lock)) return;
+  // Tracked: the report says where the holder took it, as for a deadlock.
+  Hazard h{protocol::kind_possible_deadlock, call, lock, type, true, held_as, owner};
+  h.never_succeeds = true;
+  report_hazard(h);
+}
+
 // Predictions, like verdicts, are only about process-private locks: a process-shared one that a vanished
 // thread held at fork can still be released by its process (and on a glibc whose lock words we do not know,
 // we cannot tell, so nothing is predicted).

@@ -29,6 +29,13 @@ void before_sem_wait(const sem_t* sem, const char* call);
 // A semaphore the child takes while its value is 1 (sem_wait, and sem_trywait: CPython tries before it waits):
 // the prediction of core::predict_sem_hang, reported once per semaphore per process; the call goes on.
 void predict_sem(const sem_t* sem, const char* call);
+// A timed acquisition (pthread_mutex_timedlock/clocklock, pthread_rwlock_timed*/clock*, sem_timedwait/clockwait)
+// in a restricted process on a lock whose holder vanished (a mutex or a write-held rwlock whose owner is gone, a
+// semaphore at 0 a vanished thread took, in a process left alone): it times out rather than hangs, but it can
+// never succeed, and a program that retries it waits forever: a possible deadlock saying so, once per lock; the
+// call goes on. `type`: the lock's protocol word.
+void before_timed_lock(const void* lock, const char* type, const char* call);
+
 // pthread_cond_wait (untimed): a private condvar in a restricted process left with one thread and no handler to
 // end it, which a vanished thread waited on, or whose mutex `m` a vanished thread used.
 void before_cond_wait(const pthread_cond_t* c, const pthread_mutex_t* m);

@@ -131,6 +131,11 @@ const ThreadSlot* predict_sem_hang(const sem_t* sem, const SemTake** used) {
   return user != nullptr && mark_predicted(c, sem) ? user : nullptr;
 }
 
+bool warn_once(const void* lock) {
+  ChildLocks& c = g_child_locks;
+  return !in_set(c.predicted, c.npredicted, lock) && mark_predicted(c, lock);
+}
+
 void forget_sem_takes(const void* sem) {
   size_t k = sem_slot(sem);
   uint32_t n = slots_used();

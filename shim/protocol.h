@@ -60,6 +60,12 @@
 //   acquired pcs=0x55d5d2a2b1c9
 //   stack ... / fork ... / thread ... / module ...   (as above)
 //
+// A timed acquisition that can never succeed (its holder vanished at fork(): each call times out, and a program
+// that retries it waits forever) is a possible deadlock with `never_succeeds=1`, the lock, and the vanished
+// owner; reported once per lock:
+//
+//   hazard kind=possible-deadlock call=pthread_mutex_timedlock never_succeeds=1
+//
 // A process made by a raw fork (syscall(SYS_fork), clone without CLONE_VM: no atfork handler ran, glibc reset
 // nothing) has `raw=1` on its fork line; its allocator and stdio calls are hang-prone there.
 //

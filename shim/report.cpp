@@ -164,6 +164,12 @@ void describe(SafeWriter& w, const Hazard& h, const ThreadSlot* owner, core::Rel
           .str(" lock when it vanished at fork(): if it held that lock, this call never returns\n");
     return;
   }
+  if (h.kind == protocol::kind_possible_deadlock && h.never_succeeds) {
+    w.str(" can never succeed on ").str(h.lock_type != nullptr ? h.lock_type : "?").chr(' ')
+        .hex(reinterpret_cast<uintptr_t>(h.lock)).str(": its holder, thread ").dec(h.owner_tid)
+        .str(", vanished at fork(); each call times out, and a program that retries it waits forever\n");
+    return;
+  }
   if (h.kind == protocol::kind_possible_deadlock && owner != nullptr) {
     w.str(" takes ").str(h.lock_type != nullptr ? h.lock_type : "?").chr(' ').hex(reinterpret_cast<uintptr_t>(h.lock))
         .str(", free now, which thread ").dec(h.owner_tid).str(" \"").escaped(owner->name, sizeof owner->name)
@@ -261,6 +267,7 @@ void write_hazard_lines(SafeWriter& w, const Hazard& h, const ThreadSlot* owner,
   if (h.unsafe_class != nullptr)
     w.key(key::hazard_class).str(h.unsafe_class).key(key::hazard_site).hex(h.site).key(key::hazard_why).escaped(h.why);
   if (h.interrupt_only) w.key(key::hazard_interrupt_only).chr('1');
+  if (h.never_succeeds) w.key(key::hazard_never_succeeds).chr('1');
   w.chr('\n');
   if (h.lock_type != nullptr) {
     w.rec(rec::lock);

@@ -20,6 +20,7 @@ struct Hazard {
   const char* inside_family = nullptr; // unsafe-call only: owner_tid was inside this glibc lock family at fork
   uintptr_t acquired_pc = 0;           // possible-deadlock only: where the owner took the lock
   bool interrupt_only = false;         // deadlock only: endless unless a SIGINT handler ends it; not acted on
+  bool never_succeeds = false;         // possible-deadlock only: a timed acquisition whose holder vanished
 };
 
 // Writes one report block to stderr or to <log_path>.<pid>. errno is preserved. Returns false when it could

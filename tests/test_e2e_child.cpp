@@ -824,6 +824,33 @@ Test(e2e_child, logger_race_atfork_protected, .timeout = 60) { expect_logger_sil
 Test(e2e_child, logger_race_reinitialised, .timeout = 60) { expect_logger_silent("reinit"); }
 Test(e2e_child, logger_race_forker_only, .timeout = 60) { expect_logger_silent("forker"); }
 
+// A timed lock on a mutex whose holder vanished times out, never succeeds: a program that retries it spins for
+// good. One warning (once, however many retries), naming the lock, its vanished holder and where it took it.
+Test(e2e_child, timed_retry_never_succeeds, .timeout = 60) {
+  Run run = run_example("timed_retry_child");
+  cr_assert_eq(run.result.exit_code, kHazardExit, "exit %d; stderr:\n%s", run.result.exit_code, run.err.c_str());
+  const Json* warning = nullptr;
+  for (const Json& hazard : hazards_of(run)) {
+    if (string_of(hazard.get("kind")) == "unsafe-call") continue;
+    cr_assert_null(warning, "a second lock hazard; stderr:\n%s", run.err.c_str());
+    warning = &hazard;
+  }
+  cr_assert_not_null(warning, "no warning; stderr:\n%s", run.err.c_str());
+  cr_assert_eq(string_of(warning->get("kind")), "possible-deadlock");
+  cr_assert_eq(string_of(warning->get("level")), "warning");
+  cr_assert_eq(integer_of(warning->get("never_succeeds"), 0), 1, "never_succeeds is not set");
+  cr_assert_eq(string_of(warning->get("call")), "pthread_mutex_timedlock");
+  cr_assert_eq(parse_address(string_of(member(warning->get("lock"), "addr"))), run.truth.lock);
+  cr_assert_eq(integer_of(member(warning->get("owner"), "tid")), run.truth.owner_tid);
+  cr_assert_eq(integer_of(warning->get("occurrences")), 1, "reported more than once");
+  cr_assert(any_frame_is(warning->get("acquired_at"), "worker"), "acquired_at:\n%s",
+            describe_frames(warning->get("acquired_at")).c_str());
+  cr_assert(contains(run.err, "can never succeed"), "stderr:\n%s", run.err.c_str());
+  cr_assert(contains(run.out, "child gave up: yes") && contains(child_line(run).text, "exited with status 0"),
+            "the child did not go on as natively:\n%s", run.out.c_str());
+  passed();
+}
+
 // A worker parked at the fork on a condvar nothing ever signalled cannot take its locks again before the program
 // does what it never did: the child's lock predicts nothing (issue "No false warning", 1 and 2). Each fails on a
 // shim that predicts from past uses alone (a possible-deadlock every run).
