@@ -914,6 +914,20 @@ Test(e2e_child, ruby_fork_with_threads, .timeout = 90) {
   passed();
 }
 
+// Perl ithreads parked on a shared condition nothing signals before the forks; each child calls Perl's exit (which
+// takes the threads modules' mutexes the ithreads used while they started): no warning (they could not hold
+// those mutexes at any fork of this flow), the run passes, every child exits 0 as natively.
+Test(e2e_child, perl_ithreads_fork, .timeout = 90) {
+  std::string perl = perl_with_threads_or_skip();
+  Run run = run_script(perl, "perl_ithreads_fork.pl");
+  cr_assert_eq(run.result.exit_code, 0, "exit status %d; stderr:\n%s", run.result.exit_code, run.err.c_str());
+  cr_assert_eq(count_of(run.out, "exited with status 0"), 20u, "stdout:\n%s", run.out.c_str());
+  for (const Json& hazard : hazards_of(run))
+    cr_assert_eq(string_of(hazard.get("level")), "note", "a %s: %s %s; stderr:\n%s", string_of(hazard.get("level")).c_str(),
+                 string_of(hazard.get("kind")).c_str(), string_of(hazard.get("call")).c_str(), run.err.c_str());
+  passed();
+}
+
 // A Python child waiting for good on its own new Event (until its parent's SIGTERM): certain, but nothing of the
 // vanished threads is in it. It was a deadlock error ("unless its SIGINT handler ends the wait"); now at most a
 // note, and the child dies of SIGTERM as natively.
