@@ -155,6 +155,10 @@ class Writer {
       out += ',';
       num("never_succeeds", 1);
     }
+    if (h.spins) {
+      out += ',';
+      num("spins", 1);
+    }
     // Unsafe calls are reported once per site and counted; a deadlock ends (or hangs) the process at once.
     if (h.kind == HazardKind::unsafe_call) {
       out += ',';

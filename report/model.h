@@ -123,6 +123,7 @@ struct Hazard {
   std::string why;                 // unsafe-call: what the call does that is unsafe ("allocates"); may be empty
   std::optional<Frame> site;       // the program's call site (a return address); one frame once symbolized
   bool never_succeeds = false;     // possible-deadlock: a timed acquisition whose holder vanished at fork()
+  bool spins = false;              // possible-deadlock: the watchdog saw the process spin in glibc's rwlock code
   bool interrupt_only = false;     // deadlock: endless unless its SIGINT handler ends it (the process was left
                                    // as it was: shim/wait_rule.h)
   int64_t count = 1;               // calls at (call, site) in this process in all (`repeats` blocks)

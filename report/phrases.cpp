@@ -150,6 +150,14 @@ std::string futex_wait_sentence(const Hazard& h) {
 // The child's call returned (the lock was free); the owner is the vanished thread the shim saw take it in the
 // parent, so the hang depends only on when the fork comes.
 std::string possible_deadlock_sentence(const Hazard& h) {
+  // Seen from outside spinning in glibc's rwlock code, over an rwlock a vanished writer left write-locked.
+  if (h.spins)
+    return h.call + "() spins for good in glibc's rwlock code" +
+           (h.lock && h.lock->has_addr ? " over the rwlock at " + hex(h.lock->addr) : std::string()) +
+           ", left write-locked by no writer: a writer that vanished at fork() inside its unlock leaves glibc's rwlock "
+           "so, and no thread can take it again. A warning, not a verdict: glibc takes this lock without the "
+           "interposed functions, so its address was found in the spinning thread's registers, not read from the call; "
+           "the process is left as it is";
   // A timed acquisition whose holder vanished: it times out, it never succeeds.
   if (h.never_succeeds) {
     std::string call = h.call + "(" + (h.lock && h.lock->has_addr ? hex(h.lock->addr) : "") + ")";

@@ -75,6 +75,17 @@ std::string inject_exit_group(pid_t pid, uint64_t word, int code) {
 #endif
 }
 
+std::vector<uint64_t> register_values(pid_t tid) {
+#if defined(__x86_64__)
+  user_regs_struct r;
+  if (ptrace(PTRACE_GETREGS, tid, nullptr, &r) != 0) return {};
+  return {r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14, r.r15};
+#else
+  (void)tid;
+  return {};
+#endif
+}
+
 bool abort_kills(const ProcStatus& status) {
   uint64_t bit = signal_bit(SIGABRT);
   return ((status.caught | status.blocked | status.ignored) & bit) == 0;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "report/proc_files.h"
 
@@ -19,6 +20,10 @@ int seize_and_stop(pid_t pid, bool* abandoned);
 // Makes the stopped thread, blocked in futex(word), run exit_group(code) when it resumes. Empty on success, else
 // why not.
 std::string inject_exit_group(pid_t pid, uint64_t word, int code);
+
+// The general registers of the stopped thread (not its stack or instruction pointer): where a function keeps its
+// pointer arguments. Empty where they cannot be read (or off x86_64).
+std::vector<uint64_t> register_values(pid_t tid);
 
 // Whether SIGABRT would end the process with its default action: no handler, not blocked, not ignored.
 bool abort_kills(const ProcStatus& status);

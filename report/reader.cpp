@@ -326,6 +326,9 @@ class Parser {
       int64_t never_succeeds = 0;
       get_dec(line, key::hazard_never_succeeds, &never_succeeds);
       h.never_succeeds = never_succeeds != 0;
+      int64_t spins = 0;
+      get_dec(line, key::hazard_spins, &spins);
+      h.spins = spins != 0;
     } else if (r == rec::lock && hazard) {
       LockRef& lock = hazard->lock.emplace();
       get_hex(line, key::lock_addr, &lock.addr);

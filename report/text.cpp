@@ -338,7 +338,9 @@ class Printer {
     const std::string signal_safe = "call only async-signal-safe functions between fork() and exec()";
     switch (h.kind) {
       case HazardKind::deadlock: return deadlock_hint(h, signal_safe);
-      case HazardKind::possible_deadlock: return possible_deadlock_hint();
+      case HazardKind::possible_deadlock:
+        return h.spins ? "glibc takes this lock itself: call only async-signal-safe functions between fork() and exec()"
+                       : possible_deadlock_hint();
       case HazardKind::unsafe_call: return call_hint(h.call, h.klass);
       case HazardKind::other: return signal_safe;
     }

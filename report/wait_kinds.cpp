@@ -118,6 +118,8 @@ WaitKind classify_wait(const std::vector<WaitFrame>& frames) {
   return WaitKind::unknown;
 }
 
+bool in_rwlock_code(const WaitFrame& frame) { return kind_of(frame) == WaitKind::rwlock; }
+
 bool in_signal_handler(const std::vector<WaitFrame>& frames) {
   for (const WaitFrame& frame : frames)
     if (frame.interrupted || plain(frame.symbol) == "__restore_rt") return true;

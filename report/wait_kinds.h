@@ -46,4 +46,7 @@ WaitKind classify_wait(const std::vector<WaitFrame>& frames);
 // code it had interrupted, holding the very lock it now waits on.
 bool in_signal_handler(const std::vector<WaitFrame>& frames);
 
+// The frame is inside pthread rwlock code (the table's rwlock functions, by name or export).
+bool in_rwlock_code(const WaitFrame& frame);
+
 }  // namespace fh::watchdog

@@ -270,6 +270,26 @@ struct Watchdog::Impl {
   Outcome examine(const Process& p, const SyscallLine& call, const ProcStatus& status,
                   const std::vector<Process>& all);
 
+  // The shim's state of a process the rule lets us judge: restricted, not passive, no memory peer (its shim's
+  // count, and kcmp against every other descendant); nullopt otherwise (said once where it is a problem).
+  std::optional<RemoteShim> judgeable(const Process& p, const std::vector<Process>& all);
+
+  // A single-threaded process seen running (state R) at every poll: looked at every spin_look_s, stopped an
+  // instant each time; spinning inside pthread rwlock code over an rwlock (found in its registers) in the state
+  // a writer that vanished inside its unlock leaves, at two looks in a row, it gets a warning (issue "Every real
+  // fork hang judged", 3: glibc's own rwlocks, which the shim cannot judge before the call).
+  struct Spinning {
+    std::chrono::steady_clock::time_point since;
+    int looks = 0;      // looks in a row that saw the spin
+    uint64_t lock = 0;  // the rwlock they saw
+    int wait_s = 2;     // until the next look: doubled after each look that saw no spin (a busy process is
+                        // stopped less and less often: 2, 4, 8... 64 s)
+  };
+  std::map<pid_t, Spinning> spinning;
+  void watch_spin(const Process& p, const std::vector<Process>& all);
+  std::string spin_report_text(const Process& p, const RemoteShim& remote, const BlockedStack& stack, uint64_t lock,
+                               ProcessView& view);
+
 
   // `signals`: what the process's handlers allow (shim/wait_rule.h): endless; interrupt_only (reported and left
   // as it is, unless the wait is a lock acquisition); handler_may_wake (judged only for a lock acquisition).
@@ -521,12 +541,19 @@ void Watchdog::Impl::poll() {
   for (auto it = done.begin(); it != done.end();) it = present.count(*it) ? std::next(it) : done.erase(it);
   for (auto it = team_last.begin(); it != team_last.end();)
     it = present.count(it->first) ? std::next(it) : team_last.erase(it);
+  for (auto it = spinning.begin(); it != spinning.end();)
+    it = present.count(it->first) ? std::next(it) : spinning.erase(it);
   follow_up(all);
   for (const Process& p : all) look_at(p, all);
 }
 
 void Watchdog::Impl::look_at(const Process& p, const std::vector<Process>& all) {
   if (done.count(p.pid)) return;
+  if (p.stat.state == 'R' && p.stat.threads == 1) {
+    watch_spin(p, all);
+  } else {
+    spinning.erase(p.pid);
+  }
   if (p.stat.state != 'S') {
     last.erase(p.pid);
     stalled.erase(p.pid);
@@ -612,6 +639,41 @@ Watchdog::Impl::~Impl() {
   for (auto& [pid, e] : ending) close(e.pidfd);
 }
 
+std::optional<RemoteShim> Watchdog::Impl::judgeable(const Process& p, const std::vector<Process>& all) {
+  // A process sharing its memory without being its thread (clone(CLONE_VM), a vfork child) could wake a
+  // private futex too.
+  // kcmp refused (a seccomp profile, a kernel without CONFIG_KCMP) is "don't know", never "no".
+  for (const Process& other : all) {
+    if (other.pid == p.pid) continue;
+    long same = syscall(SYS_kcmp, p.pid, other.pid, KCMP_VM, 0, 0);
+    if (same == 0) return std::nullopt;
+    if (same < 0 && errno != ESRCH) {
+      notice("kcmp", std::string("forkhazard: kcmp(KCMP_VM) is refused (") + strerror(errno) +
+                         "): the hang watchdog cannot tell whether another process shares a blocked one's memory, "
+                         "and judges nothing");
+      return std::nullopt;
+    }
+  }
+  if (!shim.usable) {
+    notice("shim", "forkhazard: " + shim.problem + ": the hang watchdog cannot tell forked processes");
+    return std::nullopt;
+  }
+  std::optional<uint64_t> bias = shim_bias(p.pid, config.shim, shim, &buffer);
+  if (!bias) return std::nullopt;  // no shim in it: not a process we can judge
+  std::string problem;
+  std::optional<RemoteShim> remote = read_remote_shim(p.pid, *bias, shim, &problem);
+  if (!remote) {
+    if (!problem.empty()) notice("build", "forkhazard: " + problem + ": not judged");
+    return std::nullopt;
+  }
+  // Only a restricted process (the child of a multithreaded fork, or its descendant before exec): the child of
+  // a single-threaded fork has no fork hazard, and an exec'd program may wait for something we cannot see.
+  // A passive (secure-mode) process is never judged; one with a clone(CLONE_VM) peer may be woken by it.
+  const ProcessState& state = remote->process;
+  if (!state.restricted || state.passive || state.vm_peers != 0) return std::nullopt;
+  return remote;
+}
+
 Outcome Watchdog::Impl::examine(const Process& p, const SyscallLine& call, const ProcStatus& status,
                                  const std::vector<Process>& all) {
   uint64_t timer_signals = read_file(proc_path(p.pid, "timers"), &buffer) ? parse_timer_signals(buffer) : 0;
@@ -626,37 +688,9 @@ Outcome Watchdog::Impl::examine(const Process& p, const SyscallLine& call, const
   if (judgement != Judgement::endless && judgement != Judgement::interrupt_only &&
       judgement != Judgement::handler_may_wake)
     return Outcome::declined;
-  // A process sharing its memory without being its thread (clone(CLONE_VM), a vfork child) could wake a
-  // private futex too.
-  // kcmp refused (a seccomp profile, a kernel without CONFIG_KCMP) is "don't know", never "no".
-  for (const Process& other : all) {
-    if (other.pid == p.pid) continue;
-    long same = syscall(SYS_kcmp, p.pid, other.pid, KCMP_VM, 0, 0);
-    if (same == 0) return Outcome::declined;
-    if (same < 0 && errno != ESRCH) {
-      notice("kcmp", std::string("forkhazard: kcmp(KCMP_VM) is refused (") + strerror(errno) +
-                         "): the hang watchdog cannot tell whether another process shares a blocked one's memory, "
-                         "and judges nothing");
-      return Outcome::declined;
-    }
-  }
-  if (!shim.usable) {
-    notice("shim", "forkhazard: " + shim.problem + ": the hang watchdog cannot tell forked processes");
-    return Outcome::declined;
-  }
-  std::optional<uint64_t> bias = shim_bias(p.pid, config.shim, shim, &buffer);
-  if (!bias) return Outcome::declined;  // no shim in it: not a process we can judge
-  std::string problem;
-  std::optional<RemoteShim> remote = read_remote_shim(p.pid, *bias, shim, &problem);
-  if (!remote) {
-    if (!problem.empty()) notice("build", "forkhazard: " + problem + ": not judged");
-    return Outcome::declined;
-  }
-  // Only a restricted process (the child of a multithreaded fork, or its descendant before exec): the child of
-  // a single-threaded fork has no fork hazard, and an exec'd program may wait for something we cannot see.
-  // A passive (secure-mode) process is never judged; one with a clone(CLONE_VM) peer may be woken by it.
+  std::optional<RemoteShim> remote = judgeable(p, all);
+  if (!remote) return Outcome::declined;
   const ProcessState& state = remote->process;
-  if (!state.restricted || state.passive || state.vm_peers != 0) return Outcome::declined;
   if (shim_reported_deadlock(config.dir, p.pid)) {
     notice("shim." + std::to_string(p.pid), "forkhazard: process " + std::to_string(p.pid) +
                                                 " is hung in the deadlock its shim reported, left as it is "
@@ -689,6 +723,98 @@ Outcome Watchdog::Impl::examine(const Process& p, const SyscallLine& call, const
   }
   return judge(p, team, signals, *remote, judgement, state.timer_armed || posix_timers);
 }
+namespace {
+
+constexpr int spin_look_s = 2;  // how long a spinning process runs between the look that saw it and the next
+
+// An rwlock of process `pid` at `addr` in the state a writer that vanished inside its unlock leaves
+// (nptl/pthread_rwlock_common.c, __pthread_rwlock_wrunlock): a write phase with WRLOCKED still set, no writer
+// recorded, no hand-over offered, __writers_futex not 1 (a new writer can neither take it nor block: it spins);
+// private, a known kind.
+bool left_write_locked(pid_t pid, uint64_t addr) {
+  if (addr == 0 || addr % alignof(pthread_rwlock_t) != 0) return false;
+  pthread_rwlock_t rw;
+  if (!read_remote(pid, addr, &rw, sizeof rw)) return false;
+  return glibc::rwlock_write_locked(&rw) && !glibc::rwlock_read_phase(&rw) && glibc::rwlock_writer(&rw) == 0 &&
+         !glibc::rwlock_handed_over(&rw) && !glibc::rwlock_shared(&rw) &&
+         (rw.__data.__writers_futex & ~glibc::rwlock_futex_used_bit) != 1 && rw.__data.__flags <= 2;
+}
+
+}  // namespace
+
+void Watchdog::Impl::watch_spin(const Process& p, const std::vector<Process>& all) {
+  auto now = std::chrono::steady_clock::now();
+  auto [it, fresh] = spinning.try_emplace(p.pid, Spinning{now});
+  Spinning& s = it->second;
+  if (fresh || now - s.since < std::chrono::seconds(s.wait_s)) return;
+  s.since = now;
+  std::optional<RemoteShim> remote = judgeable(p, all);
+  if (!remote) {
+    done.insert(p.pid);  // the rule never lets us judge it: never looked at again while it exists
+    return;
+  }
+  bool abandoned = false;
+  if (seize_and_stop(p.pid, &abandoned) != 0 || abandoned) return;
+  ProcessView view(p.pid);
+  BlockedStack stack = take_stack(view, true, SyscallLine{}, p.pid);
+  uint64_t lock = 0;
+  if (!stack.waits.empty() && in_rwlock_code(stack.waits[0]))
+    for (uint64_t value : register_values(p.pid))
+      if (left_write_locked(p.pid, value)) lock = value;
+  ptrace(PTRACE_DETACH, p.pid, nullptr, nullptr);
+  if (lock == 0 || (s.looks > 0 && s.lock != lock)) {
+    s.looks = lock != 0 ? 1 : 0;
+    s.lock = lock;
+    s.wait_s = lock != 0 ? spin_look_s : std::min(s.wait_s * 2, 64);
+    return;
+  }
+  s.lock = lock;
+  if (++s.looks < 2) return;
+  write_report(p.pid, spin_report_text(p, *remote, stack, lock, view));
+  done.insert(p.pid);
+  spinning.erase(p.pid);
+  notice("spin." + std::to_string(p.pid),
+         "forkhazard: possible deadlock in process " + std::to_string(p.pid) + ": " + stack.called +
+             "() spins in glibc's rwlock code over " + hex(lock) + ", left write-locked by no writer (seen at two looks " +
+             std::to_string(spin_look_s) + " s apart); left as it is; the report follows at the end of the run");
+}
+
+// The raw report of a process seen spinning (watch_spin): a possible deadlock, spins=1.
+std::string Watchdog::Impl::spin_report_text(const Process& p, const RemoteShim& remote, const BlockedStack& stack,
+                                             uint64_t lock, ProcessView& view) {
+  using namespace protocol;
+  std::string where = view.data_symbol(lock);
+  std::string text = magic_line;
+  text += ProtocolLine(rec::report).num(key::report_pid, p.pid).num(key::report_ppid, p.stat.ppid).line();
+  text += "# forkhazard: possible deadlock in process " + std::to_string(p.pid) +
+          ", seen by the watchdog of forkhazard run: its only thread spins in " + stack.called +
+          "() in glibc's rwlock code over the rwlock at " + hex(lock) + (where.empty() ? "" : " (" + where + ")") +
+          ", write-locked by no writer, at two looks " + std::to_string(spin_look_s) + " s apart; left as it is\n";
+  ProtocolLine lock_line(rec::lock);
+  lock_line.hex(key::lock_addr, lock).word(key::lock_type, type_rwlock_write);
+  if (!where.empty()) lock_line.text(key::lock_symbol, where);
+  text += ProtocolLine(rec::hazard).word(key::hazard_kind, kind_possible_deadlock).text(key::hazard_call, stack.called)
+              .num(key::hazard_spins, 1).line() +
+          lock_line.line();
+  std::vector<ThreadSlot> slots = read_slots(p.pid, remote);
+  Culprit inside = inside_family(catalogued_family(stack.called), remote, slots);
+  if (inside.tid != 0)
+    text += ProtocolLine(rec::owner).num(key::owner_tid, inside.tid).text(key::owner_name, inside.name)
+                .word(key::owner_relation, inside.relation).line();
+  text += ProtocolLine(rec::stack).pcs(key::stack_pcs, stack.frames.pcs.data(), stack.frames.pcs.size()).line();
+  const ThreadSlot* self = nullptr;
+  for (const ThreadSlot& s : slots)
+    if (is_live_here(s, remote.process.generation) && s.tid == p.pid) self = &s;
+  std::vector<uint64_t> fork_pcs;
+  if (self != nullptr) fork_pcs.assign(self->fork_pcs, self->fork_pcs + std::min<size_t>(self->nfork_pcs, max_site_pcs));
+  text += ProtocolLine(rec::fork).num(key::fork_parent_pid, remote.process.fork_parent_pid)
+              .num(key::fork_forking_tid, remote.process.fork_forking_tid)
+              .pcs(key::fork_pcs, fork_pcs.data(), fork_pcs.size()).line();
+  for (const ThreadSlot& s : slots)
+    if (is_vanished(s, remote.process.generation)) text += thread_lines(p.pid, s, s.tid, relation_vanished);
+  return text + view.module_lines() + ProtocolLine(rec::end).line();
+}
+
 // The raw report of a judged process, in the shim's protocol (shim/protocol.h).
 std::string Watchdog::Impl::report_text(const Process& p, const Judged& j, ProcessView& view) {
   const pid_t pid = p.pid;

@@ -57,6 +57,7 @@ inline bool rwlock_shared(const pthread_rwlock_t* rw) { return rw->__data.__shar
 // offered the lock to a waiting one instead of clearing WRLOCKED.
 inline constexpr unsigned rwlock_wrlocked_bit = 2;
 inline constexpr unsigned rwlock_wrhandover_bit = 0x80000000u;
+inline constexpr unsigned rwlock_futex_used_bit = 0x80000000u;  // PTHREAD_RWLOCK_FUTEX_USED, in the futex words
 inline bool rwlock_write_locked(const pthread_rwlock_t* rw) {
   return (__atomic_load_n(&rw->__data.__readers, __ATOMIC_RELAXED) & rwlock_wrlocked_bit) != 0;
 }

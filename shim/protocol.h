@@ -66,6 +66,13 @@
 //
 //   hazard kind=possible-deadlock call=pthread_mutex_timedlock never_succeeds=1
 //
+// A process the watchdog saw spinning inside glibc's rwlock code (its only thread running, never leaving it, with an
+// rwlock in a register left write-locked by no writer: a writer vanished inside its unlock) is a possible deadlock
+// with `spins=1`, a `lock` line of type rwlock-write at that address, and no owner it can be sure of; left as it is
+// (a warning: from outside the lock's address is found, not read from the call):
+//
+//   hazard kind=possible-deadlock call=setlocale spins=1
+//
 // A process made by a raw fork (syscall(SYS_fork), clone without CLONE_VM: no atfork handler ran, glibc reset
 // nothing) has `raw=1` on its fork line; its allocator and stdio calls are hang-prone there.
 //

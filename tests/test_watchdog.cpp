@@ -633,6 +633,30 @@ Test(watchdog_e2e, every_thread_stuck, .timeout = 60) {
   e2e::passed();
 }
 
+// A writer that vanished inside glibc's rwlock unlock leaves a state a new writer spins in (state R, no wait): the
+// watchdog sees the child spin over an rwlock in that state at two looks and says so (a warning, spins=1: the lock
+// is found in its registers, not read from the call); the child is left to its alarm, as natively.
+Test(watchdog_e2e, spin_in_glibc_rwlock_is_warned, .timeout = 60) {
+  Run run = run_under_cli({}, {"build/examples/rwlock_spin_child", "8"});
+  std::vector<ChildEnd> ends = child_ends(run.out);
+  cr_assert(ends.size() == 1 && !ends[0].exited && ends[0].code == SIGALRM, "the child was not left to its alarm:\n%s",
+            run.out.c_str());
+  cr_assert_eq(run.result.exit_code, e2e::kHazardExit, "exit %d; stderr:\n%s", run.result.exit_code, run.err.c_str());
+  const Json* warning = nullptr;
+  for (const Json& hazard : e2e::hazards_of(run))
+    if (e2e::integer_of(hazard.get("spins"), 0) == 1) warning = &hazard;
+  cr_assert_not_null(warning, "no spin warning; stderr:\n%s", run.err.c_str());
+  cr_assert_eq(e2e::string_of(warning->get("kind")), "possible-deadlock");
+  cr_assert_eq(e2e::string_of(warning->get("level")), "warning");
+  cr_assert_eq(e2e::parse_address(e2e::string_of(e2e::member(warning->get("lock"), "addr"))), run.truth.lock,
+               "lock.addr is not the rwlock");
+  cr_assert(e2e::any_frame_is(warning->get("stack"), "child_takes_index"), "stack:\n%s",
+            e2e::describe_frames(warning->get("stack")).c_str());
+  cr_assert(e2e::contains(run.err, "spins in glibc's rwlock code"), "not said at once; stderr:\n%s", run.err.c_str());
+  cr_assert_eq(futex_deadlocks(run).size(), 0u, "a spin judged as a deadlock");
+  e2e::passed();
+}
+
 // A process the watchdog cannot judge (a single thread waiting on an event its SIGUSR1 handler sets, a second
 // later: the handler may end the wait) is said as it happens: one "still waiting" line after --still-waiting
 // seconds; the handler then ends the wait and the child exits 0, as natively.
