@@ -106,6 +106,22 @@ class Writer {
       str("relation", spelling(t.relation, t.relation_spelling));
       out += ',';
       stack("created_at", t.created_at);
+      if (!t.python_stack.empty()) {  // a CPython thread: present only then
+        out += ',';
+        key("python_stack");
+        out += '[';
+        for (size_t j = 0; j < t.python_stack.size(); ++j) {
+          if (j > 0) out += ',';
+          out += '{';
+          str("file", t.python_stack[j].file);
+          out += ',';
+          num("line", t.python_stack[j].line);
+          out += ',';
+          str("function", t.python_stack[j].function);
+          out += '}';
+        }
+        out += ']';
+      }
       out += ',';
       key("held");
       out += '[';

@@ -86,6 +86,13 @@ struct HeldLock {
   Stack acquired_at;
 };
 
+// One frame of a thread's Python stack (CPython), as its own traceback names it.
+struct PyFrame {
+  std::string file;
+  int64_t line = 0;  // 0: unknown
+  std::string function;
+};
+
 struct ForkThread {
   int64_t tid = 0;
   std::string name;
@@ -93,6 +100,7 @@ struct ForkThread {
   std::string relation_spelling;  // only for Relation::other
   Stack created_at;
   std::vector<HeldLock> held;
+  std::vector<PyFrame> python_stack;  // at the fork, innermost first (a CPython thread; empty otherwise)
 };
 
 // Another thread of a process judged as a whole (every thread blocked for good): the call it waits in, its stack.

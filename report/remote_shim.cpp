@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "report/proc_files.h"
+#include "shim/python.h"
 #include "report/stack_view.h"
 #include "shim/protocol.h"
 
@@ -40,7 +41,7 @@ std::string held_line(const HeldLock& h) {
 
 }  // namespace
 
-std::string thread_lines(pid_t pid, const ThreadSlot& s, int tid, const char* relation) {
+std::string thread_lines(pid_t pid, const ThreadSlot& s, int tid, const char* relation, const std::string& python) {
   std::string name(s.name, strnlen(s.name, sizeof s.name));
   uintptr_t created[max_site_pcs];
   size_t ncreated = std::min<size_t>(s.ncreated, max_site_pcs);
@@ -53,7 +54,24 @@ std::string thread_lines(pid_t pid, const ThreadSlot& s, int tid, const char* re
       s, tid,
       [pid](const void* addr, void* dst, size_t n) { return read_remote(pid, reinterpret_cast<uint64_t>(addr), dst, n); },
       [&out](const HeldLock& h) { out += held_line(h); });
+  shim::python::for_each_frame(python.data(), python.size(), static_cast<unsigned long>(s.handle),
+                               [&out](const char* file, size_t file_len, long line, const char* func, size_t func_len) {
+                                 out += ProtocolLine(rec::pyframe).text(key::pyframe_file, std::string_view(file, file_len))
+                                            .num(key::pyframe_line, line)
+                                            .text(key::pyframe_function, std::string_view(func, func_len)).line();
+                               });
   return out;
+}
+
+std::string python_text(pid_t pid, const RemoteShim& shim) {
+  size_t len = 0;
+  const RemoteState& r = shim.remote;
+  if (r.python_text == nullptr || r.python_len == nullptr ||
+      !read_remote(pid, reinterpret_cast<uint64_t>(r.python_len), &len, sizeof len) || len == 0 || len > r.python_size)
+    return {};
+  std::string text(len, '\0');
+  if (!read_remote(pid, reinterpret_cast<uint64_t>(r.python_text), text.data(), len)) return {};
+  return text;
 }
 
 

@@ -52,6 +52,10 @@ std::vector<ThreadSlot> read_slots(pid_t pid, const RemoteShim& shim);
 
 // `thread` and `held` lines of one slot of process `pid`, as the shim's own report writes them
 // (shim/report.cpp write_thread): the held stack, then the mutexes whose lock words name the thread.
-std::string thread_lines(pid_t pid, const ThreadSlot& s, int tid, const char* relation);
+// `python`: what CPython's dumper wrote at the fork in that process (python_text), for the thread's `pyframe` lines.
+std::string thread_lines(pid_t pid, const ThreadSlot& s, int tid, const char* relation, const std::string& python = {});
+
+// What CPython's dumper wrote at the fork in process `pid` (shim/python.h), empty when nothing.
+std::string python_text(pid_t pid, const RemoteShim& shim);
 
 }  // namespace fh::watchdog

@@ -308,7 +308,8 @@ class Printer {
     constexpr size_t shown_idle_threads = 16;
     size_t idle_shown = 0, idle_left = 0;
     for (const ForkThread& t : f.threads) {
-      if (t.held.empty() && t.relation != Relation::forker && idle_shown++ >= shown_idle_threads) {
+      if (t.held.empty() && t.python_stack.empty() && t.relation != Relation::forker &&
+          idle_shown++ >= shown_idle_threads) {
         ++idle_left;
         continue;
       }
@@ -318,6 +319,12 @@ class Printer {
       } else {
         out += ", created at:\n";
         stack(t.created_at, "      ");
+      }
+      if (!t.python_stack.empty()) {
+        out += "      Python stack at fork():\n";
+        for (const PyFrame& f : t.python_stack)
+          out += "        File \"" + f.file + "\", line " + (f.line > 0 ? std::to_string(f.line) : "?") + ", in " +
+                 f.function + "\n";
       }
       for (const HeldLock& held : t.held) {
         out += "      " + holding_phrase(held.lock);

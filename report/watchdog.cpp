@@ -810,8 +810,9 @@ std::string Watchdog::Impl::spin_report_text(const Process& p, const RemoteShim&
   text += ProtocolLine(rec::fork).num(key::fork_parent_pid, remote.process.fork_parent_pid)
               .num(key::fork_forking_tid, remote.process.fork_forking_tid)
               .pcs(key::fork_pcs, fork_pcs.data(), fork_pcs.size()).line();
+  std::string python = python_text(p.pid, remote);
   for (const ThreadSlot& s : slots)
-    if (is_vanished(s, remote.process.generation)) text += thread_lines(p.pid, s, s.tid, relation_vanished);
+    if (is_vanished(s, remote.process.generation)) text += thread_lines(p.pid, s, s.tid, relation_vanished, python);
   return text + view.module_lines() + ProtocolLine(rec::end).line();
 }
 
@@ -870,10 +871,11 @@ std::string Watchdog::Impl::report_text(const Process& p, const Judged& j, Proce
   text += ProtocolLine(rec::fork).num(key::fork_parent_pid, j.remote->process.fork_parent_pid)
               .num(key::fork_forking_tid, j.remote->process.fork_forking_tid)
               .pcs(key::fork_pcs, fork_pcs.data(), fork_pcs.size()).line();
+  std::string python = python_text(pid, *j.remote);
   for (const ThreadSlot& s : j.slots)
-    if (is_vanished(s, j.remote->process.generation)) text += thread_lines(pid, s, s.tid, relation_vanished);
+    if (is_vanished(s, j.remote->process.generation)) text += thread_lines(pid, s, s.tid, relation_vanished, python);
   if (self != nullptr && self->nformer > 0 && self->nformer <= max_former_tids)
-    text += thread_lines(pid, *self, self->former_tids[self->nformer - 1], relation_forker);
+    text += thread_lines(pid, *self, self->former_tids[self->nformer - 1], relation_forker, python);
   return text + view.module_lines() + ProtocolLine(rec::end).line();
 }
 

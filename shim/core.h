@@ -131,6 +131,7 @@ struct ThreadState {
   int in_reported;  // >0 inside a catalogued call already reported: its inner calls are not reported again,
                     // but they are still judged and tracked (atexit handlers, library destructors)
   bool exited;  // past our thread-exit hook: track nothing more
+  bool capturing_python;  // inside python::capture_at_fork: the dumper's writes to its fd go to the buffer
   int owner_seen_alive;  // in a forked child: the last lock owner tgkill found alive (a contended lock asks once)
 };
 extern __thread ThreadState tls __attribute__((tls_model("initial-exec")));

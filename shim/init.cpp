@@ -1,5 +1,6 @@
 // The shim's start-up: resolving the real functions, options, the atfork handlers, the hot flags; and the
 // support every wrapper file shares (shim/wrapper_support.h).
+#include "shim/python.h"
 #include "shim/wrapper_support.h"
 
 namespace fh::shim {
@@ -22,6 +23,10 @@ std::atomic<size_t> g_pool_used{0};
 decltype(&::dlsym) g_libc_dlsym;
 }  // namespace
 
+
+void* libc_dlsym_default(const char* name) {
+  return g_libc_dlsym != nullptr ? g_libc_dlsym(RTLD_DEFAULT, name) : nullptr;
+}
 
 [[noreturn]] void die_unresolved(const char* name) {
   StackWriter(STDERR_FILENO).str("forkhazard: cannot find the real ").str(name)
@@ -92,6 +97,8 @@ void update_hot_flags() {
 void atfork_child() {
   int saved = errno;
   core::fork_child();
+  // Before CPython's own after-fork code (its handlers run after ours) frees the other thread states.
+  if (g_process.restricted && !g_process.passive && g_options.python_stacks) python::capture_at_fork();
   reset_call_sites();
   update_hot_flags();
   errno = saved;

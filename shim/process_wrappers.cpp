@@ -1,6 +1,7 @@
 // The wrappers of threads and processes: thread creation and the calls about other threads, unwind-table
 // registration, fork and its raw forms, exit and exec. Each returns exactly what libc returned, errno as libc
 // left it.
+#include "shim/python.h"
 #include "shim/wrapper_support.h"
 
 using namespace fh;
@@ -12,6 +13,7 @@ FH_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void
   CallScope scope;
   if (scope.own()) return FH_REAL(pthread_create)(thread, attr, start, arg);
   if (FH_UNLIKELY(g_process.restricted)) scope.unsafe(call_pthread_create, FH_CALLER());
+  else python::resolve(libc_dlsym_default);  // a process about to have threads: its forks may need CPython's dumper
   core::current_slot();  // the creator counts as a live thread from now on
   uintptr_t created[max_site_pcs];
   size_t ncreated = capture_site(created);
@@ -108,6 +110,11 @@ FH_EXPORT pid_t fork(void) {
 }
 
 // ---- timers -------------------------------------------------------------------------------------------------
+FH_EXPORT ssize_t write(int fd, const void* buf, size_t n) {
+  if (FH_UNLIKELY(tls.capturing_python) && fd == python::capture_fd) return python::capture_write(buf, n);
+  return FH_REAL(write)(fd, buf, n);
+}
+
 // In a forked child, a timer armed since the fork is its own timeout (ProcessState::timer_armed): only noted, the
 // call is libc's. Not hot: a store where the call succeeded and armed something.
 namespace {

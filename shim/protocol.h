@@ -73,6 +73,12 @@
 //
 //   hazard kind=possible-deadlock call=setlocale spins=1
 //
+// A thread of a CPython process has its Python stack at the fork (shim/python.h), innermost first, as `pyframe`
+// lines after its `thread` line (and its `held` lines); `line=0` when CPython did not know it:
+//
+//   thread tid=4239 name=writer relation=vanished created=0x55d5d2a2b290
+//   pyframe file=/usr/lib/python3.11/logging/__init__.py line=1113 function=emit
+//
 // A process made by a raw fork (syscall(SYS_fork), clone without CLONE_VM: no atfork handler ran, glibc reset
 // nothing) has `raw=1` on its fork line; its allocator and stdio calls are hang-prone there.
 //

@@ -1,6 +1,7 @@
 // The thread registry and each thread's lifecycle, fork included (core.h); the robust-mutex set; the records a
 // forked child reads. Judgements are in judge.cpp, predictions in predict.cpp, kernel queries in proc_self.cpp.
 #include "shim/core.h"
+#include "shim/python.h"
 
 #include <dirent.h>
 #include <sched.h>
@@ -43,6 +44,9 @@ extern "C" __attribute__((visibility("default"))) const fh::RemoteState forkhaza
     fh::shim::max_threads,
     &fh::shim::g_process,
     fh::shim::g_slots,
+    fh::shim::python::g_text,
+    &fh::shim::python::g_len,
+    fh::shim::python::capture_size,
 };
 
 namespace fh::shim {

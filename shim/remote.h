@@ -4,12 +4,14 @@
 // here let it refuse a shim from another build instead of misreading it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace fh {
 
 inline constexpr uint64_t remote_magic = 0x31657461747368'66ull;  // "fhstate1", little-endian
-inline constexpr uint32_t remote_version = 4;  // 3: the process's own options, vm_peers, own_wait; 4: fork_wait
+// 3: the process's own options, vm_peers, own_wait; 4: fork_wait; 5: the Python stacks at the fork
+inline constexpr uint32_t remote_version = 5;
 inline constexpr const char remote_symbol[] = "forkhazard_remote_state";
 
 struct RemoteState {
@@ -20,6 +22,9 @@ struct RemoteState {
   uint32_t max_threads;    // entries of g_slots
   const void* process;     // &g_process (pointers: an address constant, so the object is initialised statically)
   const void* slots;       // g_slots
+  const char* python_text;      // what CPython's dumper wrote at the fork (shim/python.h), python_size bytes at most
+  const size_t* python_len;     // its length
+  size_t python_size;
 };
 
 }  // namespace fh

@@ -12,6 +12,7 @@
 
 #include "shim/options.h"
 #include "shim/protocol.h"
+#include "shim/python.h"
 #include "symbols/safe_io.h"
 #include "shim/unsafe.h"
 #include "symbols/capture.h"
@@ -134,6 +135,14 @@ void write_thread(SafeWriter& w, const ThreadSlot& s, int tid, core::Relation re
       .chr('\n');
   for (uint32_t i = 0; i < s.nheld && i < max_held; i++) write_held(w, s.held[i]);
   core::for_each_held_by_word_here(s, tid, [&w](const HeldLock& h) { write_held(w, h); });
+  size_t len = 0;
+  const char* text = python::captured(&len);
+  python::for_each_frame(text, len, static_cast<unsigned long>(s.handle),
+                         [&w](const char* file, size_t file_len, long line, const char* func, size_t func_len) {
+                           w.rec(rec::pyframe).key(key::pyframe_file).escaped(file, file_len)
+                               .key(key::pyframe_line).dec(line).key(key::pyframe_function).escaped(func, func_len)
+                               .chr('\n');
+                         });
 }
 
 // What the fixed-size records could not hold, so a missing explanation is never silent: acquisitions the

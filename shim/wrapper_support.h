@@ -189,6 +189,8 @@ inline bool acquired(int rc) { return rc == 0 || rc == EOWNERDEAD; }
 size_t capture_site(uintptr_t* pcs);
 void* thread_trampoline(void* p);
 void cond_wait_cancelled(void* m);
+// libc's dlsym(RTLD_DEFAULT, name): a symbol anywhere in the process (never from inside fork()).
+void* libc_dlsym_default(const char* name);
 // Writes this process's repeat counts before its image or its life ends (not from a vfork child).
 void before_exec_or_exit();
 

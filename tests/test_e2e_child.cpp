@@ -472,6 +472,24 @@ static bool expect_python_pymutex_note(const Run& run, bool note = true) {
   return true;
 }
 
+// CPython 3.11 (the dumper exported): the holder's Python stack at the fork names its function in the example's
+// file, the forking thread's names main; in text too.
+static void expect_python_stacks_at_fork(const Run& run, const Json& hazard) {
+  bool holder = false, forker = false;
+  for (const Json& thread : array_of(member(hazard.get("fork"), "threads"))) {
+    for (const Json& frame : array_of(thread.get("python_stack"))) {
+      bool ours = contains(string_of(frame.get("file")), "python_lock_fork.py") && integer_of(frame.get("line")) > 0;
+      if (integer_of(thread.get("tid")) == run.truth.owner_tid)
+        holder = holder || (ours && string_of(frame.get("function")) == "holder_keeps_lock");
+      if (string_of(thread.get("relation")) == "forker") forker = forker || (ours && string_of(frame.get("function")) == "main");
+    }
+  }
+  cr_assert(holder, "the holder's Python stack at the fork does not name holder_keeps_lock; stderr:\n%s", run.err.c_str());
+  cr_assert(forker, "the forking thread's Python stack does not name main; stderr:\n%s", run.err.c_str());
+  cr_assert(contains(run.err, "Python stack at fork():") && contains(run.err, "in holder_keeps_lock"),
+            "no Python stack in the text report:\n%s", run.err.c_str());
+}
+
 // `ended`: the child ended with 66 at its acquire (a lock acquisition is certain whatever its handlers); else it
 // armed a timer of its own since the fork, and is reported and left to it (SIGALRM).
 static void expect_python_lock_deadlock(const Run& run, bool ended = true) {
@@ -520,6 +538,7 @@ static void expect_python_lock_deadlock(const Run& run, bool ended = true) {
   cr_assert(acquire, "no frame of the child's stack acquires a lock:\n%s",
             describe_frames(deadlock->get("stack")).c_str());
   cr_assert(contains(run.err, "forkhazard: deadlock"), "no human deadlock report on stderr:\n%s", run.err.c_str());
+  expect_python_stacks_at_fork(run, *deadlock);
 }
 
 Test(e2e_child, python_lock_fork, .timeout = 60) {
@@ -579,6 +598,7 @@ Test(e2e_child, python_lock_fork_thread_pool, .timeout = 60) {
     queue = queue || contains(string_of(frame.get("function")), "SimpleQueue_get");
   cr_assert(queue, "the worker's stack does not wait on the pool's queue:\n%s",
             describe_frames(others[0].get("stack")).c_str());
+  expect_python_stacks_at_fork(run, deadlock);  // read from outside by the watchdog
   passed();
 }
 

@@ -1097,3 +1097,29 @@ Test(reader, waiting_threads_of_a_whole_process) {
   std::string plain = fh::to_json(fh::merge_hazards(parse(small_block).reports));
   cr_expect(plain.find("other_threads") == std::string::npos, "other_threads in a report without any:\n%s", plain.c_str());
 }
+
+// A CPython thread's Python stack at the fork (`pyframe` lines after its thread line): read, printed in text under
+// the thread, in JSON as python_stack (only when present).
+Test(reader, python_stack_of_a_thread_at_fork) {
+  fh::ReadResult r = parse(
+      "forkhazard-raw v=1\nreport pid=40 ppid=39\nhazard kind=deadlock call=sem_wait\nlock addr=0x80 type=semaphore\n"
+      "stack pcs=0xd1\nfork parent_pid=39 forking_tid=39 pcs=-\n"
+      "thread tid=41 name=writer relation=vanished created=-\n"
+      "pyframe file=/srv/app%20one.py line=30 function=emit\npyframe file=%3Cfrozen%3E line=0 function=%3Cmodule%3E\n"
+      "thread tid=39 name=main relation=forker created=-\nend\n");
+  cr_assert(r.errors.empty(), "%s", joined_errors(r).c_str());
+  const fh::ForkThread& writer = r.reports.at(0).hazards.at(0).fork->threads.at(0);
+  cr_assert_eq(writer.python_stack.size(), 2u);
+  cr_assert_eq(writer.python_stack[0].file, "/srv/app one.py");
+  cr_assert_eq(writer.python_stack[0].line, 30);
+  cr_assert_eq(writer.python_stack[0].function, "emit");
+  std::string text = fh::format_text(fh::merge_hazards(r.reports));
+  const char* piece = "      Python stack at fork():\n        File \"/srv/app one.py\", line 30, in emit\n"
+                      "        File \"<frozen>\", line ?, in <module>\n";
+  cr_expect(text.find(piece) != std::string::npos, "missing [%s] in:\n%s", piece, text.c_str());
+  std::string json = fh::to_json(fh::merge_hazards(r.reports));
+  const char* fragment = R"("python_stack":[{"file":"/srv/app one.py","line":30,"function":"emit"},{"file":"<frozen>","line":0,"function":"<module>"}])";
+  cr_expect(json.find(fragment) != std::string::npos, "missing %s in:\n%s", fragment, json.c_str());
+  cr_expect_eq(json.find("python_stack"), json.rfind("python_stack"), "python_stack on a thread without one:\n%s",
+               json.c_str());
+}
