@@ -108,19 +108,7 @@ class Writer {
       stack("created_at", t.created_at);
       if (!t.python_stack.empty()) {  // a CPython thread: present only then
         out += ',';
-        key("python_stack");
-        out += '[';
-        for (size_t j = 0; j < t.python_stack.size(); ++j) {
-          if (j > 0) out += ',';
-          out += '{';
-          str("file", t.python_stack[j].file);
-          out += ',';
-          num("line", t.python_stack[j].line);
-          out += ',';
-          str("function", t.python_stack[j].function);
-          out += '}';
-        }
-        out += ']';
+        python_stack(t.python_stack);
       }
       out += ',';
       key("held");
@@ -141,6 +129,23 @@ class Writer {
   }
 
   // The fields of `h`, without the closing brace: the group adds its own.
+  // "python_stack":[{"file","line","function"}...], innermost first.
+  void python_stack(const std::vector<PyFrame>& frames) {
+    key("python_stack");
+    out += '[';
+    for (size_t j = 0; j < frames.size(); ++j) {
+      if (j > 0) out += ',';
+      out += '{';
+      str("file", frames[j].file);
+      out += ',';
+      num("line", frames[j].line);
+      out += ',';
+      str("function", frames[j].function);
+      out += '}';
+    }
+    out += ']';
+  }
+
   void hazard(const Hazard& h) {
     out += '{';
     str("kind", spelling(h.kind, h.kind_spelling));
@@ -207,6 +212,10 @@ class Writer {
     }
     out += ',';
     stack("stack", h.stack);
+    if (!h.python_stack.empty()) {  // a CPython thread's call: present only then
+      out += ',';
+      python_stack(h.python_stack);
+    }
     // A deadlock of a whole process: present only then.
     if (!h.waiting.empty()) {
       out += ',';

@@ -140,6 +140,7 @@ struct Hazard {
   Stack acquired_at;  // where the owner took the lock
   Stack stack;        // the reporting process's stack at the call
   std::vector<WaitingThread> waiting;  // deadlock of a whole process: its other threads, each blocked for good
+  std::vector<PyFrame> python_stack;   // the reporting thread's Python stack at the call (a CPython thread)
   std::optional<ForkContext> fork;
   Overflow overflow;  // of the reporting process (its block's `overflow` line)
 };

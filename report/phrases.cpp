@@ -180,6 +180,26 @@ std::string possible_deadlock_sentence(const Hazard& h) {
          std::to_string(h.owner->tid) + " held it, " + outcome;
 }
 
+std::string python_hint(const Hazard& h) {
+  bool python = !h.python_stack.empty(), logging = false;
+  auto look = [&logging](const std::vector<PyFrame>& stack) {
+    for (const PyFrame& f : stack) logging = logging || f.file.find("/logging/") != std::string::npos;
+  };
+  look(h.python_stack);
+  if (h.fork)
+    for (const ForkThread& t : h.fork->threads) {
+      python = python || !t.python_stack.empty();
+      if (t.relation == Relation::vanished) look(t.python_stack);
+    }
+  if (!python) return {};
+  std::string hint = "start child processes with multiprocessing.get_context(\"forkserver\") or (\"spawn\") "
+                     "(concurrent.futures.ProcessPoolExecutor(mp_context=...)), or fork before starting threads; a "
+                     "lock the child needs can be re-created in os.register_at_fork(after_in_child=...)";
+  if (logging) hint += "; a thread was logging at the fork: do not log from threads across a fork (logging's handler "
+                       "locks), or log through a QueueHandler to one thread";
+  return hint;
+}
+
 std::string possible_deadlock_hint() {
   return "take the lock in a pthread_atfork prepare handler and release it in the parent and child handlers, so "
          "that no thread holds it at fork(); or do not take it in the child (call only async-signal-safe functions "

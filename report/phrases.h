@@ -40,6 +40,8 @@ std::string possible_deadlock_sentence(const Hazard& hazard);
 // What to do about a possible deadlock (lower case, no full stop): protect the lock with pthread_atfork handlers,
 // or do not take it in the child.
 std::string possible_deadlock_hint();
+// For a CPython program (a Python stack in the report): the fixes that fit, or "" when it is none.
+std::string python_hint(const Hazard& h);
 // Why an unsafe call with an `owner` may block: "thread 812 \"w\" was inside the glibc env lock family (...) when
 // it vanished at fork(): if it held that lock, this call never returns"; empty without an owner.
 std::string unsafe_call_owner_sentence(const Hazard& hazard);

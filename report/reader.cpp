@@ -365,6 +365,11 @@ class Parser {
       get(line, key::thread_name, &thread.name);
       get_relation(line, &thread.relation, &thread.relation_spelling);
       get_pcs(line, key::thread_created, &thread.created_at);
+    } else if (r == rec::pyframe && !fork_ && !block_->hazards.empty()) {
+      PyFrame& frame = block_->hazards.back().python_stack.emplace_back();
+      get(line, key::pyframe_file, &frame.file);
+      get_dec(line, key::pyframe_line, &frame.line);
+      get(line, key::pyframe_function, &frame.function);
     } else if (r == rec::pyframe && fork_ && !fork_->threads.empty()) {
       PyFrame& frame = fork_->threads.back().python_stack.emplace_back();
       get(line, key::pyframe_file, &frame.file);

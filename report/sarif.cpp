@@ -252,6 +252,28 @@ bool starts_with(std::string_view text, std::string_view prefix) {
 
 bool has_source(const Frame& f) { return !f.file.empty() && f.line > 0; }
 
+// A Python frame as a source frame: its file, line and function.
+Frame python_frame(const PyFrame& p) {
+  Frame f;
+  f.file = p.file;
+  f.line = static_cast<int>(p.line);
+  f.function = p.function;
+  return f;
+}
+
+// The innermost frame of the program's own Python code: not a frozen or built-in module ("<frozen ...>"), not the
+// interpreter's library (a path under a lib/pythonX.Y directory); else the innermost with a line; else none.
+const PyFrame* own_python_frame(const std::vector<PyFrame>& stack) {
+  const PyFrame* any = nullptr;
+  for (const PyFrame& f : stack) {
+    if (f.line <= 0 || f.file.empty() || f.file[0] == '<') continue;
+    if (any == nullptr) any = &f;
+    if (f.file.find("/lib/python") == std::string::npos && f.file.find("/site-packages/") == std::string::npos)
+      return &f;
+  }
+  return any;
+}
+
 bool is_system_module(const std::string& module) {
   return starts_with(module, "/lib/") || starts_with(module, "/usr/lib/") || starts_with(module, "/lib64/");
 }
@@ -391,6 +413,17 @@ class Printer {
     }
     if (h.fork)
       if (const Frame* site = representative_frame(h.fork->stack)) add(*site, "fork() called here");
+    // A CPython program: where the holder and the forking thread were in their Python code at the fork.
+    if (h.fork)
+      for (const ForkThread& t : h.fork->threads) {
+        bool holder = h.owner && t.tid == h.owner->tid && t.relation == Relation::vanished;
+        bool forker = t.relation == Relation::forker;
+        if (!holder && !forker) continue;
+        if (const PyFrame* p = own_python_frame(t.python_stack))
+          add(python_frame(*p), holder ? thread_label(t.tid, t.name) + " was here in Python when it vanished at fork() (" +
+                                             p->function + ")"
+                                       : "fork() called here in Python (" + p->function + ")");
+      }
     return related;
   }
 
@@ -402,9 +435,15 @@ class Printer {
     v.add("level", string_value(sarif_level(level_of(h))));
     v.add("message", text_object(message(group)));
 
-    // An unsafe call recorded without a stack still has its call site.
+    // An unsafe call recorded without a stack still has its call site. A CPython program's call is shown where its
+    // own Python code made it.
     const Frame* shown = representative_frame(h.stack);
     if (shown == nullptr && h.site) shown = &*h.site;
+    Frame in_python;
+    if (const PyFrame* p = own_python_frame(h.python_stack)) {
+      in_python = python_frame(*p);
+      shown = &in_python;
+    }
     Value locations = array_value();
     if (shown)
       if (std::optional<Value> where = location(*shown)) locations.push(std::move(*where));

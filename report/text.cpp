@@ -195,11 +195,17 @@ class Printer {
     }
     if (group && group->occurrences > 1) out += "  " + occurrences(*group) + "\n";
     stack(h.stack, "    ");
+    if (!h.python_stack.empty()) {
+      out += "  Python stack:\n";
+      python_stack(h.python_stack, "    ");
+    }
     if (!h.waiting.empty()) waiting(h);
     if (shows_acquisition(h)) acquisition(h);
     if (h.fork) fork(*h.fork);
     if (h.overflow.any()) out += "\n  not recorded: " + overflow_phrase(h.overflow) + "\n";
     out += "\n  " + paint(ansi_green, "hint: " + hint(h)) + "\n";
+    std::string py = python_hint(h);
+    if (!py.empty()) out += "  " + paint(ansi_green, "in Python: " + py) + "\n";
     out += separator;
   }
 
@@ -282,6 +288,13 @@ class Printer {
     stack(h.acquired_at, "    ");
   }
 
+  // Innermost first, as Python's own tracebacks print a frame.
+  void python_stack(const std::vector<PyFrame>& frames, const char* indent) {
+    for (const PyFrame& f : frames)
+      out += std::string(indent) + "File \"" + f.file + "\", line " + (f.line > 0 ? std::to_string(f.line) : "?") +
+             ", in " + f.function + "\n";
+  }
+
   void waiting(const Hazard& h) {
     out += "\n  Every other thread of process " + std::to_string(h.pid) + " is blocked for good too:\n";
     for (const WaitingThread& t : h.waiting) {
@@ -322,9 +335,7 @@ class Printer {
       }
       if (!t.python_stack.empty()) {
         out += "      Python stack at fork():\n";
-        for (const PyFrame& f : t.python_stack)
-          out += "        File \"" + f.file + "\", line " + (f.line > 0 ? std::to_string(f.line) : "?") + ", in " +
-                 f.function + "\n";
+        python_stack(t.python_stack, "        ");
       }
       for (const HeldLock& held : t.held) {
         out += "      " + holding_phrase(held.lock);

@@ -45,6 +45,11 @@ long capture_write(const void* buf, size_t n);
 // The captured text and its length (0 when nothing was captured).
 const char* captured(size_t* len);
 
+// The calling thread's own Python stack now (`_Py_DumpTraceback` of its thread state), into a second buffer:
+// for a report at a lock call or a hang-prone call, made from C that Python code called (its frames are linked
+// and still). Returns the text and sets *len (0: not a CPython thread, or the symbols are missing).
+const char* capture_current(size_t* len);
+
 // ---- the parsing, shared with the watchdog (header-only: the CLI links nothing else of the shim) ------------
 
 namespace detail {
@@ -95,9 +100,10 @@ inline bool frame_line(const char* line, size_t len, const char** file, size_t* 
 
 }  // namespace detail
 
+// `thread` 0: every frame line of the text (a single stack, as capture_current writes it, with no thread header).
 template <class Fn>
 void for_each_frame(const char* text, size_t len, unsigned long thread, Fn fn) {
-  bool inside = false;
+  bool inside = thread == 0;
   for (size_t at = 0; at < len;) {
     size_t end = at;
     while (end < len && text[end] != '\n') end++;
@@ -105,7 +111,7 @@ void for_each_frame(const char* text, size_t len, unsigned long thread, Fn fn) {
     size_t n = end - at;
     at = end + 1;
     if (unsigned long id = detail::header_thread(line, n)) {
-      inside = id == thread;
+      inside = thread == 0 || id == thread;
       continue;
     }
     const char *file, *func;

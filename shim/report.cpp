@@ -145,6 +145,23 @@ void write_thread(SafeWriter& w, const ThreadSlot& s, int tid, core::Relation re
                          });
 }
 
+// The reporting thread's own Python stack (a CPython thread), as `pyframe` lines after the hazard's stack: for a
+// lock call or a hang-prone call, made from C that Python code called (its frame chain is linked and still). Not
+// for the allocator and stdio (called from anywhere inside the interpreter, mid-frame too).
+void write_python_stack(SafeWriter& w, const Hazard& h) {
+  bool lockish = h.kind == protocol::kind_deadlock || h.kind == protocol::kind_possible_deadlock;
+  if (!lockish && (h.unsafe_class == nullptr || strcmp(h.unsafe_class, protocol::class_hang_prone) != 0)) return;
+  size_t len = 0;
+  const char* text = python::capture_current(&len);
+  using namespace protocol;
+  python::for_each_frame(text, len, 0,
+                         [&w](const char* file, size_t file_len, long line, const char* func, size_t func_len) {
+                           w.rec(rec::pyframe).key(key::pyframe_file).escaped(file, file_len)
+                               .key(key::pyframe_line).dec(line).key(key::pyframe_function).escaped(func, func_len)
+                               .chr('\n');
+                         });
+}
+
 // What the fixed-size records could not hold, so a missing explanation is never silent: acquisitions the
 // full held stacks dropped, threads the full registry could not take, call sites the full table re-reported.
 void write_overflow(SafeWriter& w) {
@@ -358,6 +375,7 @@ __attribute__((noinline)) void write_full_report(const ReportParts& r) {
   w.str("#   symbolized: forkhazard report <this file>, or run the program under `forkhazard run --`\n");
   write_hazard_lines(w, h, r.owner, r.relation, r.acquired, r.nacquired);
   w.rec(protocol::rec::stack).key(protocol::key::stack_pcs).pcs(stack, nstack).chr('\n');
+  write_python_stack(w, h);
   write_fork_line(w, self);
   uint32_t used = slots_used();
   for (uint32_t i = 0; i < used; i++) {

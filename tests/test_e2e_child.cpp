@@ -490,6 +490,15 @@ static void expect_python_stacks_at_fork(const Run& run, const Json& hazard) {
             "no Python stack in the text report:\n%s", run.err.c_str());
 }
 
+// The child's own Python stack at its blocked acquire (the shim's report): child_acquires, in the example's file.
+static void expect_child_python_stack(const Run& run, const Json& hazard) {
+  bool found = false;
+  for (const Json& frame : array_of(hazard.get("python_stack")))
+    found = found || (string_of(frame.get("function")) == "child_acquires" &&
+                      contains(string_of(frame.get("file")), "python_lock_fork.py") && integer_of(frame.get("line")) > 0);
+  cr_assert(found, "the deadlock's python_stack does not name child_acquires; stderr:\n%s", run.err.c_str());
+}
+
 // `ended`: the child ended with 66 at its acquire (a lock acquisition is certain whatever its handlers); else it
 // armed a timer of its own since the fork, and is reported and left to it (SIGALRM).
 static void expect_python_lock_deadlock(const Run& run, bool ended = true) {
@@ -539,6 +548,7 @@ static void expect_python_lock_deadlock(const Run& run, bool ended = true) {
             describe_frames(deadlock->get("stack")).c_str());
   cr_assert(contains(run.err, "forkhazard: deadlock"), "no human deadlock report on stderr:\n%s", run.err.c_str());
   expect_python_stacks_at_fork(run, *deadlock);
+  expect_child_python_stack(run, *deadlock);
 }
 
 Test(e2e_child, python_lock_fork, .timeout = 60) {

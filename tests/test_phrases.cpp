@@ -28,3 +28,21 @@ Test(phrases, thread_label_is_printable) {
   cr_assert_eq(thread_label(42, "\x1b]0;title\x07"), "thread 42 \"\\x1b]0;title\\x07\"");
   cr_assert_eq(thread_label(42, ""), "thread 42");
 }
+
+// The Python hint: only for a report with a Python stack; logging named when a vanished thread was logging.
+Test(phrases, python_hint_fits_what_was_seen) {
+  fh::Hazard h;
+  cr_expect(fh::python_hint(h).empty(), "a hint for a report without Python");
+  h.python_stack = {{"/work/app/jobs.py", 30, "child_main"}};
+  std::string plain = fh::python_hint(h);
+  cr_expect(plain.find("forkserver") != std::string::npos && plain.find("register_at_fork") != std::string::npos,
+            "%s", plain.c_str());
+  cr_expect(plain.find("logging") == std::string::npos, "%s", plain.c_str());
+  fh::ForkContext fork;
+  fh::ForkThread writer;
+  writer.python_stack = {{"/usr/lib/python3.11/logging/__init__.py", 1113, "emit"}};
+  fork.threads = {writer};
+  h.fork = fork;
+  std::string logging = fh::python_hint(h);
+  cr_expect(logging.find("QueueHandler") != std::string::npos, "%s", logging.c_str());
+}

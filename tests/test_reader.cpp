@@ -1103,12 +1103,16 @@ Test(reader, waiting_threads_of_a_whole_process) {
 Test(reader, python_stack_of_a_thread_at_fork) {
   fh::ReadResult r = parse(
       "forkhazard-raw v=1\nreport pid=40 ppid=39\nhazard kind=deadlock call=sem_wait\nlock addr=0x80 type=semaphore\n"
-      "stack pcs=0xd1\nfork parent_pid=39 forking_tid=39 pcs=-\n"
+      "stack pcs=0xd1\npyframe file=/srv/app.py line=12 function=child_main\n"
+      "fork parent_pid=39 forking_tid=39 pcs=-\n"
       "thread tid=41 name=writer relation=vanished created=-\n"
       "pyframe file=/srv/app%20one.py line=30 function=emit\npyframe file=%3Cfrozen%3E line=0 function=%3Cmodule%3E\n"
       "thread tid=39 name=main relation=forker created=-\nend\n");
   cr_assert(r.errors.empty(), "%s", joined_errors(r).c_str());
-  const fh::ForkThread& writer = r.reports.at(0).hazards.at(0).fork->threads.at(0);
+  const fh::Hazard& hazard = r.reports.at(0).hazards.at(0);
+  cr_assert_eq(hazard.python_stack.size(), 1u, "the hazard's own Python stack (before the fork line)");
+  cr_assert_eq(hazard.python_stack[0].function, "child_main");
+  const fh::ForkThread& writer = hazard.fork->threads.at(0);
   cr_assert_eq(writer.python_stack.size(), 2u);
   cr_assert_eq(writer.python_stack[0].file, "/srv/app one.py");
   cr_assert_eq(writer.python_stack[0].line, 30);
@@ -1120,6 +1124,11 @@ Test(reader, python_stack_of_a_thread_at_fork) {
   std::string json = fh::to_json(fh::merge_hazards(r.reports));
   const char* fragment = R"("python_stack":[{"file":"/srv/app one.py","line":30,"function":"emit"},{"file":"<frozen>","line":0,"function":"<module>"}])";
   cr_expect(json.find(fragment) != std::string::npos, "missing %s in:\n%s", fragment, json.c_str());
-  cr_expect_eq(json.find("python_stack"), json.rfind("python_stack"), "python_stack on a thread without one:\n%s",
-               json.c_str());
+  const char* own = R"("python_stack":[{"file":"/srv/app.py","line":12,"function":"child_main"}])";
+  cr_expect(json.find(own) != std::string::npos, "missing %s in:\n%s", own, json.c_str());
+  cr_expect(text.find("  Python stack:\n    File \"/srv/app.py\", line 12, in child_main\n") != std::string::npos,
+            "no Python stack under the call's stack:\n%s", text.c_str());
+  size_t count = 0;
+  for (size_t at = json.find("python_stack"); at != std::string::npos; at = json.find("python_stack", at + 1)) ++count;
+  cr_expect_eq(count, 2u, "python_stack on a thread without one:\n%s", json.c_str());
 }

@@ -434,3 +434,37 @@ Test(sarif, golden_raw_run) {
   parsed(out);
   expect_golden(out, "tests/golden/sarif_run.sarif");
 }
+
+// A CPython program: the result is located at the innermost frame of the program's own Python code (not the
+// interpreter's library, not a frozen module), and the holder's and the forking thread's Python frames at the fork
+// are related locations.
+Test(sarif, python_program_is_located_in_its_python_code) {
+  fh::HazardGroup g = cache_deadlock();
+  g.hazard.python_stack = {{"/usr/lib/python3.11/threading.py", 327, "wait"},
+                           {"<frozen importlib._bootstrap>", 0, "_find_and_load"},
+                           {"/work/app/jobs.py", 30, "child_main"},
+                           {"/work/app/main.py", 5, "<module>"}};
+  fh::ForkThread holder;
+  holder.tid = 7;
+  holder.name = "worker";
+  holder.python_stack = {{"/usr/lib/python3.11/logging/__init__.py", 1113, "emit"}, {"/work/app/log.py", 12, "writer"}};
+  fh::ForkThread forker;
+  forker.tid = 10;
+  forker.relation = fh::Relation::forker;
+  forker.python_stack = {{"/work/app/main.py", 4, "spawn"}};
+  g.hazard.fork->threads = {holder, forker};
+  Json sarif = parsed(fh::to_sarif({g}, strip));
+  const Json& result = results_of(sarif).at(0);
+  const Json* location = &array_of(result.get("locations")).at(0);
+  EXPECT_TEXT(string_of(member(artifact_of(location), "uri")), "jobs.py");
+  cr_expect_eq(integer_of(member(member(member(location, "physicalLocation"), "region"), "startLine")), 30);
+  bool holder_seen = false, fork_seen = false;
+  for (const Json& related : array_of(result.get("relatedLocations"))) {
+    std::string text = string_of(member(related.get("message"), "text"));
+    std::string uri = string_of(member(member(member(&related, "physicalLocation"), "artifactLocation"), "uri"));
+    holder_seen = holder_seen || (uri == "log.py" && text.find("vanished at fork() (writer)") != std::string::npos);
+    fork_seen = fork_seen || (uri == "main.py" && text.find("fork() called here in Python (spawn)") != std::string::npos);
+  }
+  cr_expect(holder_seen, "no related location for the holder's Python frame");
+  cr_expect(fork_seen, "no related location for the fork's Python frame");
+}
