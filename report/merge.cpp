@@ -30,6 +30,10 @@ std::string hazard_signature(const Hazard& hazard) {
   for (const Frame& frame : hazard.stack)
     if (!frame.inlined) signature += frame_key(frame) + '\n';
   if (hazard.kind == HazardKind::unsafe_call && hazard.site) signature += "site " + frame_key(*hazard.site) + '\n';
+  // A CPython program's C stacks are the interpreter's, the same for every Python call site: its Python frames
+  // tell them apart (the children of one multiprocessing.Pool calling from one line still merge).
+  for (const PyFrame& frame : hazard.python_stack)
+    signature += "py " + frame.file + ":" + std::to_string(frame.line) + " " + frame.function + '\n';
   return signature;
 }
 

@@ -54,6 +54,10 @@ bool rule_matches(const Suppression& rule, const Hazard& hazard) {
   if (rule.kind != hazard.kind) return false;
   for (const Frame& frame : hazard.stack)
     if (frame_matches(rule, frame)) return true;
+  // A CPython program's own frames: `deadlock:app.py`, `possible-deadlock:child_main`.
+  for (const PyFrame& frame : hazard.python_stack)
+    if (suppression_pattern_matches(rule.pattern, frame.function) || suppression_pattern_matches(rule.pattern, frame.file))
+      return true;
   return hazard.site && frame_matches(rule, *hazard.site);
 }
 

@@ -249,3 +249,17 @@ Test(merge, summary_counts_unknown_kinds) {
   EXPECT_TEXT(fh::format_summary(fh::merge_hazards({report(11, {deadlock(11, 0x5000), future, future2})})),
               "forkhazard: 1 deadlock, 2 hazards of a kind unknown to this forkhazard in 1 process\n");
 }
+
+// A CPython program's hazards share the interpreter's C stack: their Python stacks tell call sites apart, and the
+// same Python call site in many children (a multiprocessing.Pool's) still merges.
+Test(merge, python_stacks_split_and_merge) {
+  fh::Hazard a = deadlock(11, 0x5000), b = deadlock(12, 0x5000), c = deadlock(13, 0x5000);
+  a.python_stack = {{"/srv/app/jobs.py", 30, "child_main"}};
+  b.python_stack = a.python_stack;
+  c.python_stack = {{"/srv/app/jobs.py", 44, "other_job"}};
+  std::vector<fh::HazardGroup> groups =
+      fh::merge_hazards({report(11, {a}), report(12, {b}), report(13, {c})});
+  cr_assert_eq(groups.size(), 2u, "two Python call sites, one C stack: %zu groups", groups.size());
+  cr_expect_eq(groups[0].occurrences, 2);
+  cr_expect_eq(groups[1].occurrences, 1);
+}

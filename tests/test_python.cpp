@@ -57,6 +57,15 @@ Test(python, frames_of_each_thread) {
   cr_expect(frames_of("", 0x7f1c2a02b640ul).empty());
 }
 
+// Thread 0: every frame of the text, as _Py_DumpTraceback writes one thread's stack (no thread header).
+Test(python, one_stack_without_header) {
+  std::vector<Seen> frames = frames_of("Stack (most recent call first):\n  File \"/srv/app.py\", line 43 in child_acquires\n"
+                                       "  File \"/srv/app.py\", line 80 in main\n", 0);
+  cr_assert_eq(frames.size(), 2u);
+  cr_expect_eq(frames[0].function, "child_acquires");
+  cr_expect_eq(frames[0].line, 43);
+}
+
 // A dump cut off by the buffer's end, and lines that are none of ours, lose frames, never invent one.
 Test(python, cut_and_foreign_lines) {
   std::string cut = dump.substr(0, dump.find("line 38"));
@@ -65,7 +74,7 @@ Test(python, cut_and_foreign_lines) {
   cr_expect_eq(holder[0].function, "wait");
   std::string noise = "Thread 0xzz (most recent call first):\n  File \"a.py\" line 3 in f\n  Garbage-collecting\n"
                       "Fatal Python error\n  File \"b.py\", line 4 in g\n";
-  cr_expect(frames_of(noise, 0ul).empty(), "frames under a malformed header were taken");
+  cr_expect(frames_of(noise, 0x1ul).empty(), "frames under a malformed header were taken");
   cr_expect_eq(fh::shim::python::detail::header_thread("Thread 0x7f (most recent call first):", 38), 0x7ful);
   cr_expect_eq(fh::shim::python::detail::header_thread("Threads 0x7f", 12), 0ul);
 }

@@ -278,3 +278,12 @@ Test(suppress, used_listing_aligns_large_counts) {
   EXPECT_TEXT(fh::format_used_suppressions(rules),
               "forkhazard: used suppressions:\n1234567 deadlock:a (supp.txt:1)\n");
 }
+
+// A CPython program's own frames match too (its C stack is the interpreter's): by file or by function.
+Test(suppress, matches_python_frames) {
+  fh::HazardGroup g = group(fh::HazardKind::deadlock, {frame("/usr/bin/python3.11", "PyThread_acquire_lock_timed", "")});
+  g.hazard.python_stack = {{"/srv/app/jobs.py", 30, "child_main"}};
+  cr_expect_eq(remaining("deadlock:jobs.py", {g}), 0u, "a Python file");
+  cr_expect_eq(remaining("deadlock:^child_main$", {g}), 0u, "a Python function");
+  cr_expect_eq(remaining("deadlock:other.py", {g}), 1u);
+}
