@@ -6,7 +6,9 @@
 # Three threads allocate and pass the GVL nonstop while the main thread forks FORKS children (default 20) with
 # `fork do ... end`. A child's block ends in ruby_stop -> exit(): the exit-handler registry's lock is the only
 # lock exit() itself takes, and no Ruby thread registers exit handlers, so it is free at every fork (a note, never
-# a warning). Natively every child exits 0, always; under forkhazard too, and the run does not fail.
+# a warning). The children also take Ruby's VM lock, which the threads used; Ruby takes it only while holding the
+# GVL, which the forking thread holds across fork(): no possible deadlock either (shim/runtimes.h). Natively every
+# child exits 0, always; under forkhazard too, and the run does not fail.
 forks = (ARGV[0] || 20).to_i
 threads = 3.times.map { Thread.new { loop { Array.new(100) { 'x' * 10 }; Thread.pass } } }
 puts 'ground-truth: expect=none'

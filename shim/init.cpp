@@ -1,6 +1,7 @@
 // The shim's start-up: resolving the real functions, options, the atfork handlers, the hot flags; and the
 // support every wrapper file shares (shim/wrapper_support.h).
 #include "shim/python.h"
+#include "shim/runtimes.h"
 #include "shim/wrapper_support.h"
 
 namespace fh::shim {
@@ -97,6 +98,7 @@ void update_hot_flags() {
 void atfork_child() {
   int saved = errno;
   core::fork_child();
+  runtimes::note_at_fork();
   // Before CPython's own after-fork code (its handlers run after ours) frees the other thread states.
   if (g_process.restricted && !g_process.passive && g_options.python_stacks) python::capture_at_fork();
   reset_call_sites();

@@ -4,6 +4,7 @@
 #include "shim/core_internal.h"
 #include "shim/glibc_facts.h"
 #include "shim/glibc_locks.h"
+#include "shim/runtimes.h"
 
 namespace fh::shim::core {
 
@@ -99,6 +100,9 @@ void remember_forker(const ThreadSlot* forker, int parent_tid, bool multithreade
 const ThreadSlot* predict_hang(const void* lock, bool write, const RecentLock** used) {
   ChildLocks& c = g_child_locks;
   if (!may_predict(c, lock)) return nullptr;
+  // A runtime's lock taken only under its big lock, which the forking thread holds across the fork (Ruby's VM lock
+  // under the GVL: shim/runtimes.h): no vanished thread can hold it at any fork.
+  if (runtimes::taken_only_under_big_lock(lock)) return nullptr;
   size_t k = recent_slot(lock);
   // The forker's entry for this lock held another lock at the fork: this one's may have been evicted from it,
   // and with it the knowledge that the forker held it across the fork (the pthread_atfork pattern). Not

@@ -2,6 +2,7 @@
 // registration, fork and its raw forms, exit and exec. Each returns exactly what libc returned, errno as libc
 // left it.
 #include "shim/python.h"
+#include "shim/runtimes.h"
 #include "shim/wrapper_support.h"
 
 using namespace fh;
@@ -13,7 +14,11 @@ FH_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void
   CallScope scope;
   if (scope.own()) return FH_REAL(pthread_create)(thread, attr, start, arg);
   if (FH_UNLIKELY(g_process.restricted)) scope.unsafe(call_pthread_create, FH_CALLER());
-  else python::resolve(libc_dlsym_default);  // a process about to have threads: its forks may need CPython's dumper
+  else {
+    // A process about to have threads: its forks may need CPython's dumper and the runtimes' lock table.
+    python::resolve(libc_dlsym_default);
+    runtimes::resolve(libc_dlsym_default);
+  }
   core::current_slot();  // the creator counts as a live thread from now on
   uintptr_t created[max_site_pcs];
   size_t ncreated = capture_site(created);
