@@ -750,7 +750,8 @@ void Watchdog::Impl::watch_spin(const Process& p, const std::vector<Process>& al
   s.since = now;
   std::optional<RemoteShim> remote = judgeable(p, all);
   if (!remote) {
-    done.insert(p.pid);  // the rule never lets us judge it: never looked at again while it exists
+    // Not one the rule lets us judge (now: a memory peer may go away): looked at less and less often.
+    s.wait_s = std::min(s.wait_s * 2, 64);
     return;
   }
   bool abandoned = false;
