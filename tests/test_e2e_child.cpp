@@ -960,6 +960,36 @@ Test(e2e_child, perl_ithreads_fork, .timeout = 90) {
   passed();
 }
 
+// multiprocessing (fork context) children writing to a buffered file a thread of the parent keeps writing to: the
+// race on the file's lock (CPython 3.11: a semaphore) is reported naming the writer, with its Python stack at the
+// fork (journal_writer) and the child's own (child_writes); the 5 children's reports merge into one. CPython 3.13
+// exports no dumper (no Python stacks there): skipped.
+Test(e2e_child, python_multiprocessing_writer, .timeout = 90) {
+  std::string python = python3_or_skip();
+  Run run = run_script(python, "python_mp_writer.py");
+  if (contains(run.out, "python=3.13") || contains(run.out, "python=3.14"))
+    cr_skip_test("CPython 3.13 exports no traceback dumper: no Python stacks");
+  cr_assert_eq(count_of(run.out, "exited with status 0") + count_of(run.out, "exited with status 66"), 5u,
+               "stdout:\n%s", run.out.c_str());
+  const Json* race = nullptr;
+  for (const Json& hazard : hazards_of(run)) {
+    std::string kind = string_of(hazard.get("kind"));
+    if (kind == "possible-deadlock" || kind == "deadlock") race = &hazard;
+  }
+  cr_assert_not_null(race, "no report on the file's lock; stderr:\n%s", run.err.c_str());
+  bool child = false, writer = false;
+  for (const Json& frame : array_of(race->get("python_stack")))
+    child = child || string_of(frame.get("function")) == "child_writes";
+  for (const Json& thread : array_of(member(race->get("fork"), "threads")))
+    if (string_of(thread.get("relation")) == "vanished")
+      for (const Json& frame : array_of(thread.get("python_stack")))
+        writer = writer || (string_of(frame.get("function")) == "journal_writer" &&
+                            contains(string_of(frame.get("file")), "python_mp_writer.py"));
+  cr_assert(child, "the report lacks the child's Python frame child_writes; stderr:\n%s", run.err.c_str());
+  cr_assert(writer, "the writer's Python stack at the fork lacks journal_writer; stderr:\n%s", run.err.c_str());
+  passed();
+}
+
 // A Python child waiting for good on its own new Event (until its parent's SIGTERM): certain, but nothing of the
 // vanished threads is in it. It was a deadlock error ("unless its SIGINT handler ends the wait"); now at most a
 // note, and the child dies of SIGTERM as natively.
