@@ -1017,10 +1017,14 @@ Outcome Watchdog::Impl::judge(const Process& p, const std::vector<TaskWait>& tea
     return Outcome::declined;
   }
   const ThreadWait& judged = threads[chosen];
-  // Only SIGINT's handler could run: it makes a wait give up, never succeed. A lock acquisition (its holder
-  // vanished) is then certain, whatever the other threads' waits (each could at most give up too); any other wait
-  // is reported and left as it is (a SIGINT, from anyone, would end it).
-  const bool interrupt_only = signals == Judgement::interrupt_only && !judged.lock_wait;
+  // Only SIGINT's handler could run: it makes a wait give up, never succeed. A lock acquisition whose holder is
+  // named and vanished (a mutex's owner, a semaphore a vanished thread took) is then certain whatever the other
+  // threads' waits; one whose holder is not named (glibc's own lock, libgomp's team) is certain alone, or where
+  // every thread's wait is a lock acquisition (a thread of the process whose signal-like wait a SIGINT ends may be
+  // its holder). Any other wait is reported and left as it is (a SIGINT, from anyone, would end it).
+  const bool named_holder = culprit.tid != 0 && culprit.relation == std::string_view(protocol::relation_vanished);
+  const bool certain_lock = judged.lock_wait && (threads.size() == 1 || all_locks || named_holder);
+  const bool interrupt_only = signals == Judgement::interrupt_only && !certain_lock;
   Judged j;
   j.word = judged.word;
   j.remote = &remote;

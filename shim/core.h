@@ -132,6 +132,8 @@ struct ThreadState {
                     // but they are still judged and tracked (atexit handlers, library destructors)
   bool exited;  // past our thread-exit hook: track nothing more
   bool capturing_python;  // inside python::capture_at_fork: the dumper's writes to its fd go to the buffer
+  int in_rwlock_call;     // >0 inside libc's rwlock lock or unlock (slow paths): a handler's nested call on the same
+                          // lock may meet a state this thread left half-done
   int owner_seen_alive;  // in a forked child: the last lock owner tgkill found alive (a contended lock asks once)
 };
 extern __thread ThreadState tls __attribute__((tls_model("initial-exec")));

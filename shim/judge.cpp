@@ -98,14 +98,15 @@ bool rwlock_blocks_forever(const pthread_rwlock_t* rw, bool write, int* owner, L
   }
   // A primary writer that vanished inside its wrlock or its wrunlock: WRLOCKED set, no writer recorded, no hand-over
   // offered. Only the thread inside those calls leaves that state, so in a process where no other thread can be
-  // (alone: we are not inside one, our wrappers pass a handler's nested call straight through) a vanished one left
-  // it, and glibc's loops never leave it: a writer spins (__writers_futex was cleared first: OpenSSL's RAND_bytes
+  // (alone), and when this thread is not inside one itself (a signal handler's nested call: in_rwlock_call), a
+  // vanished one left it, and glibc's loops never leave it: a writer spins (__writers_futex was cleared first: OpenSSL's RAND_bytes
   // children, state R) or waits on __writers_futex, a reader in the write phase waits for a hand-over only that
   // writer gives. A lock acquisition: certain whatever the handlers. The explanation: a vanished thread that used
   // the lock (its memory of recent locks, its held stack). Not in a read phase with readers counted: there the
   // primary writer only waits for them, and the read hold is the explanation (below).
   if (w == 0 && glibc::rwlock_write_locked(rw) && !glibc::rwlock_handed_over(rw) &&
-      !(glibc::rwlock_read_phase(rw) && (!write || glibc::rwlock_readers(rw) > 0)) && alone()) {
+      !(glibc::rwlock_read_phase(rw) && (!write || glibc::rwlock_readers(rw) > 0)) && tls.in_rwlock_call == 0 &&
+      alone()) {
     const ThreadSlot* user = vanished_used_lock(rw);
     *owner = user != nullptr ? user->tid : 0;
     *held_as = LockType::rwlock_write;

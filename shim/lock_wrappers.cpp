@@ -146,7 +146,9 @@ FH_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t* rw) {
     constexpr bool timed = !judged && std::string_view(#name).substr(15, 3) != "try";                      \
     if (timed && FH_UNLIKELY(g_process.forked_child))                                                      \
       policy::before_timed_lock(rw, write ? protocol::type_rwlock_write : protocol::type_rwlock_read, #name); \
+    tls.in_rwlock_call++;                                                                                  \
     int rc = FH_REAL(name) args;                                                                           \
+    tls.in_rwlock_call--;                                                                                  \
     if (rc == 0) note_lock_slow(rw, write ? LockType::rwlock_write : LockType::rwlock_read, caller);       \
     return rc;                                                                                             \
   }                                                                                                        \
@@ -182,7 +184,9 @@ FH_RWLOCK_LOCK(pthread_rwlock_clockwrlock, FH_REAL(pthread_rwlock_clockwrlock), 
 FH_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t* rw) {
   if (FH_LIKELY(lock_fast())) return real::pthread_rwlock_unlock(rw);  // a tail jump: nothing to undo
   CallScope scope;
+  tls.in_rwlock_call++;
   int rc = FH_REAL(pthread_rwlock_unlock)(rw);
+  tls.in_rwlock_call--;
   if (rc == 0 && !scope.own() && g_options.lock_stack_depth > 1) core::lock_released(rw, LockFamily::rwlock);
   return rc;
 }

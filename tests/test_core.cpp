@@ -356,6 +356,32 @@ Test(core, waiting_readers_of_a_write_phase_do_not_block_a_writer) {
   });
 }
 
+// The state a writer that vanished inside its unlock leaves (write phase, WRLOCKED, no __cur_writer, no hand-over,
+// __writers_futex 0): a writer spins in it forever, in a child left alone; not when this thread is itself inside an
+// rwlock call (a signal handler's nested call may meet a state it left half-done), nor with a hand-over offered.
+Test(core, writer_vanished_mid_unlock_blocks_forever) {
+  fork_with_holder([]() {
+    static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+    int owner = 0, failed = 0;
+    LockType how;
+    bool interrupt_only;
+    rw.__data.__readers = glibc::rwlock_wrphase_bit | glibc::rwlock_wrlocked_bit;
+    failed += FAILED_IF(!core::rwlock_blocks_forever(&rw, true, &owner, &how, &interrupt_only));
+    failed += FAILED_IF(how != LockType::rwlock_write || interrupt_only);
+    failed += FAILED_IF(!core::rwlock_blocks_forever(&rw, false, &owner, &how, &interrupt_only));  // readers too
+    tls.in_rwlock_call++;
+    failed += FAILED_IF(core::rwlock_blocks_forever(&rw, true, &owner, &how, &interrupt_only));
+    tls.in_rwlock_call--;
+    rw.__data.__writers = glibc::rwlock_wrhandover_bit | 1;  // offered to a waiting writer: it may take it
+    failed += FAILED_IF(core::rwlock_blocks_forever(&rw, true, &owner, &how, &interrupt_only));
+    rw.__data.__writers = 0;
+    rw.__data.__readers = glibc::rwlock_wrlocked_bit | (1u << glibc::rwlock_reader_shift);  // read phase, a reader:
+    failed += FAILED_IF(!core::rwlock_blocks_forever(&rw, true, &owner, &how, &interrupt_only));  // the read hold
+    failed += FAILED_IF(how != LockType::rwlock_read);
+    return failed;
+  });
+}
+
 Test(core, child_judges_locks_of_forking_thread) {
   static pthread_mutex_t recursive;
   pthread_mutexattr_t attr;
