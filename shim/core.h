@@ -509,6 +509,12 @@ void fork_wait(const void* object, const ThreadSlot* by, bool lock);
 // wait on the private semaphore, at 0, would be: one that took it and had not posted it back (*lock), else one
 // that used it; nullptr when none.
 const ThreadSlot* semaphore_fork_wait(const sem_t* sem, bool* lock);
+// Whose doing a wait on a semaphore would be: a vanished thread that took it and had not posted it back (*took),
+// else one that used it; nullptr when none.
+const ThreadSlot* vanished_semaphore_user(const void* sem, bool* took);
+// Whose doing a wait on a condvar would be: a vanished thread that waited on it too (the inherited pool), else
+// one that used the mutex the condition is about (Perl's threads::shared locks: a mutex and a condvar).
+const ThreadSlot* vanished_cond_user(const void* cond, const void* mutex);
 // An untimed pthread_cond_wait on a private condvar in a process with one thread and no handler that could end
 // it: nothing left can ever signal it (pthread_cond_signal is not async-signal-safe either). Typical: the child
 // hands work to the thread pool it inherited and waits for the answer.

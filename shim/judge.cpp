@@ -168,11 +168,18 @@ const ThreadSlot* semaphore_fork_wait(const sem_t* sem, bool* lock) {
   *lock = false;
   if (!glibc_facts::g_facts.lock_words || !g_process.restricted) return nullptr;
   if (!glibc::sem_private(sem) || glibc::sem_value(sem) != 0) return nullptr;
-  if (const ThreadSlot* taker = vanished_took_semaphore(sem)) {
-    *lock = true;
-    return taker;
-  }
-  return vanished_used_semaphore(sem);
+  return vanished_semaphore_user(sem, lock);
+}
+
+const ThreadSlot* vanished_semaphore_user(const void* sem, bool* took) {
+  const ThreadSlot* taker = vanished_took_semaphore(sem);
+  *took = taker != nullptr;
+  return taker != nullptr ? taker : vanished_used_semaphore(sem);
+}
+
+const ThreadSlot* vanished_cond_user(const void* cond, const void* mutex) {
+  const ThreadSlot* waiter = vanished_waiting_on(cond);
+  return waiter != nullptr ? waiter : vanished_used_lock(mutex);
 }
 
 bool cond_wait_blocks_forever(const pthread_cond_t* cond, bool* interrupt_only) {

@@ -121,26 +121,23 @@ void before_sem_wait(const sem_t* sem, const char* call) {
   }
   // The explanation: a vanished thread that took it and had not posted it back (CPython's threading.Lock), else
   // one that used it at all.
-  const ThreadSlot* taker = core::vanished_took_semaphore(sem);
-  if (taker == nullptr) taker = core::vanished_used_semaphore(sem);
+  bool took;
+  const ThreadSlot* taker = core::vanished_semaphore_user(sem, &took);
   if (taker == nullptr) return core::own_wait(sem);
   deadlock(call, sem, LockType::semaphore, taker->tid, interrupt_only);
 }
 
 void before_cond_wait(const pthread_cond_t* c, const pthread_mutex_t* m) {
   bool interrupt_only;
-  if (!core::cond_wait_blocks_forever(c, &interrupt_only)) {
-    // Not judged here: noted for the watchdog (a process all of whose threads are stuck), as for a semaphore.
-    if (!g_process.restricted || !core::cond_private(c)) return;
-    const ThreadSlot* waiter = core::vanished_waiting_on(c);
-    if (waiter == nullptr) waiter = core::vanished_used_lock(m);
+  bool blocks = core::cond_wait_blocks_forever(c, &interrupt_only);
+  // Not judged here (other threads, or handlers): noted for the watchdog, which judges a process all of whose
+  // threads are stuck, as for a semaphore.
+  if (!blocks && (!g_process.restricted || !core::cond_private(c))) return;
+  const ThreadSlot* waiter = core::vanished_cond_user(c, m);
+  if (!blocks) {
     if (waiter != nullptr) core::fork_wait(c, waiter, false);
     return;
   }
-  // The explanation: a vanished thread that was waiting on it too (the inherited pool), else one that used the
-  // mutex the condition is about (Perl's threads::shared locks: a mutex and a condvar).
-  const ThreadSlot* waiter = core::vanished_waiting_on(c);
-  if (waiter == nullptr) waiter = core::vanished_used_lock(m);
   if (waiter == nullptr) return core::own_wait(c);
   deadlock_untracked("pthread_cond_wait", c, protocol::type_condvar, waiter->tid, interrupt_only);
 }
