@@ -10,8 +10,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 #include "report/proc_files.h"
+#include "report/python_remote.h"
 #include "shim/python.h"
 #include "report/stack_view.h"
 #include "shim/protocol.h"
@@ -54,7 +56,13 @@ std::string thread_lines(pid_t pid, const ThreadSlot& s, int tid, const char* re
       s, tid,
       [pid](const void* addr, void* dst, size_t n) { return read_remote(pid, reinterpret_cast<uint64_t>(addr), dst, n); },
       [&out](const HeldLock& h) { out += held_line(h); });
-  shim::python::for_each_frame(python.data(), python.size(), static_cast<unsigned long>(s.handle),
+  return out + pyframe_lines(python, static_cast<unsigned long>(s.handle));
+}
+
+std::string pyframe_lines(const std::string& python, unsigned long thread) {
+  using namespace protocol;
+  std::string out;
+  shim::python::for_each_frame(python.data(), python.size(), thread,
                                [&out](const char* file, size_t file_len, long line, const char* func, size_t func_len) {
                                  out += ProtocolLine(rec::pyframe).text(key::pyframe_file, std::string_view(file, file_len))
                                             .num(key::pyframe_line, line)
@@ -66,15 +74,37 @@ std::string thread_lines(pid_t pid, const ThreadSlot& s, int tid, const char* re
 std::string python_text(pid_t pid, const RemoteShim& shim) {
   size_t len = 0;
   const RemoteState& r = shim.remote;
-  if (r.python_text == nullptr || r.python_len == nullptr ||
-      !read_remote(pid, reinterpret_cast<uint64_t>(r.python_len), &len, sizeof len) || len == 0 || len > r.python_size)
+  if (r.python_text != nullptr && r.python_len != nullptr &&
+      read_remote(pid, reinterpret_cast<uint64_t>(r.python_len), &len, sizeof len) && len > 0 && len <= r.python_size) {
+    std::string text(len, '\0');
+    if (read_remote(pid, reinterpret_cast<uint64_t>(r.python_text), text.data(), len)) return text;
     return {};
-  std::string text(len, '\0');
-  if (!read_remote(pid, reinterpret_cast<uint64_t>(r.python_text), text.data(), len)) return {};
-  return text;
+  }
+  // Not made yet in the process: made here from its snapshot, reading its code objects from outside.
+  using shim::python::walk::Snapshot;
+  if (r.python_snapshot == nullptr || r.snapshot_size != sizeof(Snapshot)) return {};
+  auto snapshot = std::make_unique<Snapshot>();
+  auto at = reinterpret_cast<uint64_t>(r.python_snapshot);
+  if (!read_remote(pid, at, snapshot.get(), offsetof(Snapshot, threads)) || snapshot->runtime == 0 ||
+      snapshot->nthreads > Snapshot::max_threads || snapshot->nframes > Snapshot::max_frames ||
+      !read_remote(pid, at + offsetof(Snapshot, threads), snapshot->threads, snapshot->nthreads * sizeof(Snapshot::Thread)) ||
+      !read_remote(pid, at + offsetof(Snapshot, frames), snapshot->frames, snapshot->nframes * sizeof(Snapshot::Frame)))
+    return {};
+  return snapshot_text(pid, *snapshot);
 }
 
 
+
+std::string python_thread_now(pid_t pid, const RemoteShim& shim, unsigned long thread) {
+  using shim::python::walk::Snapshot;
+  const RemoteState& r = shim.remote;
+  Snapshot head;
+  if (r.python_snapshot == nullptr || r.snapshot_size != sizeof(Snapshot) ||
+      !read_remote(pid, reinterpret_cast<uint64_t>(r.python_snapshot), &head, offsetof(Snapshot, threads)) ||
+      head.runtime == 0)
+    return {};
+  return live_text(pid, head.runtime, head.layout, thread);
+}
 
 ShimFile read_shim_file(const std::string& path) {
   ShimFile shim;

@@ -55,7 +55,14 @@ std::vector<ThreadSlot> read_slots(pid_t pid, const RemoteShim& shim);
 // `python`: what CPython's dumper wrote at the fork in that process (python_text), for the thread's `pyframe` lines.
 std::string thread_lines(pid_t pid, const ThreadSlot& s, int tid, const char* relation, const std::string& python = {});
 
-// What CPython's dumper wrote at the fork in process `pid` (shim/python.h), empty when nothing.
+// The Python stacks at the fork in process `pid` (shim/python.h), in the dumper's text; empty when none.
 std::string python_text(pid_t pid, const RemoteShim& shim);
+
+// The Python stack of thread `thread` (its pthread_t) of process `pid` now, read from outside by the layout the
+// shim found (its snapshot's); one stack, no header. Empty when none (not CPython, no snapshot, not a Python thread).
+std::string python_thread_now(pid_t pid, const RemoteShim& shim, unsigned long thread);
+
+// `pyframe` lines for thread `thread` of a dumper's text (0: every frame of a single stack).
+std::string pyframe_lines(const std::string& python, unsigned long thread);
 
 }  // namespace fh::watchdog

@@ -857,6 +857,9 @@ std::string Watchdog::Impl::report_text(const Process& p, const Judged& j, Proce
                 .word(key::owner_relation, owner.relation).line();
   const Frames& frames = j.stack.frames;
   text += ProtocolLine(rec::stack).pcs(key::stack_pcs, frames.pcs.data(), frames.pcs.size()).line();
+  // Its Python stack now, read from outside (a CPython thread blocked in C: its frames are still).
+  if (j.self != nullptr && j.self->tid == j.tid)
+    text += pyframe_lines(python_thread_now(pid, *j.remote, static_cast<unsigned long>(j.self->handle)), 0);
   for (const ThreadWait* w : j.others) {
     std::string name;
     if (w->self != nullptr) name.assign(w->self->name, strnlen(w->self->name, sizeof w->self->name));

@@ -83,6 +83,9 @@ void atfork_prepare() {
   int saved = errno;
   tls.guard++;
   core::fork_prepare();
+  if (!g_process.passive && g_options.python_stacks &&
+      (live_threads() > 1 || g_process.prepare_unknown_threads > 0))
+    python::snapshot_at_fork();
   tls.guard--;
   errno = saved;
 }

@@ -16,7 +16,7 @@ FH_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void
   if (FH_UNLIKELY(g_process.restricted)) scope.unsafe(call_pthread_create, FH_CALLER());
   else {
     // A process about to have threads: its forks may need CPython's dumper and the runtimes' lock table.
-    python::resolve(libc_dlsym_default);
+    python::resolve(libc_dlsym_default, g_process.passive || !g_options.python_stacks ? -1 : STDERR_FILENO);
     runtimes::resolve(libc_dlsym_default);
   }
   core::current_slot();  // the creator counts as a live thread from now on

@@ -1,16 +1,20 @@
 // CPython's threads' Python stacks at a fork (issue "Reports that speak Python"): when a CPython process forks with
-// threads, the forking thread holds the GIL and every other thread's frames are frozen; the child, first thing
-// (before CPython's own after-fork code frees the other thread states), has CPython's own dumper (faulthandler's:
-// written for signal handlers, no allocation, no lock) write every thread's stack into a memfd, read back into a
-// static buffer. The reports then give each thread of the fork context its Python stack. Found by name once a
-// process starts a thread (never linked); nothing for a process without them (not CPython, or 3.13, which no
-// longer exports the dumper), nothing for a single-threaded fork.
+// threads, the forking thread holds the GIL and every other thread's frames are still. The parent, last thing
+// before the fork, walks its thread states and frames by the interpreter's layout (python_walk.h: 3.13's debug
+// offsets, 3.11's table), keeping each frame's code object and instruction offset, nothing more; the child
+// inherits that snapshot and makes its text (files, lines, functions) only when a report wants it. Where the
+// layout is not known but CPython's own dumper is exported (a 3.11 built otherwise), the child has the dumper
+// (faulthandler's: no allocation, no lock) write every thread's stack into a static buffer, first thing, before
+// CPython's own after-fork code frees the other thread states. Found by name once a process starts a thread
+// (never linked); nothing for a process that is not CPython, nothing for a single-threaded fork.
 #pragma once
 
 #include <pthread.h>
 
 #include <cstddef>
 #include <cstring>
+
+#include "shim/python_walk.h"
 
 namespace fh::shim::python {
 
@@ -21,11 +25,18 @@ extern char g_text[capture_size];
 extern size_t g_len;
 
 // Once per process, outside any fork (pthread_create's wrapper): `lookup` finds a symbol by name in the process
-// (libc's dlsym, RTLD_DEFAULT); the dumper and PyGILState_Check are kept when both exist.
-void resolve(void* (*lookup)(const char* name));
+// (libc's dlsym, RTLD_DEFAULT). The walk by layout is kept where the layout is known and checks out, else the
+// dumper where it is exported; a CPython with neither gets one notice line on notice_fd (-1: none).
+void resolve(void* (*lookup)(const char* name), int notice_fd);
 
-// In the child of a multithreaded fork, first thing: every thread's Python stack, if the forking thread holds
-// the GIL (else the other threads' frames may be changing: nothing is taken).
+// In the parent, last thing before a multithreaded fork: every thread's frames, raw (the walk by layout), if the
+// forking thread holds the GIL (else the other threads' frames may be changing: nothing is taken). The child
+// inherits it; its text is made when a report first wants it (captured()).
+extern walk::Snapshot g_snapshot;
+void snapshot_at_fork();
+
+// In the child of a multithreaded fork, first thing, where the interpreter's layout is not known (no snapshot):
+// every thread's Python stack written by CPython's own dumper (3.11 exports it), if the forking thread holds the GIL.
 void capture_at_fork();
 
 // Calls fn(file, file_len, line, function, function_len) for each Python frame of thread `thread` (its pthread_t)

@@ -47,6 +47,8 @@ extern "C" __attribute__((visibility("default"))) const fh::RemoteState forkhaza
     fh::shim::python::g_text,
     &fh::shim::python::g_len,
     fh::shim::python::capture_size,
+    &fh::shim::python::g_snapshot,
+    sizeof(fh::shim::python::walk::Snapshot),
 };
 
 namespace fh::shim {

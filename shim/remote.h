@@ -10,8 +10,9 @@
 namespace fh {
 
 inline constexpr uint64_t remote_magic = 0x31657461747368'66ull;  // "fhstate1", little-endian
-// 3: the process's own options, vm_peers, own_wait; 4: fork_wait; 5: the Python stacks at the fork
-inline constexpr uint32_t remote_version = 5;
+// 3: the process's own options, vm_peers, own_wait; 4: fork_wait; 5: the Python stacks at the fork; 6: their
+// snapshot (shim/python_walk.h)
+inline constexpr uint32_t remote_version = 6;
 inline constexpr const char remote_symbol[] = "forkhazard_remote_state";
 
 struct RemoteState {
@@ -22,9 +23,11 @@ struct RemoteState {
   uint32_t max_threads;    // entries of g_slots
   const void* process;     // &g_process (pointers: an address constant, so the object is initialised statically)
   const void* slots;       // g_slots
-  const char* python_text;      // what CPython's dumper wrote at the fork (shim/python.h), python_size bytes at most
-  const size_t* python_len;     // its length
+  const char* python_text;      // the Python stacks at the fork as text (shim/python.h), python_size bytes at most
+  const size_t* python_len;     // its length (0: not made, or none)
   size_t python_size;
+  const void* python_snapshot;  // the raw snapshot the text is made from (python_walk.h's Snapshot)
+  size_t snapshot_size;         // sizeof(Snapshot)
 };
 
 }  // namespace fh

@@ -5,6 +5,8 @@
 // Run from the project root (as `make test` does). Nothing is ever preloaded into this test runner.
 #include <criterion/criterion.h>
 
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cinttypes>
@@ -15,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "shim/python.h"
+#include "shim/python_walk.h"
 #include "tests/e2e_support.h"
 
 extern char** environ;
@@ -472,36 +476,47 @@ static bool expect_python_pymutex_note(const Run& run, bool note = true) {
   return true;
 }
 
-// CPython 3.11 (the dumper exported): the holder's Python stack at the fork names its function in the example's
+// CPython 3.11 (3.13 takes the note path above): the holder's Python stack at the fork names its function in the example's
 // file, the forking thread's names main; in text too.
-static void expect_python_stacks_at_fork(const Run& run, const Json& hazard) {
+// The names a Python example's report must carry: its file, the holder's function and the child's own.
+struct PythonNames {
+  const char* file = "python_lock_fork.py";
+  const char* holder = "holder_keeps_lock";
+  const char* child = "child_acquires";
+  const char* forker = "main";
+};
+
+static void expect_python_stacks_at_fork(const Run& run, const Json& hazard, const PythonNames& names) {
   bool holder = false, forker = false;
   for (const Json& thread : array_of(member(hazard.get("fork"), "threads"))) {
     for (const Json& frame : array_of(thread.get("python_stack"))) {
-      bool ours = contains(string_of(frame.get("file")), "python_lock_fork.py") && integer_of(frame.get("line")) > 0;
+      bool ours = contains(string_of(frame.get("file")), names.file) && integer_of(frame.get("line")) > 0;
       if (integer_of(thread.get("tid")) == run.truth.owner_tid)
-        holder = holder || (ours && string_of(frame.get("function")) == "holder_keeps_lock");
-      if (string_of(thread.get("relation")) == "forker") forker = forker || (ours && string_of(frame.get("function")) == "main");
+        holder = holder || (ours && string_of(frame.get("function")) == names.holder);
+      if (string_of(thread.get("relation")) == "forker")
+        forker = forker || (ours && string_of(frame.get("function")) == names.forker);
     }
   }
-  cr_assert(holder, "the holder's Python stack at the fork does not name holder_keeps_lock; stderr:\n%s", run.err.c_str());
-  cr_assert(forker, "the forking thread's Python stack does not name main; stderr:\n%s", run.err.c_str());
-  cr_assert(contains(run.err, "Python stack at fork():") && contains(run.err, "in holder_keeps_lock"),
+  cr_assert(holder, "the holder's Python stack at the fork does not name %s; stderr:\n%s", names.holder, run.err.c_str());
+  cr_assert(forker, "the forking thread's Python stack does not name %s; stderr:\n%s", names.forker, run.err.c_str());
+  cr_assert(contains(run.err, "Python stack at fork():") && contains(run.err, std::string("in ") + names.holder),
             "no Python stack in the text report:\n%s", run.err.c_str());
 }
 
-// The child's own Python stack at its blocked acquire (the shim's report): child_acquires, in the example's file.
-static void expect_child_python_stack(const Run& run, const Json& hazard) {
+// The child's own Python stack at its blocked acquire (the shim's report), in the example's file.
+static void expect_child_python_stack(const Run& run, const Json& hazard, const PythonNames& names) {
   bool found = false;
   for (const Json& frame : array_of(hazard.get("python_stack")))
-    found = found || (string_of(frame.get("function")) == "child_acquires" &&
-                      contains(string_of(frame.get("file")), "python_lock_fork.py") && integer_of(frame.get("line")) > 0);
-  cr_assert(found, "the deadlock's python_stack does not name child_acquires; stderr:\n%s", run.err.c_str());
+    found = found || (string_of(frame.get("function")) == names.child &&
+                      contains(string_of(frame.get("file")), names.file) && integer_of(frame.get("line")) > 0);
+  cr_assert(found, "the deadlock's python_stack does not name %s; stderr:\n%s", names.child, run.err.c_str());
+  cr_assert(contains(run.err, "Python stack:") && contains(run.err, std::string("in ") + names.child),
+            "no Python stack of the child in the text report:\n%s", run.err.c_str());
 }
 
 // `ended`: the child ended with 66 at its acquire (a lock acquisition is certain whatever its handlers); else it
 // armed a timer of its own since the fork, and is reported and left to it (SIGALRM).
-static void expect_python_lock_deadlock(const Run& run, bool ended = true) {
+static void expect_python_lock_deadlock(const Run& run, bool ended = true, const PythonNames& names = {}) {
   cr_assert_eq(run.truth.expect, "deadlock", "ground truth expects %s", run.truth.expect.c_str());
   cr_assert_eq(run.result.exit_code, kHazardExit, "exit status %d, expected %d; stdout:\n%s\nstderr:\n%s",
                run.result.exit_code, kHazardExit, run.out.c_str(), run.err.c_str());
@@ -547,8 +562,141 @@ static void expect_python_lock_deadlock(const Run& run, bool ended = true) {
   cr_assert(acquire, "no frame of the child's stack acquires a lock:\n%s",
             describe_frames(deadlock->get("stack")).c_str());
   cr_assert(contains(run.err, "forkhazard: deadlock"), "no human deadlock report on stderr:\n%s", run.err.c_str());
-  expect_python_stacks_at_fork(run, *deadlock);
-  expect_child_python_stack(run, *deadlock);
+  expect_python_stacks_at_fork(run, *deadlock, names);
+  expect_child_python_stack(run, *deadlock, names);
+}
+
+// The walk by layout (shim/python_walk.h) read from outside, as `forkhazard inspect` reads a process and as the
+// shim reads its own at a fork: a live interpreter's threads, blocked at known depths, give each the frames
+// faulthandler itself wrote for them a moment before (file, line, function), whatever the version (3.11 by the
+// table, 3.13 by its debug offsets).
+Test(e2e_child, python_walk_matches_faulthandler, .timeout = 60) {
+  std::string python = python3_or_skip();
+  const char* script =
+      "import ctypes, faulthandler, sys, threading, time\n"
+      "go = threading.Event()\n"
+      "def deep(n):\n"
+      "    if n == 0:\n"
+      "        go.wait()\n"
+      "        return\n"
+      "    deep(n - 1)\n"
+      "ts = [threading.Thread(target=deep, args=(i * 7,)) for i in range(4)]\n"
+      "for t in ts: t.start()\n"
+      "time.sleep(0.3)\n"
+      "rt = ctypes.addressof(ctypes.c_char.in_dll(ctypes.pythonapi, '_PyRuntime'))\n"
+      "try: v = ctypes.c_ulong.in_dll(ctypes.pythonapi, 'Py_Version').value\n"
+      "except ValueError: v = 0\n"
+      "print(rt, v, flush=True)\n"
+      "faulthandler.dump_traceback(sys.stdout, all_threads=True)\n"
+      "print('END', flush=True)\n"
+      "sys.stdin.read()\n"
+      "go.set()\n";
+  int out[2], in[2];
+  cr_assert(pipe(out) == 0 && pipe(in) == 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(out[1], 1);
+    dup2(in[0], 0);
+    close(out[0]), close(out[1]), close(in[0]), close(in[1]);
+    execl(python.c_str(), python.c_str(), "-c", script, static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out[1]);
+  close(in[0]);
+  std::string text;
+  char buf[4096];
+  for (ssize_t n; text.find("\nEND\n") == std::string::npos && (n = read(out[0], buf, sizeof buf)) > 0;)
+    text.append(buf, static_cast<size_t>(n));
+  unsigned long long runtime = 0, version = 0;
+  sscanf(text.c_str(), "%llu %llu", &runtime, &version);
+  usleep(200 * 1000);  // the main thread reaches its read (its own frame only moves; the others are still)
+
+  struct Remote {
+    pid_t pid;
+    bool read(uint64_t at, void* to, size_t n) {
+      iovec local{to, n}, remote{reinterpret_cast<void*>(at), n};
+      return process_vm_readv(pid, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(n);
+    }
+  } reader{pid};
+  fh::shim::python::walk::Layout layout;
+  bool known = fh::shim::python::walk::layout_for(reader, runtime, version, &layout);
+  static char walked[64 * 1024];
+  fh::shim::python::walk::Text walk_text{walked, sizeof walked};
+  int threads = -1;
+  if (known) {
+    fh::shim::python::walk::Walker<Remote> walker(reader, layout);
+    threads = walker.all_threads(runtime, 0, walk_text);
+  }
+  close(in[1]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  close(out[0]);
+  cr_assert(runtime != 0, "the script printed no runtime address:\n%s", text.c_str());
+  cr_assert(known, "no layout for this CPython (Py_Version %#llx)", version);
+  cr_assert_eq(threads, 5, "%d threads walked, expected 5:\n%.*s", threads, static_cast<int>(walk_text.len), walked);
+
+  std::string ours(walked, walk_text.len);
+  size_t compared = 0;
+  for (size_t at = 0; (at = text.find("Thread 0x", at)) != std::string::npos; at++) {
+    unsigned long id = std::stoul(text.substr(at + 9, 18), nullptr, 16);
+    auto frames = [&](const std::string& t) {
+      std::vector<std::string> v;
+      fh::shim::python::for_each_frame(t.data(), t.size(), id,
+                                       [&](const char* f, size_t fl, long line, const char* fn, size_t fnl) {
+                                         v.push_back(std::string(f, fl) + ":" + std::to_string(line) + " " +
+                                                     std::string(fn, fnl));
+                                       });
+      return v;
+    };
+    std::vector<std::string> theirs = frames(text), mine = frames(ours);
+    cr_assert_gt(theirs.size(), 3u, "faulthandler wrote %zu frames for thread %#lx", theirs.size(), id);
+    cr_assert_eq(mine.size(), theirs.size(), "thread %#lx: %zu frames walked, faulthandler wrote %zu:\n%s\n---\n%s", id,
+                 mine.size(), theirs.size(), text.c_str(), ours.c_str());
+    for (size_t i = 0; i < mine.size(); i++)
+      cr_assert_eq(mine[i], theirs[i], "thread %#lx frame %zu: walked \"%s\", faulthandler \"%s\"", id, i,
+                   mine[i].c_str(), theirs[i].c_str());
+    compared++;
+  }
+  cr_assert_eq(compared, 4u, "%zu worker threads compared:\n%s", compared, text.c_str());
+  passed();
+}
+
+// A process that looks like a CPython to the shim's lookup but whose layout the walk does not know (3.12 with a
+// 3.14-style runtime; 3.11 with a runtime of zeros, which the layout's check refuses): one notice, no Python
+// stacks, nothing harmed (its fork and its child's exit as natively).
+Test(e2e_child, python_layout_unknown, .timeout = 60) {
+  for (const char* version : {"3.12", "3.11"}) {
+    std::string program = "build/stress/foreign_python";
+    cr_assert(file_exists(program), "%s is missing: `make test` builds it", program.c_str());
+    Run run = run_command_in(fresh_dir(), {kCli, "run", "--", program, version}, {});
+    cr_assert_eq(run.result.exit_code, 0, "%s: exit %d; stderr:\n%s", version, run.result.exit_code, run.err.c_str());
+    cr_assert(contains(run.out, "foreign-python: done"), "%s: stdout:\n%s", version, run.out.c_str());
+    std::string notice = std::string("forkhazard: this CPython ") + version + " has no layout forkhazard knows";
+    cr_assert_eq(count_of(run.err, notice), 1u, "%s: expected one notice \"%s\"; stderr:\n%s", version,
+                 notice.c_str(), run.err.c_str());
+    cr_assert(!contains(run.err, "Python stack at fork") && !contains(run.err, "Python stack:"), "%s: a Python stack; stderr:\n%s",
+              version, run.err.c_str());
+  }
+  passed();
+}
+
+// concurrent.futures.ProcessPoolExecutor (fork context) while a metrics thread keeps a Lock: the worker's task
+// takes it and is ended at its acquire (3.11), the holder's Python stack at the fork (metrics_exporter) and the
+// worker's own (record_task) in the report; the pool then says it is broken at once (natively it waits out
+// its deadline and kills the worker). 3.13: the PyMutex note.
+Test(e2e_child, python_process_pool_executor, .timeout = 60) {
+  std::string python = python3_or_skip();
+  Run run = run_script(python, "python_pool_executor.py", {}, {"5"});
+  if (expect_python_pymutex_note(run)) {
+    cr_assert(contains(run.out, "pool: timed out"), "stdout:\n%s", run.out.c_str());
+  } else {
+    PythonNames names;
+    names.file = "python_pool_executor.py", names.holder = "metrics_exporter", names.child = "record_task";
+    names.forker = "main";
+    expect_python_lock_deadlock(run, true, names);
+    cr_assert(contains(run.out, "pool: broken"), "the pool did not break at once:\n%s", run.out.c_str());
+  }
+  passed();
 }
 
 Test(e2e_child, python_lock_fork, .timeout = 60) {
@@ -608,7 +756,9 @@ Test(e2e_child, python_lock_fork_thread_pool, .timeout = 60) {
     queue = queue || contains(string_of(frame.get("function")), "SimpleQueue_get");
   cr_assert(queue, "the worker's stack does not wait on the pool's queue:\n%s",
             describe_frames(others[0].get("stack")).c_str());
-  expect_python_stacks_at_fork(run, deadlock);  // read from outside by the watchdog
+  // Read from outside by the watchdog: the stacks at the fork (the shim's snapshot) and the child's own now.
+  expect_python_stacks_at_fork(run, deadlock, PythonNames{});
+  expect_child_python_stack(run, deadlock, PythonNames{});
   passed();
 }
 
@@ -962,13 +1112,11 @@ Test(e2e_child, perl_ithreads_fork, .timeout = 90) {
 
 // multiprocessing (fork context) children writing to a buffered file a thread of the parent keeps writing to: the
 // race on the file's lock (CPython 3.11: a semaphore) is reported naming the writer, with its Python stack at the
-// fork (journal_writer) and the child's own (child_writes); the 5 children's reports merge into one. CPython 3.13
-// exports no dumper (no Python stacks there): skipped.
+// fork (journal_writer) and the child's own (child_writes); the 5 children's reports merge into one. On 3.11 and
+// 3.13 alike (the dumper, or the walk by 3.13's debug offsets).
 Test(e2e_child, python_multiprocessing_writer, .timeout = 90) {
   std::string python = python3_or_skip();
   Run run = run_script(python, "python_mp_writer.py");
-  if (contains(run.out, "python=3.13") || contains(run.out, "python=3.14"))
-    cr_skip_test("CPython 3.13 exports no traceback dumper: no Python stacks");
   cr_assert_eq(count_of(run.out, "exited with status 0") + count_of(run.out, "exited with status 66"), 5u,
                "stdout:\n%s", run.out.c_str());
   const Json* race = nullptr;

@@ -5,7 +5,8 @@
 
 STRESS_SCALE ?= 5
 STRESS_NAMES := address_reuse fork_storm signal_fork thread_churn nested_fork thread_ops_fork cancel_wait robust destroy_held \
-                exit_holding pshared dlopen_threads main_exit refused_locks evicted_protection
+                exit_holding pshared dlopen_threads main_exit refused_locks evicted_protection \
+                foreign_python
 STRESS_PROGS := $(patsubst %,$(BUILD)/stress/%,$(STRESS_NAMES)) $(BUILD)/stress/libstress_threads.so
 STRESS_CFLAGS := -O0 -g -fno-omit-frame-pointer -pthread $(WARN)
 
@@ -29,3 +30,6 @@ $(BUILD)/stress/stress_runner: tests/stress/stress_runner.cpp tests/stress/cases
 stress: deps
 	@$(MAKE) --no-print-directory all examples $(STRESS_PROGS) $(BUILD)/stress/stress_runner
 	cd $(CURDIR) && STRESS_SCALE=$(STRESS_SCALE) $(BUILD)/stress/stress_runner
+
+# Looks like a CPython to the shim's lookup: its symbols must be in the dynamic symbol table.
+$(BUILD)/stress/foreign_python: STRESS_CFLAGS += -rdynamic
