@@ -88,6 +88,28 @@ Test(golden, possible_deadlock_overflow_and_unsafe_call_owner) {
             "an unsafe call's owner, without acquired_at:\n%s", json.c_str());
 }
 
+// A CPython child: its Python stack under the C stack, the vanished holder's and the forking thread's at the
+// fork; two children of one pool merge (the same Python stacks).
+Test(golden, python_stacks) {
+  std::vector<fh::HazardGroup> groups = groups_of("python_deadlock.raw");
+  cr_assert_eq(groups.size(), 1u, "the two children's deadlocks merge");
+  std::string text = fh::format_text(groups);
+  std::string json = fh::to_json(groups) + "\n";
+  expect_golden("python_deadlock.txt", text);
+  expect_golden("python_deadlock.json", json);
+  cr_expect(contains(text, "  Python stack:\n    File \"/usr/lib/python3.11/logging/__init__.py\", line 1089, in emit\n"),
+            "%s", text.c_str());
+  cr_expect(contains(text, "    File \"/srv/app/jobs.py\", line 30, in child_main\n"), "%s", text.c_str());
+  cr_expect(contains(text, "      Python stack at fork():\n        File \"/usr/lib/python3.11/logging/__init__.py\", "
+                           "line 1113, in emit\n        File \"/srv/app/shipper.py\", line 17, in ship_forever\n"),
+            "%s", text.c_str());
+  cr_expect(contains(text, "in Python: start child processes with multiprocessing.get_context(\"forkserver\")"), "%s",
+            text.c_str());
+  cr_expect(contains(text, "(2 occurrences in processes 7302, 7303)"), "%s", text.c_str());
+  cr_expect(contains(json, R"("python_stack":[{"file":"/usr/lib/python3.11/logging/__init__.py","line":1089,"function":"emit"},)"),
+            "%s", json.c_str());
+}
+
 Test(golden, levels_in_headlines_and_json) {
   std::string deadlock = fh::format_text(groups_of("text_deadlock.raw"));
   cr_expect(contains(deadlock, "forkhazard: deadlock in process 4242 (child of 4241) [error]\n"), "%s",

@@ -435,6 +435,28 @@ Test(sarif, golden_raw_run) {
   expect_golden(out, "tests/golden/sarif_run.sarif");
 }
 
+Test(sarif, golden_python) {
+  fh::ReadResult read;
+  fh::read_raw_path("tests/golden/python_deadlock.raw", read);
+  cr_assert_eq(read.files, 1u, "tests/golden/python_deadlock.raw is missing (cwd must be the project root)");
+  cr_assert(read.errors.empty(), "%s", read.errors.empty() ? "" : read.errors[0].c_str());
+  fh::Symbolizer symbolizer;
+  fh::FrameResolver resolver(symbolizer);
+  for (fh::Report& report : read.reports) resolver.resolve(report);
+  std::vector<fh::HazardGroup> groups = fh::merge_hazards(read.reports);
+  cr_assert_eq(groups.size(), 1u);
+  std::string out = fh::to_sarif(groups, "/nonexistent/");
+  Json sarif = parsed(out);
+  expect_golden(out, "tests/golden/python_deadlock.sarif");
+  // Located at the program's own Python frame, not the interpreter's library or its C files.
+  const Json& result = results_of(sarif).at(0);
+  const Json* physical = member(&array_of(result.get("locations")).at(0), "physicalLocation");
+  EXPECT_TEXT(string_of(member(member(physical, "artifactLocation"), "uri")), "file:///srv/app/jobs.py", "own frame");
+  cr_expect_eq(integer_of(member(member(physical, "region"), "startLine")), 30);
+  cr_expect(out.find("/srv/app/shipper.py") != std::string::npos, "the holder's Python frame is related:\n%s",
+            out.c_str());
+}
+
 // A CPython program: the result is located at the innermost frame of the program's own Python code (not the
 // interpreter's library, not a frozen module), and the holder's and the forking thread's Python frames at the fork
 // are related locations.
