@@ -20,7 +20,7 @@ EX_LIBS       := -ldl
 
 # A/B: whichever of the two this Debian has (Debian 13 renamed libtcmalloc-minimal4 in its 64-bit time_t move).
 # The allocators are for the stress cases that preload one beside the shim (tests/stress/).
-DEB_PKGS := g++ make libcriterion-dev libdw-dev libcap2-bin libssl-dev ruby libjemalloc2 libtcmalloc-minimal4/libtcmalloc-minimal4t64
+DEB_PKGS := g++ make libcriterion-dev libdw-dev libcap2-bin libssl-dev ruby libjemalloc2 libtcmalloc-minimal4/libtcmalloc-minimal4t64 python3-pytest
 
 # The capture half of symbols/ goes into the shim; the symbolizing half (libdw) only into the CLI.
 SHIM_WRAPPER_SRCS := shim/init.cpp shim/lock_wrappers.cpp shim/process_wrappers.cpp shim/catalogue_wrappers.cpp

@@ -96,6 +96,22 @@ std::string python3_or_skip() {
   return real_interpreter(found, {"-c", "import sys; print(sys.executable)"});
 }
 
+// An interpreter that has pytest: python3 on PATH, else Debian's (python3-pytest, which `make deps` installs).
+std::string python3_with_pytest_or_skip() {
+  std::string dir = fresh_dir();
+  for (std::string python : {find_on_path("python3"), std::string("/usr/bin/python3")}) {
+    if (python.empty() || access(python.c_str(), X_OK) != 0) continue;
+    std::vector<std::string> env;
+    for (char** var = environ; *var != nullptr; ++var) env.push_back(*var);
+    RunResult result = run_command({python, "-c", "import pytest, sys; print(sys.executable)"}, env,
+                                   dir + "/stdout", dir + "/stderr", 20);
+    std::string path = read_file(dir + "/stdout");
+    while (!path.empty() && path.back() == '\n') path.pop_back();
+    if (result.started && result.exit_code == 0 && !path.empty() && path[0] == '/') return path;
+  }
+  cr_skip_test("no python3 with pytest (python3-pytest): the pytest example cannot run here");
+}
+
 std::string perl_with_threads_or_skip() {
   std::string found = find_on_path("perl");
   if (found.empty()) cr_skip_test("perl is not on PATH: the Perl example cannot run here");
@@ -695,6 +711,41 @@ Test(e2e_child, python_process_pool_executor, .timeout = 60) {
     names.forker = "main";
     expect_python_lock_deadlock(run, true, names);
     cr_assert(contains(run.out, "pool: broken"), "the pool did not break at once:\n%s", run.out.c_str());
+  }
+  passed();
+}
+
+// `forkhazard run -- python3 -m pytest`: a test forks while a thread of its module ships log records under a lock of
+// its own (logging re-creates its handler locks in a child, not that one); the child's log call blocks on it.
+// pytest's faulthandler is on (handlers for fatal signals) and CPython's SIGINT handler: a lock acquisition is
+// certain whatever they are. 3.11: ended with 66 at once, the shipper's Python stack at the fork (emit, in the
+// example) and the child's own (test_child_logs_after_fork); the test fails at once instead of waiting out its
+// deadline. 3.13: the PyMutex note.
+Test(e2e_child, python_pytest_fork, .timeout = 90) {
+  std::string python = python3_with_pytest_or_skip();
+  std::string dir = fresh_dir();
+  std::string json_path = dir + "/report.json";
+  Run run = run_command_in(dir, {kCli, "run", "--json", json_path, "--", python, "-m", "pytest", "-q", "-s", "-p",
+                                 "no:cacheprovider", "examples/python_pytest_fork.py"},
+                           {"FH_DEADLINE=10", "PYTHONDONTWRITEBYTECODE=1"});
+  run.truth = parse_ground_truth(run.err);  // not stdout: pytest's failure report quotes the print's source there
+  run.out += run.err;  // the example's lines go to stderr (-s: pytest leaves them alone)
+  cr_assert(run.truth.found, "no ground-truth line; output:\n%s", run.out.c_str());
+  std::optional<Json> parsed = parse_json(read_file(json_path), &run.json_error);
+  cr_assert(parsed.has_value(), "the JSON report does not parse: %s", run.json_error.c_str());
+  run.report = *parsed;
+  run.has_json = true;
+  if (contains(run.out, "python-lock: pymutex")) {
+    cr_assert(contains(run.out, "killed by signal 9"), "the child was not left to the test's deadline:\n%s",
+              run.out.c_str());
+    for (const Json& hazard : hazards_of(run))
+      cr_assert_neq(string_of(hazard.get("kind")), "deadlock", "a deadlock judged; stderr:\n%s", run.err.c_str());
+  } else {
+    PythonNames names;
+    names.file = "python_pytest_fork.py", names.holder = "emit", names.child = "test_child_logs_after_fork";
+    names.forker = "test_child_logs_after_fork";
+    expect_python_lock_deadlock(run, true, names);
+    cr_assert(contains(run.out, "1 failed"), "pytest did not report the test failed:\n%s", run.out.c_str());
   }
   passed();
 }
