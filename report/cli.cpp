@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "report/catalogue.h"
+#include "report/inspect.h"
 #include "report/json.h"
 #include "report/launch.h"
 #include "report/merge.h"
@@ -31,7 +32,7 @@ namespace fh {
 namespace {
 
 // The commands an option of cli_options.def belongs to.
-enum CommandBits : unsigned { cmd_run = 1u << 0, cmd_report = 1u << 1 };
+enum CommandBits : unsigned { cmd_run = 1u << 0, cmd_report = 1u << 1, cmd_inspect = 1u << 2 };
 
 
 struct CliOptions {
@@ -124,8 +125,8 @@ constexpr OptionSpec option_specs[] = {
 };
 
 const char usage_line[] =
-    "usage: forkhazard run [OPTIONS] -- CMD [ARGS...] | forkhazard report [OPTIONS] PATH... | forkhazard calls | "
-    "forkhazard --help\n";
+    "usage: forkhazard run [OPTIONS] -- CMD [ARGS...] | forkhazard report [OPTIONS] PATH... | "
+    "forkhazard inspect [OPTIONS] PID... | forkhazard calls | forkhazard --help\n";
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "%s\n%s", message.c_str(), usage_line);
@@ -221,6 +222,11 @@ const char report_usage[] =
     "  forkhazard report [OPTIONS] PATH...\n"
     "      read the raw reports in PATH (files, or directories of them) that the shim wrote with\n"
     "      FORKHAZARD_OPTIONS=log_path=..., symbolize them with the module map they recorded, print them.\n";
+const char inspect_usage[] =
+    "  forkhazard inspect [OPTIONS] PID... | --all\n"
+    "      look at processes that are already blocked, with nothing preloaded: each thread's wait, its C and\n"
+    "      Python stacks, and the verdict by run's rule (a deadlock only where every thread waits for good and\n"
+    "      a wait is the fork's doing). Read-only: the processes are stopped an instant and let go, unchanged.\n";
 const char calls_usage[] =
     "  forkhazard calls\n"
     "      list the calls the shim reports in the child of a multithreaded fork() (the catalogue).\n";
@@ -231,6 +237,9 @@ const char run_status[] =
 const char report_status[] =
     "  report: the --exitcode (66) when a hazard --fail-on names (by default an error or a warning) remains\n"
     "  after suppressions, else 1 when a file could not be read, else 0; 2 on a usage error.\n";
+const char inspect_status[] =
+    "  inspect: the --exitcode (66) when a deadlock is found, else 2 when a PID cannot be inspected (no such\n"
+    "  process, not permitted) or on a usage error, else 0.\n";
 const char levels_help[] =
     "levels (shown in each hazard's headline, \"level\" in JSON, SARIF's level):\n"
     "  error    a deadlock: the child blocks forever\n"
@@ -243,9 +252,10 @@ const char environment_help[] =
     "  FORKHAZARD_LIB      path of libforkhazard.so (default: next to this program, or ../lib/forkhazard/)\n"
     "  NO_COLOR            when set and not empty, --color=auto means never (https://no-color.org)\n";
 
-// The help of one command (cmd_run, cmd_report) or, with both bits, of forkhazard as a whole.
+// The help of one command (cmd_run, cmd_report, cmd_inspect) or, with every bit, of forkhazard as a whole.
 std::string help_text(unsigned command) {
-  bool run = command & cmd_run, report = command & cmd_report, all = run && report;
+  bool run = command & cmd_run, report = command & cmd_report, inspect = command & cmd_inspect;
+  bool all = run && report && inspect;
   std::string out;
   if (all)
     out += "forkhazard: finds what breaks in the child of a multithreaded fork() (locks held by threads that\n"
@@ -253,10 +263,12 @@ std::string help_text(unsigned command) {
   out += "usage:\n";
   if (run) out += run_usage;
   if (report) out += report_usage;
+  if (inspect) out += inspect_usage;
   if (all) out += calls_usage;
   out += "\n" + options_help(command) + "\n" + levels_help + "\nexit status:\n";
   if (run) out += run_status;
   if (report) out += report_status;
+  if (inspect) out += inspect_status;
   out += std::string("\n") + environment_help;
   if (run) out += "\n" + shim_options_help();
   out += "\nman forkhazard has the details: suppression files, FILES, examples.\n";
@@ -583,6 +595,41 @@ int command_report(const std::vector<std::string>& args) {
   return 0;
 }
 
+int command_inspect(const std::vector<std::string>& args) {
+  CommandLine line;
+  if (std::optional<int> done = parse_command_line(args, cmd_inspect, "inspect", &line)) return *done;
+  std::vector<pid_t> pids;
+  for (const std::string& operand : line.operands) {
+    long pid = 0;
+    if (!parse_decimal(operand, &pid) || pid <= 0)
+      return usage_error("forkhazard: inspect: '" + operand + "' is not a process id");
+    pids.push_back(static_cast<pid_t>(pid));
+  }
+  if (line.options.all && !pids.empty()) return usage_error("forkhazard: inspect: --all takes no PID");
+  if (!line.options.all && pids.empty()) return usage_error("forkhazard: inspect: no PID (or --all)");
+  Outputs outputs(line.options);
+  if (!outputs.open("inspect")) return exit_usage;
+  if (line.options.all) {
+    pids = watchdog::blocked_processes();
+    if (pids.empty()) std::fprintf(stderr, "forkhazard: inspect: no process of yours is blocked for good\n");
+  }
+  ReadResult result;
+  bool bad = false;
+  for (pid_t pid : pids) {
+    watchdog::Inspection seen = watchdog::inspect_process(pid);
+    std::fwrite(seen.summary.data(), 1, seen.summary.size(), stderr);
+    bad = bad || seen.status == watchdog::Inspection::Status::no_such_process ||
+          seen.status == watchdog::Inspection::Status::not_permitted;
+    if (seen.deadlock) read_raw_text(seen.raw, "inspect of " + std::to_string(pid), result);
+  }
+  std::fflush(stderr);
+  Suppressions none;
+  Outcome outcome = present(result, line.options, none, outputs);
+  if (outcome.fail) return static_cast<int>(line.options.exitcode);
+  if (bad) return exit_usage;
+  return outcome.output_failed ? 1 : 0;
+}
+
 }  // namespace
 
 int cli_main(int argc, char** argv) {
@@ -591,11 +638,12 @@ int cli_main(int argc, char** argv) {
   const std::string& command = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "-h" || command == "--help" || command == "help") {
-    std::fputs(help_text(cmd_run | cmd_report).c_str(), stdout);
+    std::fputs(help_text(cmd_run | cmd_report | cmd_inspect).c_str(), stdout);
     return 0;
   }
   if (command == "run") return command_run(rest);
   if (command == "report") return command_report(rest);
+  if (command == "inspect") return command_inspect(rest);
   if (command == "calls") {
     if (rest.size() == 1 && (rest[0] == "-h" || rest[0] == "--help")) {
       std::fputs(calls_usage, stdout);

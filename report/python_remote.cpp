@@ -44,4 +44,26 @@ std::string live_text(pid_t pid, uint64_t runtime, const walk::Layout& layout, u
   return std::string(buffer.data(), text.len);
 }
 
+std::string live_stack_of(pid_t pid, uint64_t runtime, uint64_t version, pid_t tid) {
+  RemoteMemory memory{pid};
+  walk::Layout layout;
+  if (!walk::layout_for(memory, runtime, version, &layout)) return {};
+  walk::Walker<RemoteMemory> walker(memory, layout);
+  uint64_t match = 0, only = 0;
+  int states = 0;
+  walker.for_each_thread(runtime, [&](uint64_t, uint64_t ts) {
+    uint64_t native = 0;
+    if (memory.read(ts + layout.ts_native_id, &native, sizeof native) && native == static_cast<uint64_t>(tid))
+      match = ts;
+    only = ts;
+    states++;
+  });
+  uint64_t ts = match != 0 ? match : states == 1 ? only : 0;
+  if (ts == 0) return {};
+  std::vector<char> buffer(64 * 1024);
+  walk::Text text{buffer.data(), buffer.size()};
+  walker.frames(ts, text);
+  return std::string(buffer.data(), text.len);
+}
+
 }  // namespace fh::watchdog

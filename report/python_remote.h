@@ -30,4 +30,9 @@ std::string live_text(pid_t pid, uint64_t runtime, uint64_t version, bool* known
 // no header. Empty when that thread has no thread state.
 std::string live_text(pid_t pid, uint64_t runtime, const shim::python::walk::Layout& layout, unsigned long thread);
 
+// The stack of the thread whose kernel id is `tid` in the live interpreter of process `pid` (`_PyRuntime` at
+// `runtime`, Py_Version `version`); the only thread state's when the interpreter has one and none has that id
+// (a fork's child, whose one thread state may keep the forking thread's id). Empty when none.
+std::string live_stack_of(pid_t pid, uint64_t runtime, uint64_t version, pid_t tid);
+
 }  // namespace fh::watchdog

@@ -125,6 +125,28 @@ std::string ProcessView::data_symbol(uint64_t addr) {
   return text;
 }
 
+uint64_t ProcessView::symbol_address(const char* name) {
+  struct Search {
+    const char* name;
+    uint64_t found = 0;
+  } search{name};
+  if (dwfl_ == nullptr) return 0;
+  dwfl_getmodules(
+      dwfl_,
+      [](Dwfl_Module* mod, void**, const char*, Dwarf_Addr, void* arg) -> int {
+        auto* s = static_cast<Search*>(arg);
+        GElf_Addr bias = 0;
+        for_each_dynsym(dwfl_module_getelf(mod, &bias), [&](const GElf_Sym& sym, const char* n) {
+          if (strcmp(n, s->name) != 0) return false;
+          s->found = sym.st_value + bias;
+          return true;
+        });
+        return s->found != 0 ? DWARF_CB_ABORT : DWARF_CB_OK;
+      },
+      &search, 0);
+  return search.found;
+}
+
 std::string ProcessView::module_lines() {
   std::string out;
   if (dwfl_ != nullptr) dwfl_getmodules(dwfl_, add_module_line, &out, 0);

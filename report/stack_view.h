@@ -83,6 +83,9 @@ class ProcessView {
   // optional endbr64 and bnd prefix) whose GOT slot is read from the process. Empty when it is none of these.
   std::vector<std::string> entered_through(uint64_t return_address);
 
+  // The address of the data or function symbol `name` defined in some module's .dynsym (0 when none).
+  uint64_t symbol_address(const char* name);
+
   // "_rtld_global+0xa50" when `addr` lies inside a sized symbol of its module, else "".
   std::string data_symbol(uint64_t addr);
 

@@ -23,6 +23,7 @@ struct Layout {
   uint64_t interpreters_head;  // _PyRuntimeState: the first interpreter
   uint64_t interp_next, threads_head;
   uint64_t ts_next, ts_interp, ts_frame, ts_frame_indirect, ts_thread_id;  // indirect: 3.11's tstate->cframe->current_frame
+  uint64_t ts_native_id;  // the thread's kernel id (an unsigned long)
   uint64_t fr_previous, fr_code, fr_instr, fr_owner;
   int owner_cstack;  // a frame the C stack owns (3.13's entry frames: no code of their own), -1 none
   uint64_t co_filename, co_name, co_linetable, co_firstlineno, co_code;
@@ -36,6 +37,7 @@ struct Layout {
 inline constexpr Layout layout_311 = {
     .interpreters_head = 40, .interp_next = 0, .threads_head = 16,
     .ts_next = 8, .ts_interp = 16, .ts_frame = 56, .ts_frame_indirect = 8, .ts_thread_id = 152,
+    .ts_native_id = 160,
     .fr_previous = 48, .fr_code = 32, .fr_instr = 56, .fr_owner = 69, .owner_cstack = -1,
     .co_filename = 112, .co_name = 120, .co_linetable = 136, .co_firstlineno = 72, .co_code = 184,
     .ob_type = 8, .tp_name = 24, .bytes_size = 16, .bytes_data = 32,
@@ -85,6 +87,7 @@ bool layout_for(Reader& r, uint64_t runtime, uint64_t py_version, Layout* out) {
     l.ts_frame = at(debug_313::thread, 4);
     l.ts_frame_indirect = UINT64_MAX;
     l.ts_thread_id = at(debug_313::thread, 5);
+    l.ts_native_id = at(debug_313::thread, 6);
     l.fr_previous = at(debug_313::frame, 1);
     l.fr_code = at(debug_313::frame, 2);
     l.fr_instr = at(debug_313::frame, 3);

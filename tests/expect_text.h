@@ -15,5 +15,5 @@
 
 // The line after every usage error.
 #define USAGE \
-  "usage: forkhazard run [OPTIONS] -- CMD [ARGS...] | forkhazard report [OPTIONS] PATH... | forkhazard calls | " \
-  "forkhazard --help\n"
+  "usage: forkhazard run [OPTIONS] -- CMD [ARGS...] | forkhazard report [OPTIONS] PATH... | " \
+  "forkhazard inspect [OPTIONS] PID... | forkhazard calls | forkhazard --help\n"

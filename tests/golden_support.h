@@ -157,10 +157,10 @@ inline void clean_environment() {
 
 // The flags of report/cli_options.def and the options of shim/options.def, from the tables themselves.
 // The commands a row of cli_options.def belongs to (report/cli.cpp has the same bits).
-constexpr unsigned cmd_run = 1u << 0, cmd_report = 1u << 1;
+constexpr unsigned cmd_run = 1u << 0, cmd_report = 1u << 1, cmd_inspect = 1u << 2;
 
-// The flags of the options of `command` (both commands' by default).
-inline std::vector<std::string> cli_flags(unsigned command = cmd_run | cmd_report) {
+// The flags of the options of `command` (every command's by default).
+inline std::vector<std::string> cli_flags(unsigned command = cmd_run | cmd_report | cmd_inspect) {
   std::vector<std::string> flags;
 #define FH_CLI_ADD(flag, commands) \
   if ((commands) & command) flags.push_back(flag);

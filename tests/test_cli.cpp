@@ -277,7 +277,9 @@ Test(cli, help_lists_the_tables, .init = clean_environment) {
   Cli top = cli({"--help"});
   Cli run = cli({"run", "--help"});
   Cli report = cli({"report", "-h"});
-  for (auto [r, command] : {std::pair{&top, cmd_run | cmd_report}, {&run, cmd_run}, {&report, cmd_report}}) {
+  Cli inspect = cli({"inspect", "--help"});
+  for (auto [r, command] : {std::pair{&top, cmd_run | cmd_report | cmd_inspect}, {&run, cmd_run}, {&report, cmd_report},
+                            {&inspect, cmd_inspect}}) {
     cr_expect_eq(r->status, 0);
     cr_expect(r->err.empty(), "%s", r->err.c_str());
     for (const std::string& flag : cli_flags(command))
@@ -303,6 +305,9 @@ Test(cli, help_lists_the_tables, .init = clean_environment) {
   cr_expect(!contains(report.out, "  on_deadlock="), "the shim's options are run's business:\n%s", report.out.c_str());
   cr_expect(contains(report.out, "forkhazard report [OPTIONS] PATH...") && !contains(report.out, "forkhazard run ["),
             "%s", report.out.c_str());
+  cr_expect(contains(inspect.out, "forkhazard inspect [OPTIONS] PID... | --all") &&
+                contains(inspect.out, "inspect: the --exitcode (66) when a deadlock is found"),
+            "%s", inspect.out.c_str());
   Cli calls = cli({"calls"});
   cr_expect_eq(calls.status, 0);
   cr_expect(contains(calls.out, "malloc"), "forkhazard calls still lists the catalogue:\n%s", calls.out.c_str());
