@@ -74,10 +74,14 @@ void resolve_all() {
 }
 
 
-void find_own_range(const ModuleEntry& m, void* ctx) {
-  auto self = reinterpret_cast<uintptr_t>(ctx);
-  if (self >= m.lo && self < m.hi) capture_set_own_range(m.lo, m.hi);
-}
+}  // namespace fh::shim
+
+// The linker's own marks of this object: its ELF header (where it is mapped) and the end of its .bss. Hidden:
+// they bind to this object's, never the program's.
+extern "C" const char __ehdr_start[] __attribute__((visibility("hidden")));
+extern "C" const char _end[] __attribute__((visibility("hidden")));
+
+namespace fh::shim {
 
 void atfork_prepare() {
   int saved = errno;
@@ -126,7 +130,8 @@ void init_slow() {
     g_process.on_deadlock = static_cast<uint32_t>(g_options.on_deadlock);
     g_process.exitcode = static_cast<int>(g_options.exitcode);
     if (g_options.help) options_print_help(STDERR_FILENO);
-    for_each_module(find_own_range, reinterpret_cast<void*>(&init_slow));
+    // Our own frames, dropped from every stack: this object's range, from the linker (no /proc read at start).
+    capture_set_own_range(reinterpret_cast<uintptr_t>(__ehdr_start), reinterpret_cast<uintptr_t>(_end));
     // Registered before anyone else's handlers where possible: prepare handlers run last-registered-first and
     // child handlers first-registered-first, so ours runs closest to the fork on both sides.
     pthread_atfork(atfork_prepare, nullptr, atfork_child);
