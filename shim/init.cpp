@@ -228,7 +228,7 @@ void cond_wait_cancelled(void* m) {
 // its parent's memory and must leave the shim's state untouched (it is the only process whose pid differs
 // from the cached one without a fork handler having run).
 void before_exec_or_exit() {
-  if (FH_UNLIKELY(g_process.forked_child) && syscall(SYS_getpid) == g_process.pid) flush_repeats();
+  if (FH_UNLIKELY(g_process.forked_child) && sys::call(SYS_getpid) == g_process.pid) flush_repeats();
 }
 
 

@@ -34,7 +34,7 @@ int count_unknown_threads() {
   int unknown = 0;
   char buf[2048];
   while (true) {
-    long n = syscall(SYS_getdents64, fd, buf, sizeof buf);
+    long n = sys::call(SYS_getdents64, fd, buf, sizeof buf);
     if (n <= 0) break;
     for (long off = 0; off < n;) {
       auto* d = reinterpret_cast<struct dirent64*>(buf + off);
@@ -91,7 +91,7 @@ bool read_own_memory(void* dst, const void* src, size_t n, bool plain_read_if_re
   int saved = errno;
   struct iovec local = {dst, n};
   struct iovec remote = {const_cast<void*>(src), n};
-  long got = syscall(SYS_process_vm_readv, g_process.pid > 0 ? g_process.pid : syscall(SYS_getpid), &local, 1UL,
+  long got = sys::call(SYS_process_vm_readv, g_process.pid > 0 ? g_process.pid : sys::call(SYS_getpid), &local, 1UL,
                      &remote, 1UL, 0UL);
   bool ok = got == static_cast<long>(n);
   if (got < 0 && errno != EFAULT && plain_read_if_refused) {
@@ -122,7 +122,7 @@ bool is_fork_like_syscall(long number, long arg1, long arg2) {
 
 bool tid_alive(int tid) {
   int saved = errno;
-  long r = syscall(SYS_tgkill, g_process.pid, tid, 0);
+  long r = sys::call(SYS_tgkill, g_process.pid, tid, 0);
   bool alive = r == 0 || errno != ESRCH;
   errno = saved;
   return alive;

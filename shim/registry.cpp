@@ -68,7 +68,7 @@ uintptr_t g_private_robust[robust_set_size];
 
 size_t robust_hash(uintptr_t a) { return (a >> 4) * 0x9E3779B97F4A7C15ull >> 54; }
 
-int raw_gettid() { return static_cast<int>(syscall(SYS_gettid)); }
+int raw_gettid() { return static_cast<int>(sys::call(SYS_gettid)); }
 
 // Tids of threads that passed our exit hook, most recent last. The kernel still lists an exiting thread for
 // a moment after pthread_join returns, and its registry slot may already serve a new thread by then: without
@@ -155,7 +155,7 @@ void make_live(ThreadSlot* s) {
 void init() {
   if (__atomic_exchange_n(&g_core_started, true, __ATOMIC_ACQ_REL)) return;
   glibc_facts::init(STDERR_FILENO);
-  g_process.pid = static_cast<int>(syscall(SYS_getpid));
+  g_process.pid = static_cast<int>(sys::call(SYS_getpid));
   pthread_key_create(&g_exit_key, exit_key_destructor);
   current_slot();
 }
@@ -357,7 +357,7 @@ void fork_child() {
   int parent_pid = g_process.pid;
   t.tid = raw_gettid();
   t.owner_seen_alive = 0;  // the owners it saw alive stayed in the parent
-  g_process.pid = static_cast<int>(syscall(SYS_getpid));
+  g_process.pid = static_cast<int>(sys::call(SYS_getpid));
   bool multithreaded = g_process.prepare_unknown_threads > 0;
   // Every other thread of the parent's generation vanished: live ones, and ones being started (the kernel may
   // already run them though they had not reached our trampoline, or their creator vanished mid-create). Read

@@ -338,7 +338,7 @@ __attribute__((noinline)) void write_short_report(const ReportParts& r, bool def
   BufferedWriter<256> w(report_fd());
   if (g_options.log_path[0] == '\0') w.str(protocol::magic_line);
   w.rec(protocol::rec::report).key(protocol::key::report_pid).dec(g_process.pid).key(protocol::key::report_ppid)
-      .dec(static_cast<long>(syscall(SYS_getppid))).chr('\n');
+      .dec(static_cast<long>(sys::call(SYS_getppid))).chr('\n');
   describe(w, h, r.owner, r.relation);
   if (deferred)
     w.str("#   (met in a signal handler on an alternate stack too small to write it then: the short report, "
@@ -368,7 +368,7 @@ __attribute__((noinline)) void write_full_report(const ReportParts& r) {
   StackWriter w(report_fd());
   if (g_options.log_path[0] == '\0') w.str(protocol::magic_line);
   w.rec(protocol::rec::report).key(protocol::key::report_pid).dec(g_process.pid).key(protocol::key::report_ppid)
-      .dec(static_cast<long>(syscall(SYS_getppid))).chr('\n');
+      .dec(static_cast<long>(sys::call(SYS_getppid))).chr('\n');
   describe(w, h, r.owner, r.relation);
   comment_frames(w, "the call:", stack, nstack, mods);
   if (r.nacquired > 0) comment_frames(w, "where the owner took it:", r.acquired, r.nacquired, mods);
@@ -491,12 +491,12 @@ void abort_now() {
   sigemptyset(&set);
   sigaddset(&set, SIGABRT);
   sigprocmask(SIG_UNBLOCK, &set, nullptr);
-  syscall(SYS_tgkill, g_process.pid, tls.tid, SIGABRT);
+  sys::call(SYS_tgkill, g_process.pid, tls.tid, SIGABRT);
   exit_now(134);
 }
 
 void exit_now(int code) {
-  for (;;) syscall(SYS_exit_group, code);
+  for (;;) sys::call(SYS_exit_group, code);
 }
 
 }  // namespace fh::shim

@@ -39,7 +39,7 @@ void skip_field(const char*& p) {
 bool copy_mapped(pid_t self, void* dst, uintptr_t src, size_t n) {
   struct iovec local = {dst, n};
   struct iovec remote = {reinterpret_cast<void*>(src), n};
-  long got = ::syscall(SYS_process_vm_readv, self, &local, 1UL, &remote, 1UL, 0UL);
+  long got = sys::call(SYS_process_vm_readv, self, &local, 1UL, &remote, 1UL, 0UL);
   if (got == static_cast<long>(n)) return true;
   if (got >= 0 || errno == EFAULT || errno == ESRCH) return false;
   __builtin_memcpy(dst, reinterpret_cast<const void*>(src), n);
@@ -123,7 +123,7 @@ int for_each_module(void (*fn)(const ModuleEntry& module, void* ctx), void* ctx)
     errno = saved;
     return -1;
   }
-  pid_t self = static_cast<pid_t>(::syscall(SYS_getpid));
+  pid_t self = static_cast<pid_t>(sys::call(SYS_getpid));
   char line[4352];
   size_t len = 0;
   bool overlong = false;
