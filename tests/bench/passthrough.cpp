@@ -6,6 +6,7 @@
 #include <semaphore.h>
 #include <unistd.h>
 
+#include <cstdarg>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -19,7 +20,7 @@
 #define PT_FUNCTIONS(X)                                                                                        \
   X(pthread_mutex_lock) X(pthread_mutex_unlock) X(pthread_mutex_trylock) X(pthread_rwlock_rdlock)                \
   X(pthread_rwlock_wrlock) X(pthread_rwlock_unlock) X(sem_wait) X(sem_post) X(malloc) X(free) X(calloc)        \
-  X(realloc) X(pthread_create) X(fork)
+  X(realloc) X(pthread_create) X(fork) X(syscall)
 
 namespace {
 
@@ -96,6 +97,16 @@ PT_EXPORT int sem_wait(sem_t* s) { return PT_REAL(sem_wait)(s); }
 PT_EXPORT int sem_post(sem_t* s) { return PT_REAL(sem_post)(s); }
 PT_EXPORT int pthread_cond_wait(pthread_cond_t* c, pthread_mutex_t* m) { return PT_REAL(pthread_cond_wait)(c, m); }
 PT_EXPORT pid_t fork(void) { return PT_REAL(fork)(); }
+
+// Six words forwarded, whatever the number takes (glibc's syscall() passes six registers).
+PT_EXPORT long syscall(long number, ...) {
+  va_list ap;
+  va_start(ap, number);
+  long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
+  long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
+  va_end(ap);
+  return PT_REAL(syscall)(number, a1, a2, a3, a4, a5, a6);
+}
 
 PT_EXPORT int pthread_create(pthread_t* thread, const pthread_attr_t* attr, void* (*start)(void*), void* arg) {
   return PT_REAL(pthread_create)(thread, attr, start, arg);
