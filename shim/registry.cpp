@@ -157,7 +157,8 @@ void init() {
   glibc_facts::init(STDERR_FILENO);
   g_process.pid = static_cast<int>(sys::call(SYS_getpid));
   pthread_key_create(&g_exit_key, exit_key_destructor);
-  current_slot();
+  // The main thread is registered when it first needs a slot (a lock, a thread, a fork): a program that does
+  // none of these (a shell's /bin/true) touches no page of the registry.
 }
 
 ThreadSlot* register_current_thread() {

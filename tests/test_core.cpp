@@ -388,6 +388,7 @@ Test(core, child_judges_locks_of_forking_thread) {
   pthread_mutexattr_init(&attr);
   pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
   pthread_mutex_init(&recursive, &attr);
+  core::current_slot();  // the lock wrapper registers a thread at its first lock (the main thread lazily too)
   pthread_mutex_lock(&recursive);
   static int parent_tid;
   parent_tid = tls.tid;
