@@ -2,17 +2,18 @@
 #include "report/blocked.h"
 
 #include <dirent.h>
+#include <pthread.h>
 
 #include <algorithm>
 
 #include "report/watchdog.h"
+#include "shim/glibc_locks.h"
 
 namespace fh::watchdog {
 
-std::optional<std::vector<TaskWait>> stuck_threads(pid_t pid, std::string* buffer) {
+std::vector<pid_t> task_ids(pid_t pid) {
   std::vector<pid_t> tids;
-  std::string task = proc_path(pid, "task");
-  if (DIR* d = opendir(task.c_str())) {
+  if (DIR* d = opendir(proc_path(pid, "task").c_str())) {
     while (dirent* entry = readdir(d)) {
       pid_t tid = 0;
       if (parse_dec(std::string_view(entry->d_name), &tid) && tid != pid) tids.push_back(tid);
@@ -21,6 +22,12 @@ std::optional<std::vector<TaskWait>> stuck_threads(pid_t pid, std::string* buffe
   }
   std::sort(tids.begin(), tids.end());
   tids.insert(tids.begin(), pid);
+  return tids;
+}
+
+std::optional<std::vector<TaskWait>> stuck_threads(pid_t pid, std::string* buffer) {
+  std::vector<pid_t> tids = task_ids(pid);
+  std::string task = proc_path(pid, "task");
   ProcStatus quiet;  // the syscall line alone (the handlers are the whole process's: judged after)
   quiet.threads = 1;
   std::vector<TaskWait> out;
@@ -59,6 +66,28 @@ BlockedStack take_stack(ProcessView& view, bool traced, const SyscallLine& call,
   }
   stack.called = pick_call(stack.symbols);
   return stack;
+}
+
+std::string mutex_owner_outside(pid_t pid, uint64_t word, pid_t waiter, const std::vector<pid_t>& tids,
+                                bool any_in_handler, int* owner) {
+  pthread_mutex_t m;
+  if (!read_remote(pid, word, &m, sizeof m)) return "its mutex cannot be read";
+  *owner = m.__data.__owner;
+  if (*owner == 0)
+    return any_in_handler ? "a thread of it waits inside a signal handler, and the mutex names no owner" : std::string();
+  if (*owner < 0 || *owner >= glibc::mutex_owner_notrecoverable) return "its mutex names no owner";
+  for (pid_t tid : tids)
+    if (tid == *owner)
+      return tid == waiter ? "its mutex is held by its own thread"
+                           : "its mutex is held by thread " + std::to_string(tid) + " of this process";
+  return {};
+}
+
+std::string team_of_its_own(const std::vector<std::pair<pid_t, WaitKind>>& kinds, size_t self) {
+  for (size_t k = 0; k < kinds.size(); ++k)
+    if (k != self && kinds[k].second == WaitKind::team_barrier)
+      return "thread " + std::to_string(kinds[k].first) + " of it waits in libgomp's team too: the team may be its own";
+  return {};
 }
 
 }  // namespace fh::watchdog

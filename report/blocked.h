@@ -26,6 +26,9 @@ struct TaskWait {
   bool operator==(const TaskWait&) const = default;
 };
 
+// The threads of `pid`, the main one first.
+std::vector<pid_t> task_ids(pid_t pid);
+
 // Every thread of `pid` (the main thread first) asleep (state S) in a private futex wait without a timeout;
 // nullopt as soon as one is not.
 std::optional<std::vector<TaskWait>> stuck_threads(pid_t pid, std::string* buffer);
@@ -40,5 +43,17 @@ struct BlockedStack {
 
 // The stack of thread `tid` (stopped under our ptrace when `traced`; else only the pc /proc shows for `call`).
 BlockedStack take_stack(ProcessView& view, bool traced, const SyscallLine& call, pid_t tid);
+
+// The first part of the rule for a mutex wait (the word is the mutex's __lock; glibc keeps the holder's tid in
+// __owner, the parent-side tid after a fork), in a process whose threads `tids` are all blocked: "" with *owner
+// set when the owner is no thread of the process (0: none written, a thread between the lock word and __owner,
+// which none of these can be unless a signal handler interrupted one there: one that vanished at fork()); else
+// why it is not the fork's doing.
+std::string mutex_owner_outside(pid_t pid, uint64_t word, pid_t waiter, const std::vector<pid_t>& tids,
+                                bool any_in_handler, int* owner);
+
+// Another of `kinds` (the process's blocked threads' waits, `self` the judged one's index) waits in libgomp's
+// team too: the team may be the process's own. Empty when none.
+std::string team_of_its_own(const std::vector<std::pair<pid_t, WaitKind>>& kinds, size_t self);
 
 }  // namespace fh::watchdog

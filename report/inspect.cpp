@@ -18,7 +18,6 @@
 #include "report/python_remote.h"
 #include "report/remote_shim.h"
 #include "report/watchdog.h"
-#include "shim/glibc_locks.h"
 #include "shim/python.h"
 #include "shim/protocol.h"
 
@@ -38,21 +37,6 @@ std::string comm_of(pid_t pid, pid_t tid, std::string* buffer) {
   std::string path = proc_path(pid, "task") + "/" + std::to_string(tid) + "/comm";
   if (!read_file(path, buffer)) return {};
   return buffer->substr(0, buffer->find('\n'));
-}
-
-// The threads of `pid`, the main one first.
-std::vector<pid_t> task_ids(pid_t pid) {
-  std::vector<pid_t> tids;
-  if (DIR* d = opendir(proc_path(pid, "task").c_str())) {
-    while (dirent* entry = readdir(d)) {
-      pid_t tid = 0;
-      if (parse_dec(std::string_view(entry->d_name), &tid) && tid != pid) tids.push_back(tid);
-    }
-    closedir(d);
-  }
-  std::sort(tids.begin(), tids.end());
-  tids.insert(tids.begin(), pid);
-  return tids;
 }
 
 // "sleeps in a futex wait on 0x... (private, no timeout)", "runs", "sleeps in system call 0 (read)"...
@@ -127,23 +111,17 @@ std::string relation(pid_t pid, pid_t ppid, const std::vector<Blocked>& threads,
       if (in_signal_handler(t.stack.waits)) return "it waits inside a signal handler, which may have interrupted its own hold";
       if (alone) return {};
       return "another thread of it may hold that glibc lock (glibc's own locks record no owner)";
-    case WaitKind::team_barrier:
-      for (size_t k = 0; k < threads.size(); ++k)
-        if (k != i && threads[k].kind == WaitKind::team_barrier)
-          return "thread " + std::to_string(threads[k].tid) + " of it waits in libgomp's team too: the team may be its own";
-      return {};
+    case WaitKind::team_barrier: {
+      std::vector<std::pair<pid_t, WaitKind>> kinds;
+      for (const Blocked& w : threads) kinds.emplace_back(w.tid, w.kind);
+      return team_of_its_own(kinds, i);
+    }
     case WaitKind::mutex: {
-      pthread_mutex_t m;
-      if (!read_remote(pid, t.word, &m, sizeof m)) return "its mutex cannot be read";
-      int owner = m.__data.__owner;
-      if (owner == 0)
-        return any_in_handler() ? "a thread of it waits inside a signal handler, and the mutex names no owner"
-                                : std::string();
-      if (owner < 0 || owner >= glibc::mutex_owner_notrecoverable) return "its mutex names no owner";
-      for (const Blocked& w : threads)
-        if (w.tid == owner)
-          return owner == t.tid ? "its mutex is held by its own thread"
-                                : "its mutex is held by thread " + std::to_string(owner) + " of this process";
+      int owner = 0;
+      std::vector<pid_t> tids;
+      for (const Blocked& w : threads) tids.push_back(w.tid);
+      std::string why = mutex_owner_outside(pid, t.word, t.tid, tids, any_in_handler(), &owner);
+      if (!why.empty() || owner == 0) return why;
       std::string task = proc_path(ppid, "task") + "/" + std::to_string(owner);
       if (ppid > 1 && access(task.c_str(), F_OK) == 0) {
         *culprit = {owner, comm_of(ppid, owner, buffer)};

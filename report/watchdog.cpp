@@ -355,29 +355,19 @@ std::string Watchdog::Impl::fork_relation(pid_t pid, const std::vector<ThreadWai
       if (inside_family(catalogued_family(t.stack.called), remote, slots).tid != 0) return {};
       return "another thread of it may hold that glibc lock (no thread that vanished at fork() is known to have been "
              "inside " + t.stack.called + "()'s lock family)";
-    case WaitKind::team_barrier:
+    case WaitKind::team_barrier: {
       // libgomp's team: the threads it waits for are the pool threads that vanished at fork(), unless the process
       // has team threads of its own (another thread waits in libgomp too).
-      for (size_t k = 0; k < threads.size(); ++k)
-        if (k != i && threads[k].kind == WaitKind::team_barrier)
-          return "thread " + std::to_string(threads[k].tid) + " of it waits in libgomp's team too: the team may be its own";
-      return {};
+      std::vector<std::pair<pid_t, WaitKind>> kinds;
+      for (const ThreadWait& w : threads) kinds.emplace_back(w.tid, w.kind);
+      return team_of_its_own(kinds, i);
+    }
     case WaitKind::mutex: {
-      // The word is the mutex's __lock; glibc keeps the holder's tid in __owner, the parent-side tid after fork.
-      pthread_mutex_t m;
-      if (!read_remote(pid, t.word, &m, sizeof m)) return "its mutex cannot be read";
-      int owner = m.__data.__owner;
-      // Locked (we wait on it) with no owner written: a thread is between the lock word and __owner, taking or
-      // releasing it (nptl/pthread_mutex_lock.c, _unlock.c). None of this process's, each blocked in a futex wait,
-      // unless a signal handler interrupted one in that window: one that vanished at fork().
-      if (owner == 0)
-        return any_in_handler() ? "a thread of it waits inside a signal handler, and the mutex names no owner"
-                                : std::string();
-      if (owner < 0 || owner >= glibc::mutex_owner_notrecoverable) return "its mutex names no owner";
-      for (const ThreadWait& w : threads)
-        if (w.tid == owner)
-          return owner == t.tid ? "its mutex is held by its own thread"
-                                : "its mutex is held by thread " + std::to_string(owner) + " of this process";
+      int owner = 0;
+      std::vector<pid_t> tids;
+      for (const ThreadWait& w : threads) tids.push_back(w.tid);
+      std::string why = mutex_owner_outside(pid, t.word, t.tid, tids, any_in_handler(), &owner);
+      if (!why.empty() || owner == 0) return why;
       std::string name = vanished_named(owner);
       for (const ThreadSlot& s : slots) {
         if (s.tid != owner || !is_vanished(s, remote.process.generation)) continue;

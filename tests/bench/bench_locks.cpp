@@ -200,10 +200,10 @@ Sample mutex_nested8() {
   });
 }
 
-// Two threads each take the mutex n times around an increment; wall time per lock+unlock, both threads counted.
-Sample mutex_contended2() {
-  constexpr long n = 50000;
-  return best_of([] {
+// Two threads each take the mutex n times, an increment inside when `work`; wall time per lock+unlock, both
+// threads counted.
+Sample two_threads_contend(long n, bool work) {
+  return best_of([n, work] {
     std::atomic<bool> go{false};
     std::atomic<int> waiting{0};
     auto body = [&] {
@@ -211,7 +211,7 @@ Sample mutex_contended2() {
       while (!go.load()) sched_yield();
       for (long i = 0; i < n; i++) {
         pthread_mutex_lock(&g_mutex);
-        g_counter = g_counter + 1;
+        if (work) g_counter = g_counter + 1;
         pthread_mutex_unlock(&g_mutex);
       }
     };
@@ -232,36 +232,10 @@ Sample mutex_contended2() {
   });
 }
 
+Sample mutex_contended2() { return two_threads_contend(50000, true); }
+
 // The same two threads with nothing between lock and unlock: the tightest contention, every op a handover.
-Sample mutex_contended_tight() {
-  constexpr long n = 100000;
-  return best_of([] {
-    std::atomic<bool> go{false};
-    std::atomic<int> waiting{0};
-    auto body = [&] {
-      waiting.fetch_add(1);
-      while (!go.load()) sched_yield();
-      for (long i = 0; i < n; i++) {
-        pthread_mutex_lock(&g_mutex);
-        pthread_mutex_unlock(&g_mutex);
-      }
-    };
-    using Body = decltype(body);
-    auto trampoline = [](void* b) -> void* {
-      (*static_cast<Body*>(b))();
-      return nullptr;
-    };
-    pthread_t a, b;
-    pthread_create(&a, nullptr, trampoline, &body);
-    pthread_create(&b, nullptr, trampoline, &body);
-    while (waiting.load() < 2) sched_yield();
-    Timer timer;
-    go.store(true);
-    pthread_join(a, nullptr);
-    pthread_join(b, nullptr);
-    return timer.per_op(2.0 * n);
-  });
-}
+Sample mutex_contended_tight() { return two_threads_contend(100000, false); }
 
 // syscall(SYS_futex, FUTEX_WAKE) with no waiter: what a parking lot that goes through syscall() (Rust's, and
 // others') pays per wake, the wrapper's compare included.
