@@ -37,8 +37,17 @@ SHIM_CORE_OBJS := $(patsubst %.cpp,$(BUILD)/shim-obj/%.o,$(SHIM_CORE_SRCS))
 REPORT_OBJS    := $(patsubst %.cpp,$(BUILD)/cli-obj/%.o,$(REPORT_SRCS))
 TEST_OBJS      := $(patsubst %.cpp,$(BUILD)/cli-obj/%.o,$(TEST_SRCS))
 
-# The shim unwinds with libgcc_s (symbols/capture.h says why not libunwind); nothing else.
+# The shim unwinds with libgcc's unwinder (symbols/capture.h says why not libunwind); nothing else. The tests
+# link libgcc_s; the library links its own copy of the unwinder (libgcc_eh.a, hidden by the export list): no
+# libgcc_s to load and run (its constructor's CPUID traps in a VM) in every process it is preloaded into, and a
+# frame registry of its own, which no JIT and no other thread ever locks. The copy's frame-registration entry
+# points are renamed: the shim's wrappers of those names (shim/process_wrappers.cpp) forward the program's to
+# the libgcc_s the program uses.
 SHIM_LIBS := -Wl,--no-as-needed -lgcc_s -Wl,--as-needed -ldl -pthread
+UNWIND_RENAMED := __register_frame __register_frame_info __register_frame_info_bases __register_frame_info_table \
+                  __register_frame_info_table_bases __register_frame_table __deregister_frame \
+                  __deregister_frame_info __deregister_frame_info_bases
+SHIM_SO_LIBS := $(BUILD)/libgcc_eh_shim.a -ldl -pthread
 CLI_LIBS  := -ldw -lelf -pthread
 
 .PHONY: all test run examples bench install clean deps
@@ -83,9 +92,13 @@ $(BUILD)/exports.map: shim/exports.map.in shim/interpose.def
 	@mkdir -p $(dir $@)
 	$(CXX) -E -P -x c -I. $< -o $@
 
-$(BUILD)/libforkhazard.so: $(SHIM_OBJS) $(BUILD)/exports.map
+$(BUILD)/libgcc_eh_shim.a:
+	@mkdir -p $(dir $@)
+	objcopy $(foreach s,$(UNWIND_RENAMED),--redefine-sym $(s)=fh_libgcc_eh$(s)) "$$($(CC) -print-file-name=libgcc_eh.a)" $@
+
+$(BUILD)/libforkhazard.so: $(SHIM_OBJS) $(BUILD)/exports.map $(BUILD)/libgcc_eh_shim.a
 	$(CC) -shared -o $@ $(SHIM_OBJS) -Wl,--version-script=$(BUILD)/exports.map -Wl,-z,now -Wl,-z,relro -Wl,--no-undefined \
-	  $(SHIM_LIBS)
+	  -Wl,--exclude-libs,ALL $(SHIM_SO_LIBS)
 
 # The CLI reads FORKHAZARD_OPTIONS with the shim's own allocation-free parser (one parser, one meaning).
 CLI_SHIM_OBJS := $(BUILD)/cli-obj/shim/options.o $(BUILD)/cli-obj/symbols/safe_io.o

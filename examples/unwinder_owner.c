@@ -1,8 +1,9 @@
 // Expect: no report — prints which library provides _Unwind_RaiseException to the program; no fork.
 //
 // Code loaded later (a dlopened C++ library) binds _Unwind_RaiseException through the global scope, as
-// dlsym(RTLD_DEFAULT) does. Under forkhazard that must still be libgcc_s, never libunwind: C++ exceptions keep
-// their native unwinder. Natively a C program may not load libgcc_s at all ("(not loaded)").
+// dlsym(RTLD_DEFAULT) does. Under forkhazard that must be what it is natively (libgcc_s, or "(not loaded)" in a C
+// program that never loads it), never libunwind and never the shim's own hidden copy: C++ exceptions keep their
+// native unwinder.
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <stdio.h>

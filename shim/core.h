@@ -87,6 +87,7 @@ struct ThreadSlot {
   uint32_t state;  // SlotState; read and written with __atomic builtins (see slot_state)
   uint32_t generation;  // the process generation (ProcessState::generation) that claimed it
   int tid;
+  bool claimed_before;  // a slot never claimed is all zeros (static storage): nothing to reset, no page touched
   int former_tids[max_former_tids];  // this thread's tids in ancestor processes, oldest first
   uint32_t nformer;
   char name[thread_name_len];

@@ -73,7 +73,7 @@ FH_THREAD_CALL(int, pthread_cancel, (pthread_t thread), (thread))
   FH_EXPORT void name params {                                               \
     ensure_init();                                                           \
     __atomic_store_n(&g_process.frames_registered, true, __ATOMIC_RELAXED);   \
-    FH_REAL(name) args;                                                      \
+    if (auto real_fn = FH_REAL(name)) real_fn args; /* none: no libgcc_s */  \
   }
 FH_REGISTER_FRAME(__register_frame_info, (const void* begin, void* ob), (begin, ob))
 FH_REGISTER_FRAME(__register_frame_info_bases, (const void* begin, void* ob, void* tbase, void* dbase),

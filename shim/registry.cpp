@@ -131,7 +131,8 @@ ThreadSlot* claim_any() {
     if (st != slot_free && st != slot_exited) continue;
     if (!__atomic_compare_exchange_n(&s->state, &st, slot_claimed, false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
       continue;
-    reset_slot(s);
+    if (s->claimed_before) reset_slot(s);
+    s->claimed_before = true;
     s->generation = g_process.generation;
     uint32_t used = slots_used();
     while (used < i + 1 &&

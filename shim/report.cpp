@@ -267,7 +267,7 @@ struct DeferredSlot {
   int state;
   Hazard hazard;
 };
-DeferredSlot g_deferred[4];
+constinit DeferredSlot g_deferred[4];  // constant-initialised: no code, no page touched at load
 uint32_t g_deferred_lost;  // more than the slots could keep
 
 bool defer(const Hazard& h) {

@@ -327,17 +327,24 @@ Test(e2e, churn_fork_300, .timeout = 60) {
   passed();
 }
 
-// C++ exceptions keep their native unwinder: libgcc_s owns _Unwind_RaiseException (the shim links no libunwind).
+// C++ exceptions keep their native unwinder: whatever provides _Unwind_RaiseException natively (libgcc_s, or
+// nothing in a C program that never loaded it) provides it under forkhazard; never libunwind, never the shim's
+// own hidden copy of libgcc's unwinder.
 Test(e2e, unwinder_owner, .timeout = 60) {
   cr_assert(e2e::file_exists(kCli), "%s is missing: run `make` first", kCli);
+  auto owner_of = [](const Run& run) {
+    size_t at = run.out.find("unwinder: ");
+    cr_assert(at != std::string::npos, "no unwinder line:\n%s", run.out.c_str());
+    return run.out.substr(at + 10, run.out.find('\n', at) - at - 10);
+  };
+  Run native = run_command_in(fresh_dir(), {"build/examples/unwinder_owner"}, {});
   Run run = run_command_in(fresh_dir(), {kCli, "run", "--", "build/examples/unwinder_owner"}, {});
   cr_assert_eq(run.result.exit_code, 0, "exit status %d; stderr:\n%s", run.result.exit_code, run.err.c_str());
-  size_t at = run.out.find("unwinder: ");
-  cr_assert(at != std::string::npos, "no unwinder line:\n%s", run.out.c_str());
-  std::string owner = run.out.substr(at + 10, run.out.find('\n', at) - at - 10);
-  cr_assert(e2e::contains(owner, "libgcc_s"), "_Unwind_RaiseException comes from %s, expected libgcc_s",
-            owner.c_str());
-  cr_assert(!e2e::contains(owner, "libunwind"), "_Unwind_RaiseException comes from %s", owner.c_str());
+  std::string owner = owner_of(run), natively = owner_of(native);
+  cr_assert_eq(owner, natively, "_Unwind_RaiseException comes from %s, natively from %s", owner.c_str(),
+               natively.c_str());
+  cr_assert(!e2e::contains(owner, "libunwind") && !e2e::contains(owner, "forkhazard"),
+            "_Unwind_RaiseException comes from %s", owner.c_str());
   passed();
 }
 
