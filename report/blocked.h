@@ -56,4 +56,18 @@ std::string mutex_owner_outside(pid_t pid, uint64_t word, pid_t waiter, const st
 // team too: the team may be the process's own. Empty when none.
 std::string team_of_its_own(const std::vector<std::pair<pid_t, WaitKind>>& kinds, size_t self);
 
+// The same two parts of the rule for `threads` (anything with .tid, .kind, .word), judging threads[i].
+template <class Threads>
+std::string team_of_its_own(const Threads& threads, size_t i) {
+  std::vector<std::pair<pid_t, WaitKind>> kinds;
+  for (const auto& w : threads) kinds.emplace_back(w.tid, w.kind);
+  return team_of_its_own(kinds, i);
+}
+template <class Threads>
+std::string mutex_owner_outside(pid_t pid, const Threads& threads, size_t i, bool any_in_handler, int* owner) {
+  std::vector<pid_t> tids;
+  for (const auto& w : threads) tids.push_back(w.tid);
+  return mutex_owner_outside(pid, threads[i].word, threads[i].tid, tids, any_in_handler, owner);
+}
+
 }  // namespace fh::watchdog

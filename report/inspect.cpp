@@ -112,15 +112,11 @@ std::string relation(pid_t pid, pid_t ppid, const std::vector<Blocked>& threads,
       if (alone) return {};
       return "another thread of it may hold that glibc lock (glibc's own locks record no owner)";
     case WaitKind::team_barrier: {
-      std::vector<std::pair<pid_t, WaitKind>> kinds;
-      for (const Blocked& w : threads) kinds.emplace_back(w.tid, w.kind);
-      return team_of_its_own(kinds, i);
+      return team_of_its_own(threads, i);
     }
     case WaitKind::mutex: {
       int owner = 0;
-      std::vector<pid_t> tids;
-      for (const Blocked& w : threads) tids.push_back(w.tid);
-      std::string why = mutex_owner_outside(pid, t.word, t.tid, tids, any_in_handler(), &owner);
+      std::string why = mutex_owner_outside(pid, threads, i, any_in_handler(), &owner);
       if (!why.empty() || owner == 0) return why;
       std::string task = proc_path(ppid, "task") + "/" + std::to_string(owner);
       if (ppid > 1 && access(task.c_str(), F_OK) == 0) {

@@ -358,15 +358,11 @@ std::string Watchdog::Impl::fork_relation(pid_t pid, const std::vector<ThreadWai
     case WaitKind::team_barrier: {
       // libgomp's team: the threads it waits for are the pool threads that vanished at fork(), unless the process
       // has team threads of its own (another thread waits in libgomp too).
-      std::vector<std::pair<pid_t, WaitKind>> kinds;
-      for (const ThreadWait& w : threads) kinds.emplace_back(w.tid, w.kind);
-      return team_of_its_own(kinds, i);
+      return team_of_its_own(threads, i);
     }
     case WaitKind::mutex: {
       int owner = 0;
-      std::vector<pid_t> tids;
-      for (const ThreadWait& w : threads) tids.push_back(w.tid);
-      std::string why = mutex_owner_outside(pid, t.word, t.tid, tids, any_in_handler(), &owner);
+      std::string why = mutex_owner_outside(pid, threads, i, any_in_handler(), &owner);
       if (!why.empty() || owner == 0) return why;
       std::string name = vanished_named(owner);
       for (const ThreadSlot& s : slots) {
