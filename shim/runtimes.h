@@ -5,7 +5,16 @@
 // (never linked). Leaving a lock out of predictions can only lose a warning, never make one.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+
 namespace fh::shim::runtimes {
+
+// The address the first 64-bit RIP-relative load (`mov disp32(%rip),%reg`, REX.W 8B, ModRM mod 00 rm 101) among
+// the first `n` bytes of the code at `code` (mapped at `address`) reads; 0 when none. How a variable a runtime no
+// longer exports is found through an exported function that reads it first thing (Ruby 3.3's
+// ruby_current_vm_ptr, through ruby_vm_at_exit).
+uint64_t first_rip_load(const unsigned char* code, size_t n, uint64_t address);
 
 // Once per process, outside any fork (pthread_create's wrapper): finds the runtimes' symbols with `lookup`.
 void resolve(void* (*lookup)(const char* name));

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "shim/core.h"
+#include "shim/runtimes.h"
 #include "shim/glibc_locks.h"
 
 using namespace fh;
@@ -553,4 +554,19 @@ Test(core, joined_threads_do_not_count) {
     }
     return 0;
   });
+}
+
+// Ruby 3.3 no longer exports ruby_current_vm_ptr: it is found through ruby_vm_at_exit's first RIP-relative load.
+// The bytes of Debian 13's libruby-3.3.so.3.3 at ruby_vm_at_exit (0x271910): endbr64; push %rbp; push %rbx;
+// mov %rdi,%rbx; mov $0x10,%edi; sub $0x8,%rsp; mov 0x1fa2bf(%rip),%rbp, which reads 0x46bbe8.
+Test(core, runtime_variable_through_its_reader) {
+  const unsigned char code[] = {0xf3, 0x0f, 0x1e, 0xfa, 0x55, 0x53, 0x48, 0x89, 0xfb, 0xbf, 0x10, 0x00, 0x00,
+                                0x00, 0x48, 0x83, 0xec, 0x08, 0x48, 0x8b, 0x2d, 0xbf, 0xa2, 0x1f, 0x00, 0xe8};
+  cr_expect_eq(runtimes::first_rip_load(code, sizeof code, 0x271910), 0x46bbe8u);
+  // Cut before the load: none. A load from far away (not the object's own data) or misaligned: refused.
+  cr_expect_eq(runtimes::first_rip_load(code, 24, 0x271910), 0u);
+  const unsigned char far_away[] = {0x48, 0x8b, 0x05, 0x00, 0x00, 0x00, 0x80};
+  cr_expect_eq(runtimes::first_rip_load(far_away, sizeof far_away, 0x1000), 0u);
+  const unsigned char odd[] = {0x4c, 0x8b, 0x25, 0x02, 0x10, 0x00, 0x00};  // reads 0x2009
+  cr_expect_eq(runtimes::first_rip_load(odd, sizeof odd, 0x1000), 0u);
 }
