@@ -25,6 +25,11 @@ std::vector<pid_t> task_ids(pid_t pid) {
   return tids;
 }
 
+std::string task_comm(pid_t pid, pid_t tid, std::string* buffer) {
+  if (!read_file(proc_path(pid, "task") + "/" + std::to_string(tid) + "/comm", buffer)) return {};
+  return buffer->substr(0, buffer->find('\n'));
+}
+
 std::optional<std::vector<TaskWait>> stuck_threads(pid_t pid, std::string* buffer) {
   std::vector<pid_t> tids = task_ids(pid);
   std::string task = proc_path(pid, "task");

@@ -29,6 +29,9 @@ struct TaskWait {
 // The threads of `pid`, the main one first.
 std::vector<pid_t> task_ids(pid_t pid);
 
+// The name of thread `tid` of `pid` (/proc/PID/task/TID/comm), "" when it cannot be read.
+std::string task_comm(pid_t pid, pid_t tid, std::string* buffer);
+
 // Every thread of `pid` (the main thread first) asleep (state S) in a private futex wait without a timeout;
 // nullopt as soon as one is not.
 std::optional<std::vector<TaskWait>> stuck_threads(pid_t pid, std::string* buffer);

@@ -33,12 +33,6 @@ struct Seen {
   std::string comm;
 };
 
-std::string comm_of(pid_t pid, pid_t tid, std::string* buffer) {
-  std::string path = proc_path(pid, "task") + "/" + std::to_string(tid) + "/comm";
-  if (!read_file(path, buffer)) return {};
-  return buffer->substr(0, buffer->find('\n'));
-}
-
 // "sleeps in a futex wait on 0x... (private, no timeout)", "runs", "sleeps in system call 0 (read)"...
 std::string wait_words(const Seen& t) {
   switch (t.state) {
@@ -75,7 +69,7 @@ std::vector<Seen> look(pid_t pid, std::string* buffer) {
     if (read_file(dir + "stat", buffer))
       if (std::optional<ProcStat> stat = parse_stat(*buffer)) t.state = stat->state;
     if (read_file(dir + "syscall", buffer)) t.call = parse_syscall(*buffer);
-    t.comm = comm_of(pid, tid, buffer);
+    t.comm = task_comm(pid, tid, buffer);
   }
   return out;
 }
@@ -120,7 +114,7 @@ std::string relation(pid_t pid, pid_t ppid, const std::vector<Blocked>& threads,
       if (!why.empty() || owner == 0) return why;
       std::string task = proc_path(ppid, "task") + "/" + std::to_string(owner);
       if (ppid > 1 && access(task.c_str(), F_OK) == 0) {
-        *culprit = {owner, comm_of(ppid, owner, buffer)};
+        *culprit = {owner, task_comm(ppid, owner, buffer)};
         return {};
       }
       return "its mutex is held by thread " + std::to_string(owner) +
@@ -197,7 +191,7 @@ Inspection inspect_process(pid_t pid) {
     return r;
   }
   const pid_t ppid = static_cast<pid_t>(stat->ppid);
-  std::string name = comm_of(pid, pid, &buffer);
+  std::string name = task_comm(pid, pid, &buffer);
   head += " \"" + name + "\" (child of " + std::to_string(ppid) + ")";
   if (stat->state == 'Z') {
     r.summary = head + " has exited (a zombie its parent has not reaped): nothing to inspect\n";
@@ -273,8 +267,12 @@ Inspection inspect_process(pid_t pid) {
   }
 
   ProcessView view(pid);
+  // A CPython: its layout, once for every thread.
   uint64_t runtime = view.symbol_address("_PyRuntime"), version = 0;
   if (uint64_t at = view.symbol_address("Py_Version")) read_remote(pid, at, &version, sizeof version);
+  shim::python::walk::Layout layout;
+  RemoteMemory memory{pid};
+  const bool python = runtime != 0 && shim::python::walk::layout_for(memory, runtime, version, &layout);
   std::vector<Blocked> threads;
   for (const TaskWait& t : *before) {
     Blocked& b = threads.emplace_back();
@@ -283,8 +281,9 @@ Inspection inspect_process(pid_t pid) {
     b.stack = take_stack(view, true, t.call, t.tid);
     b.kind = classify_wait(b.stack.waits);
     b.lock_wait = is_lock_wait(b.kind);
-    b.comm = comm_of(pid, t.tid, &buffer);
-    if (runtime != 0) b.python = live_stack_of(pid, runtime, version, t.tid);
+    b.comm = task_comm(pid, t.tid, &buffer);
+    if (python) b.python = live_stack(pid, runtime, layout, layout.ts_native_id, static_cast<uint64_t>(t.tid),
+                                      before->size() == 1);
   }
   const bool all_locks = std::all_of(threads.begin(), threads.end(), [](const Blocked& b) { return b.lock_wait; });
   std::string why_not;

@@ -21,18 +21,12 @@ struct RemoteMemory {
 // The text of a snapshot taken in process `pid` (its code objects are read there).
 std::string snapshot_text(pid_t pid, const shim::python::walk::Snapshot& snapshot);
 
-// Every thread of the live interpreter of process `pid` whose `_PyRuntime` is at `runtime` (Py_Version
-// `version`, 0 if unknown). Empty when the layout is not one the walk knows or the runtime cannot be read;
-// *known (if given) says whether the layout was known.
-std::string live_text(pid_t pid, uint64_t runtime, uint64_t version, bool* known = nullptr);
-
-// One thread's stack (`thread`: its id, a pthread_t) of the live interpreter of process `pid`, by a known layout;
-// no header. Empty when that thread has no thread state.
-std::string live_text(pid_t pid, uint64_t runtime, const shim::python::walk::Layout& layout, unsigned long thread);
-
-// The stack of the thread whose kernel id is `tid` in the live interpreter of process `pid` (`_PyRuntime` at
-// `runtime`, Py_Version `version`); the only thread state's when the interpreter has one and none has that id
-// (a fork's child, whose one thread state may keep the forking thread's id). Empty when none.
-std::string live_stack_of(pid_t pid, uint64_t runtime, uint64_t version, pid_t tid);
+// One thread's stack, no header, in the live interpreter of process `pid` (`_PyRuntime` at `runtime`, laid out as
+// `layout`): the thread state whose word at `id_offset` (the layout's ts_thread_id: a pthread_t; ts_native_id: a
+// kernel tid) is `id`; when none is and `only_state_will_do`, the interpreter's only thread state (a fork's child
+// whose one thread state kept the forking thread's ids: for a caller that knows the process has one thread).
+// Empty when none.
+std::string live_stack(pid_t pid, uint64_t runtime, const shim::python::walk::Layout& layout, uint64_t id_offset,
+                       uint64_t id, bool only_state_will_do);
 
 }  // namespace fh::watchdog

@@ -103,7 +103,7 @@ std::string python_thread_now(pid_t pid, const RemoteShim& shim, unsigned long t
       !read_remote(pid, reinterpret_cast<uint64_t>(r.python_snapshot), &head, offsetof(Snapshot, threads)) ||
       head.runtime == 0)
     return {};
-  return live_text(pid, head.runtime, head.layout, thread);
+  return live_stack(pid, head.runtime, head.layout, head.layout.ts_thread_id, thread, false);
 }
 
 ShimFile read_shim_file(const std::string& path) {

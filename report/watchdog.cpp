@@ -779,8 +779,7 @@ std::string Watchdog::Impl::report_text(const Process& p, const Judged& j, Proce
   for (const ThreadWait* w : j.others) {
     std::string name;
     if (w->self != nullptr) name.assign(w->self->name, strnlen(w->self->name, sizeof w->self->name));
-    if (name.empty() && read_file(proc_path(pid, "task") + "/" + std::to_string(w->tid) + "/comm", &buffer))
-      name = buffer.substr(0, buffer.find('\n'));
+    if (name.empty()) name = task_comm(pid, w->tid, &buffer);
     const Frames& f = w->stack.frames;
     text += ProtocolLine(rec::waiting).num(key::waiting_tid, w->tid).text(key::waiting_name, name)
                 .text(key::waiting_call, w->stack.called).pcs(key::waiting_pcs, f.pcs.data(), f.pcs.size()).line();

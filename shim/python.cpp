@@ -3,7 +3,6 @@
 
 
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -50,10 +49,11 @@ struct Direct {
 // Our own memory read through the kernel (a wrong address fails, never faults): the layout's check, and every
 // text made later (a code object read after the fork may be gone by then).
 struct Checked {
+  pid_t self = static_cast<pid_t>(sys::call(SYS_getpid));  // once: a text is thousands of reads
   bool read(uint64_t at, void* out, size_t n) {
     iovec local{out, n}, remote{reinterpret_cast<void*>(at), n};
     int saved = errno;
-    bool ok = process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == static_cast<ssize_t>(n);
+    bool ok = sys::call(SYS_process_vm_readv, self, &local, 1, &remote, 1, 0) == static_cast<long>(n);
     errno = saved;
     return ok;
   }

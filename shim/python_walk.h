@@ -30,7 +30,6 @@ struct Layout {
   uint64_t ob_type, tp_name;
   uint64_t bytes_size, bytes_data;
   uint64_t str_state, str_length, str_ascii_size, str_compact_size;
-  unsigned version;  // 0x030b, 0x030d
 };
 
 // CPython 3.11 on x86-64 (and any LP64 target: every field is pointer-sized or an int at a pointer-aligned place).
@@ -41,7 +40,7 @@ inline constexpr Layout layout_311 = {
     .fr_previous = 48, .fr_code = 32, .fr_instr = 56, .fr_owner = 69, .owner_cstack = -1,
     .co_filename = 112, .co_name = 120, .co_linetable = 136, .co_firstlineno = 72, .co_code = 184,
     .ob_type = 8, .tp_name = 24, .bytes_size = 16, .bytes_data = 32,
-    .str_state = 32, .str_length = 16, .str_ascii_size = 48, .str_compact_size = 72, .version = 0x030b,
+    .str_state = 32, .str_length = 16, .str_ascii_size = 48, .str_compact_size = 72,
 };
 
 // 3.13's _Py_DebugOffsets, as far as the walk reads it (Include/internal/pycore_runtime.h of 3.13: the struct is
@@ -106,7 +105,6 @@ bool layout_for(Reader& r, uint64_t runtime, uint64_t py_version, Layout* out) {
     l.str_length = at(debug_313::unicode, 2);
     l.str_ascii_size = at(debug_313::unicode, 3);
     l.str_compact_size = l.str_ascii_size + 16;  // utf8_length, utf8 (3.12 dropped the wstr fields)
-    l.version = 0x030d;
     *out = l;
     return true;
   }
